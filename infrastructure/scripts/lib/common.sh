@@ -1,0 +1,71 @@
+# shellcheck shell=bash
+# Shared helpers for every restomarket shell script: timestamped logging,
+# fatal errors with a hint, timed steps, root/apt helpers and the cache layout.
+# Source it; it defines functions only and changes no shell options.
+
+RM_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+RM_CACHE_DIR="${RESTOMARKET_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/restomarket}"
+RM_BIN_DIR="${RM_CACHE_DIR}/bin"
+export RM_REPO_ROOT RM_CACHE_DIR RM_BIN_DIR
+
+_rm_ts() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+
+log() { printf '%s [%s] %s\n' "$(_rm_ts)" "${RM_LOG_TAG:-restomarket}" "$*" >&2; }
+warn() { printf '%s [%s] WARNING: %s\n' "$(_rm_ts)" "${RM_LOG_TAG:-restomarket}" "$*" >&2; }
+
+# die MESSAGE [HINT] - print what went wrong and what to do, exit 1.
+die() {
+  printf '%s [%s] ERROR: %s\n' "$(_rm_ts)" "${RM_LOG_TAG:-restomarket}" "$1" >&2
+  if [[ -n "${2:-}" ]]; then
+    printf '%s [%s]   hint: %s\n' "$(_rm_ts)" "${RM_LOG_TAG:-restomarket}" "$2" >&2
+  fi
+  exit "${3:-1}"
+}
+
+# step NAME COMMAND... - run one named step, log its start, end and duration.
+step() {
+  local name="$1" start rc=0
+  shift
+  start=$(date +%s)
+  log "step ${name}: start"
+  "$@" || rc=$?
+  if ((rc == 0)); then
+    log "step ${name}: done in $(($(date +%s) - start))s"
+  else
+    log "step ${name}: FAILED (exit ${rc}) after $(($(date +%s) - start))s"
+  fi
+  return "${rc}"
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+is_debian_root() { [[ ${EUID} -eq 0 && -f /etc/debian_version ]]; }
+
+_rm_apt_updated=""
+# ensure_apt_packages PKG... - install missing Debian packages (root on Debian only).
+ensure_apt_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null | grep -q 'install ok installed' || missing+=("${pkg}")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  is_debian_root || die "missing packages: ${missing[*]}" "install them with your package manager (apt-get install ${missing[*]}) and re-run"
+  log "installing Debian packages: ${missing[*]}"
+  if [[ -z "${_rm_apt_updated}" ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    _rm_apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND... - poll COMMAND every 0.2s until it succeeds.
+wait_until() {
+  local timeout="$1" what="$2" deadline
+  shift 2
+  deadline=$(($(date +%s) + timeout))
+  until "$@" >/dev/null 2>&1; do
+    (($(date +%s) >= deadline)) && return 1
+    sleep 0.2
+  done
+  log "${what}: ready"
+}
