@@ -52,10 +52,12 @@ ensure_apt_packages() {
   is_debian_root || die "missing packages: ${missing[*]}" "install them with your package manager (apt-get install ${missing[*]}) and re-run"
   log "installing Debian packages: ${missing[*]}"
   if [[ -z "${_rm_apt_updated}" ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
     _rm_apt_updated=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt run (a parallel bootstrap) may hold the lock: wait for it instead of failing.
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
 }
 
 # wait_until SECONDS DESCRIPTION COMMAND... - poll COMMAND every 0.2s until it succeeds.

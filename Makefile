@@ -1,0 +1,72 @@
+# restomarket: the single entry point for people and for CI.
+# `make help` lists the targets. CI runs `make test`, exactly as a person does.
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -Eeuo pipefail -c
+.DEFAULT_GOAL := help
+
+export JAVA_HOME ?= /usr/lib/jvm/temurin-25-jdk-amd64
+MVN := ./mvnw -B -ntp
+SCRIPTS := infrastructure/scripts
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+VERSION ?= $(shell sed -n 's:^  <version>\(.*\)</version>:\1:p' apps/api/pom.xml)
+BUILD_FLAGS := -Dgit.commit=$(GIT_COMMIT) -Dapp.version=$(VERSION)
+
+# Suites that `make test` runs, in order; each is a target of its own.
+TEST_SUITES := test-shell test-api test-api-e2e
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+##@ Everyday
+.PHONY: test
+test: ## Run every check (format, static analysis, unit, integration, e2e, infrastructure)
+	@$(SCRIPTS)/run-suites.sh $(TEST_SUITES)
+
+.PHONY: run
+run: services-up build ## Run the API on localhost:3000 against local PostgreSQL and Redis
+	@set -a; source .run/local-services.env; set +a; \
+	  LOG_FORMAT=$${LOG_FORMAT:-} exec $(JAVA_HOME)/bin/java -jar apps/api/target/restomarket-api.jar
+
+.PHONY: build
+build: ## Package the API jar (skips tests)
+	$(MVN) -pl apps/api package -DskipTests $(BUILD_FLAGS)
+
+.PHONY: format
+format: ## Reformat Java sources (google-java-format via Spotless)
+	$(MVN) -pl apps/api spotless:apply
+
+##@ Local services (real PostgreSQL 15 and Redis 7 on loopback)
+.PHONY: services-up
+services-up: ## Start local PostgreSQL (55432) and Redis (56379), installing them if needed
+	@$(SCRIPTS)/local-services.sh start
+
+.PHONY: services-down
+services-down: ## Stop the local PostgreSQL and Redis
+	@$(SCRIPTS)/local-services.sh stop
+
+##@ Test suites (make test runs them all)
+.PHONY: test-api
+test-api: services-up ## API: format check, Error Prone, unit + integration tests, coverage gate >= 80%
+	$(MVN) -pl apps/api verify $(BUILD_FLAGS)
+	@echo "coverage report: apps/api/target/site/jacoco/index.html"
+	@awk -F, 'NR > 1 { missed += $$8; covered += $$9 } END { printf "line coverage: %.1f%%\n", 100 * covered / (missed + covered) }' apps/api/target/site/jacoco/jacoco.csv
+
+.PHONY: test-api-e2e
+test-api-e2e: services-up ## API as a real process: health follows real server stops, SIGTERM is graceful
+	@[[ -f apps/api/target/restomarket-api.jar ]] || $(MAKE) --no-print-directory build
+	@apps/api/e2e/test-api-process.sh
+
+.PHONY: test-shell
+test-shell: ## Every shell script: bash -n, shellcheck, --help, bad input refused
+	@$(SCRIPTS)/tests/test-shell.sh
+
+##@ Terraform (DigitalOcean)
+.PHONY: tf-providers
+tf-providers: ## Build the DigitalOcean provider offline into the local mirror
+	@infrastructure/terraform/scripts/build-provider.sh
+
+.PHONY: tf-check
+tf-check: ## fmt, validate, terraform test, security scan, backend script test
+	@infrastructure/terraform/scripts/check.sh

@@ -1,0 +1,81 @@
+package com.restomarket.api.system;
+
+import com.zaxxer.hikari.HikariDataSource;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
+import java.time.Duration;
+import javax.sql.DataSource;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.data.redis.connection.RedisPassword;
+import org.springframework.data.redis.connection.RedisStandaloneConfiguration;
+import org.springframework.data.redis.connection.lettuce.LettuceClientConfiguration;
+import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
+
+/**
+ * Connections to PostgreSQL and Redis, built from the validated {@link AppProperties} so that a
+ * missing setting fails before anything tries to connect, with short timeouts so a hanging
+ * dependency cannot hold requests for long.
+ */
+@Configuration(proxyBeanMethods = false)
+class InfrastructureConfig {
+
+  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
+
+  @Bean
+  DataSource dataSource(AppProperties properties) {
+    AppProperties.Database db = properties.database();
+    HikariDataSource dataSource = new HikariDataSource();
+    dataSource.setPoolName("restomarket-db");
+    dataSource.setJdbcUrl(db.url());
+    dataSource.setUsername(db.username());
+    dataSource.setPassword(db.password());
+    dataSource.setMaximumPoolSize(db.maxPoolSize());
+    dataSource.setConnectionTimeout(CONNECT_TIMEOUT.toMillis());
+    dataSource.setValidationTimeout(Duration.ofSeconds(1).toMillis());
+    // Do not fail start-up when the database is briefly away; /health and readiness report it.
+    dataSource.setInitializationFailTimeout(-1);
+    dataSource.addDataSourceProperty("connectTimeout", "2");
+    dataSource.addDataSourceProperty("socketTimeout", "30");
+    dataSource.addDataSourceProperty("tcpKeepAlive", "true");
+    return dataSource;
+  }
+
+  /** Reconnect quickly after an outage: back off from 100 ms, never waiting more than 2 s. */
+  @Bean(destroyMethod = "shutdown")
+  ClientResources redisClientResources() {
+    return ClientResources.builder()
+        .reconnectDelay(
+            Delay.exponential(
+                Duration.ofMillis(100),
+                Duration.ofSeconds(2),
+                2,
+                java.util.concurrent.TimeUnit.MILLISECONDS))
+        .build();
+  }
+
+  @Bean
+  LettuceConnectionFactory redisConnectionFactory(
+      AppProperties properties, ClientResources clientResources) {
+    AppProperties.Redis redis = properties.redis();
+    RedisStandaloneConfiguration server =
+        new RedisStandaloneConfiguration(redis.host(), redis.port());
+    if (redis.password() != null && !redis.password().isBlank()) {
+      server.setPassword(RedisPassword.of(redis.password()));
+    }
+    ClientOptions options =
+        ClientOptions.builder()
+            .socketOptions(SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).build())
+            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+            .build();
+    LettuceClientConfiguration client =
+        LettuceClientConfiguration.builder()
+            .commandTimeout(redis.timeout())
+            .clientResources(clientResources)
+            .clientOptions(options)
+            .build();
+    return new LettuceConnectionFactory(server, client);
+  }
+}

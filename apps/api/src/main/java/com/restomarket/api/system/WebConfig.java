@@ -1,0 +1,24 @@
+package com.restomarket.api.system;
+
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
+
+/** Filters that run before everything else, so every response (errors too) carries them. */
+@Configuration(proxyBeanMethods = false)
+class WebConfig {
+
+  @Bean
+  VersionInfo versionInfo() {
+    return VersionInfo.load();
+  }
+
+  @Bean
+  FilterRegistrationBean<ResponseIdentityFilter> responseIdentityFilter(VersionInfo versionInfo) {
+    FilterRegistrationBean<ResponseIdentityFilter> registration =
+        new FilterRegistrationBean<>(new ResponseIdentityFilter(versionInfo.version()));
+    registration.setOrder(Ordered.HIGHEST_PRECEDENCE);
+    return registration;
+  }
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs test suites (each one a make target), keeps going after a failure, and
+# prints one table plus a closing "N passed, N failed, N skipped" line summed
+# over Maven Surefire counts and the shell suites' own closing lines.
+set -Eeuo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+RM_LOG_TAG="test"
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0") TARGET...
+
+Runs 'make TARGET' for each suite, logs each to ${RM_REPO_ROOT}/.run/test-logs/TARGET.log
+while streaming it, and ends with a summary table and a total line.
+Exit status is non-zero when any suite failed.
+USAGE
+}
+
+# counts LOG - echo "passed failed skipped" found in a suite's log.
+counts() {
+  local log="$1" line
+  line=$(grep -E '^\[(INFO|ERROR|WARNING)\] Tests run: [0-9]+, Failures: [0-9]+, Errors: [0-9]+, Skipped: [0-9]+$' "${log}" | tail -n 1 || true)
+  if [[ -n "${line}" ]]; then
+    local run fails errors skipped
+    read -r run fails errors skipped < <(sed -E 's/.*Tests run: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+), Skipped: ([0-9]+)/\1 \2 \3 \4/' <<<"${line}")
+    echo "$((run - fails - errors - skipped)) $((fails + errors)) ${skipped}"
+    return
+  fi
+  line=$(grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "${log}" | tail -n 1 || true)
+  if [[ -n "${line}" ]]; then
+    sed -E 's/^([A-Za-z-]+: )?([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$/\2 \3 \5/; s/ $/ 0/' <<<"${line}"
+    return
+  fi
+  echo "0 0 0"
+}
+
+main() {
+  [[ $# -gt 0 ]] || { usage >&2; die "no suite given" "name make targets, e.g. $(basename "$0") test-api"; }
+  [[ "$1" == -h || "$1" == --help ]] && { usage; return 0; }
+  local logs="${RM_REPO_ROOT}/.run/test-logs" suite rc start p f s
+  local total_p=0 total_f=0 total_s=0 failed_suites=()
+  local rows=()
+  mkdir -p "${logs}"
+  for suite in "$@"; do
+    start=$(date +%s)
+    log "suite ${suite}: start"
+    rc=0
+    make --no-print-directory -C "${RM_REPO_ROOT}" "${suite}" 2>&1 | tee "${logs}/${suite}.log" || rc=$?
+    read -r p f s < <(counts "${logs}/${suite}.log")
+    # A suite that failed without a failing test still counts as one failure.
+    ((rc != 0 && f == 0)) && f=1
+    ((rc != 0)) && failed_suites+=("${suite}")
+    total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + s))
+    rows+=("$(printf '%-16s %-6s %7d %7d %7d %6ds' "${suite}" "$([[ ${rc} -eq 0 ]] && echo ok || echo FAIL)" "${p}" "${f}" "${s}" "$(($(date +%s) - start))")")
+    log "suite ${suite}: $([[ ${rc} -eq 0 ]] && echo passed || echo "FAILED (exit ${rc})") in $(($(date +%s) - start))s"
+  done
+  printf '\n%-16s %-6s %7s %7s %7s %7s\n' suite result passed failed skipped time
+  printf '%s\n' "${rows[@]}"
+  ((${#failed_suites[@]} == 0)) || printf '\nfailed suites: %s (logs in %s)\n' "${failed_suites[*]}" "${logs}"
+  printf '%d passed, %d failed, %d skipped\n' "${total_p}" "${total_f}" "${total_s}"
+  ((${#failed_suites[@]} == 0))
+}
+
+main "$@"

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Every shell script in the repository parses (bash -n), is shellcheck clean,
+# answers --help with exit 0, and rejects an unknown option/command with a
+# non-zero exit and a message. Prints "N passed, N failed".
+set -Eeuo pipefail
+# shellcheck source=../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source=../lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+RM_LOG_TAG=test-shell
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0")
+
+Checks every tracked or new (not ignored) shell script: bash -n, shellcheck,
+--help, and a clear refusal of bad input.
+USAGE
+}
+
+list_scripts() {
+  (cd "${RM_REPO_ROOT}" && git ls-files --cached --others --exclude-standard -- '*.sh' '.ci/run' |
+    while read -r f; do [[ -f "${f}" ]] && echo "${f}"; done | sort -u)
+}
+
+# Sourced libraries and container entrypoints are not command-line tools.
+is_library() { [[ "$1" == */lib/* || "$1" == */base-images/* || "$1" == .ci/run ]]; }
+
+check_script() {
+  local f="$1" out rc
+  check "bash -n ${f}" bash -n "${RM_REPO_ROOT}/${f}"
+  check "shellcheck ${f}" shellcheck -x -S style -P "$(dirname "${RM_REPO_ROOT}/${f}")" "${RM_REPO_ROOT}/${f}"
+  is_library "${f}" && return 0
+  out=$(cd "${RM_REPO_ROOT}" && timeout 20 bash "${f}" --help 2>&1) && rc=0 || rc=$?
+  if ((rc == 0)) && grep -qi 'usage' <<<"${out}"; then pass "--help ${f}"; else fail "--help ${f}" "exit ${rc}: $(head -c 200 <<<"${out}")"; fi
+  out=$(cd "${RM_REPO_ROOT}" && timeout 20 bash "${f}" --no-such-option </dev/null 2>&1) && rc=0 || rc=$?
+  if ((rc != 0)) && [[ -n "${out}" ]]; then pass "rejects bad input ${f}"; else fail "rejects bad input ${f}" "exit ${rc}"; fi
+}
+
+main() {
+  [[ "${1:-}" == -h || "${1:-}" == --help ]] && { usage; return 0; }
+  ensure_apt_packages shellcheck
+  local f
+  while read -r f; do check_script "${f}"; done < <(list_scripts)
+  summary
+}
+
+main "$@"
