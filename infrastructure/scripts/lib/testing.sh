@@ -1,10 +1,12 @@
 # shellcheck shell=bash
 # Minimal assertion helpers for the project's shell test suites. Each suite
 # sources this, calls check/expect_* per case and ends with `summary`, which
-# prints the closing line "N passed, N failed" and returns non-zero on failure.
+# prints the closing line "N passed, N failed[, N skipped]" and returns
+# non-zero on failure.
 
 T_PASSED=0
 T_FAILED=0
+T_SKIPPED=0
 T_FAILURES=()
 
 pass() { T_PASSED=$((T_PASSED + 1)); printf '  ok    %s\n' "$1"; }
@@ -14,6 +16,12 @@ fail() {
   printf '  FAIL  %s\n' "$1"
   [[ -n "${2:-}" ]] && printf '        %s\n' "$2"
   return 0
+}
+
+# skip NAME REASON - a case that cannot run here; counted and shown with its reason.
+skip() {
+  T_SKIPPED=$((T_SKIPPED + 1))
+  printf '  SKIP  %s\n        %s\n' "$1" "$2"
 }
 
 # check NAME COMMAND... - passes when COMMAND exits 0.
@@ -46,6 +54,10 @@ summary() {
     printf 'failed cases:\n'
     printf '  - %s\n' "${T_FAILURES[@]}"
   fi
-  printf '%d passed, %d failed\n' "${T_PASSED}" "${T_FAILED}"
+  if ((T_SKIPPED > 0)); then
+    printf '%d passed, %d failed, %d skipped\n' "${T_PASSED}" "${T_FAILED}" "${T_SKIPPED}"
+  else
+    printf '%d passed, %d failed\n' "${T_PASSED}" "${T_FAILED}"
+  fi
   ((T_FAILED == 0))
 }

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Checks the built API image as a user of it would: labels, non-root user, no
+# secrets in layers or history, the migrate command, HEALTHCHECK reaching
+# healthy against real PostgreSQL and Redis containers with secrets mounted as
+# files (not in `docker inspect`), and a graceful SIGTERM that completes an
+# in-flight request. Prints "N passed, N failed".
+set -Eeuo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../../scripts/lib/common.sh
+source "${HERE}/../../scripts/lib/common.sh"
+# shellcheck source=../../scripts/lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+RM_LOG_TAG="test-api-image"
+
+DOCKER=/usr/bin/docker
+IMAGE="${1:-}"
+PREFIX="rmimgtest-$$"
+NETWORK="${PREFIX}-net"
+WORK=""
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0") IMAGE
+
+Runs the checks against IMAGE (e.g. restomarket/api:dev), using PostgreSQL and
+Redis containers it starts on its own network and removes afterwards.
+USAGE
+}
+
+cleanup() {
+  "${DOCKER}" rm -f "${PREFIX}-api" "${PREFIX}-pg" "${PREFIX}-redis" "${PREFIX}-migrate" >/dev/null 2>&1 || true
+  "${DOCKER}" network rm "${NETWORK}" >/dev/null 2>&1 || true
+  [[ -n "${WORK}" ]] && rm -rf "${WORK}"
+}
+
+random_secret() { head -c 24 /dev/urandom | base64 | tr -d '/+='; }
+
+start_dependencies() {
+  # shellcheck source=/dev/null
+  source <("${RM_REPO_ROOT}/infrastructure/scripts/compose.sh" --env)
+  "${DOCKER}" network create "${NETWORK}" >/dev/null
+  "${DOCKER}" run -d --name "${PREFIX}-pg" --network "${NETWORK}" -e POSTGRES_USER=restomarket \
+    -e POSTGRES_PASSWORD="${DB_PASSWORD}" -e POSTGRES_DB=restomarket "${POSTGRES_IMAGE}" >/dev/null
+  "${DOCKER}" run -d --name "${PREFIX}-redis" --network "${NETWORK}" "${REDIS_IMAGE}" \
+    redis-server --requirepass "${REDIS_PASSWORD}" >/dev/null
+  wait_until 60 "test PostgreSQL" "${DOCKER}" exec "${PREFIX}-pg" pg_isready -U restomarket -h 127.0.0.1
+}
+
+# run_api NAME ARGS... - the API container with settings in env and secrets as files.
+run_api() {
+  local name="$1"
+  shift
+  "${DOCKER}" run -d --name "${name}" --network "${NETWORK}" -p 127.0.0.1::3000 \
+    -e DATABASE_URL="jdbc:postgresql://${PREFIX}-pg:5432/restomarket" -e DATABASE_USERNAME=restomarket \
+    -e REDIS_HOST="${PREFIX}-redis" -e LOG_FORMAT= \
+    -v "${WORK}/secrets:/run/secrets:ro" "$@" "${IMAGE}" >/dev/null
+}
+
+test_labels_and_user() {
+  local tag="${IMAGE##*:}"
+  expect_eq "label version is the tag" "${tag}" "$("${DOCKER}" image inspect -f '{{index .Config.Labels "org.opencontainers.image.version"}}' "${IMAGE}")"
+  expect_match "label revision is a git commit" '^[0-9a-f]{40}$|^unknown$' "$("${DOCKER}" image inspect -f '{{index .Config.Labels "org.opencontainers.image.revision"}}' "${IMAGE}")"
+  expect_match "label created is a UTC time" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' "$("${DOCKER}" image inspect -f '{{index .Config.Labels "org.opencontainers.image.created"}}' "${IMAGE}")"
+  expect_match "label source is set" '^https?://' "$("${DOCKER}" image inspect -f '{{index .Config.Labels "org.opencontainers.image.source"}}' "${IMAGE}")"
+  expect_eq "image user is 1001" "1001:1001" "$("${DOCKER}" image inspect -f '{{.Config.User}}' "${IMAGE}")"
+  expect_match "JVM sized by MaxRAMPercentage" 'MaxRAMPercentage' "$("${DOCKER}" image inspect -f '{{json .Config.Entrypoint}}' "${IMAGE}")"
+  expect_match "tini is PID 1" 'tini' "$("${DOCKER}" image inspect -f '{{json .Config.Entrypoint}}' "${IMAGE}")"
+  local size
+  size=$("${DOCKER}" image inspect -f '{{.Size}}' "${IMAGE}")
+  log "image size: $((size / 1000000)) MB"
+}
+
+test_no_secrets_in_image() {
+  local tar="${WORK}/image.tar" secret found=0 history
+  "${DOCKER}" save -o "${tar}" "${IMAGE}"
+  history=$("${DOCKER}" history --no-trunc "${IMAGE}")
+  local secrets=("${DB_PASSWORD}" "${REDIS_PASSWORD}")
+  local f
+  for f in "${RM_REPO_ROOT}/.env.development" "${RM_REPO_ROOT}/.env.staging" "${RM_REPO_ROOT}/.run/local-services.env"; do
+    [[ -f "${f}" ]] || continue
+    while IFS= read -r secret; do [[ ${#secret} -ge 8 ]] && secrets+=("${secret}"); done < <(sed -n 's/^[A-Z_]*PASSWORD=//p' "${f}")
+  done
+  mkdir -p "${WORK}/layers"
+  tar -xf "${tar}" -C "${WORK}/layers"
+  for layer in "${WORK}"/layers/*/layer.tar; do tar -xf "${layer}" -C "${WORK}/layers" 2>/dev/null || true; done
+  for secret in "${secrets[@]}"; do
+    if grep -rqaF -- "${secret}" "${WORK}/layers" || grep -qF -- "${secret}" <<<"${history}"; then found=1; fi
+  done
+  expect_eq "no known password in layers or history (${#secrets[@]} scanned)" 0 "${found}"
+  expect_eq "no .env file in the image" "" "$(find "${WORK}/layers" -name '.env*' -print -quit)"
+  rm -rf "${WORK}/layers" "${tar}"
+}
+
+test_migrate_command() {
+  local rc=0
+  "${DOCKER}" run --name "${PREFIX}-migrate" --network "${NETWORK}" \
+    -e DATABASE_URL="jdbc:postgresql://${PREFIX}-pg:5432/restomarket" -e DATABASE_USERNAME=restomarket \
+    -e REDIS_HOST="${PREFIX}-redis" -e LOG_FORMAT= -v "${WORK}/secrets:/run/secrets:ro" \
+    "${IMAGE}" migrate >"${WORK}/migrate.log" 2>&1 || rc=$?
+  expect_eq "'migrate' exits 0" 0 "${rc}"
+  expect_eq "'migrate' created the schema" 1 "$("${DOCKER}" exec "${PREFIX}-pg" psql -U restomarket -d restomarket -tAc \
+    "SELECT count(*) FROM flyway_schema_history WHERE success AND version = '1'" 2>/dev/null | tr -d '[:space:]')"
+}
+
+test_healthy_with_file_secrets() {
+  run_api "${PREFIX}-api"
+  local status="" i
+  for i in $(seq 1 120); do
+    status=$("${DOCKER}" inspect -f '{{.State.Health.Status}}' "${PREFIX}-api")
+    [[ "${status}" == healthy || "${status}" == unhealthy ]] && break
+    sleep 0.5
+  done
+  expect_eq "HEALTHCHECK reaches healthy" healthy "${status}"
+  PORT=$("${DOCKER}" port "${PREFIX}-api" 3000 | head -n 1 | sed 's/.*://')
+  expect_match "/health reports both services connected" '"database":"connected","redis":"connected"' \
+    "$(curl -s "http://127.0.0.1:${PORT}/health")"
+  expect_match "/version reports the image tag" "\"version\":\"${IMAGE##*:}\"" "$(curl -s "http://127.0.0.1:${PORT}/version")"
+  local inspect
+  inspect=$("${DOCKER}" inspect "${PREFIX}-api")
+  if grep -qF -- "${DB_PASSWORD}" <<<"${inspect}" || grep -qF -- "${REDIS_PASSWORD}" <<<"${inspect}"; then
+    fail "secret values absent from docker inspect"
+  else
+    pass "secret values absent from docker inspect"
+  fi
+  expect_eq "process runs as uid 1001" 1001 "$("${DOCKER}" top "${PREFIX}-api" -eo pid,uid,comm | awk '$3 == "java" {print $2}')"
+}
+
+test_sigterm_completes_in_flight_request() {
+  # Freeze Redis so /health waits for its check timeout: in flight when SIGTERM lands.
+  "${DOCKER}" pause "${PREFIX}-redis" >/dev/null
+  curl -s -o /dev/null -w '%{http_code}' --max-time 15 "http://127.0.0.1:${PORT}/health" >"${WORK}/inflight" &
+  local curl_pid=$! start rc
+  sleep 0.3
+  start=$(date +%s)
+  "${DOCKER}" stop -t 30 "${PREFIX}-api" >/dev/null
+  local took=$(($(date +%s) - start))
+  wait "${curl_pid}" || true
+  "${DOCKER}" unpause "${PREFIX}-redis" >/dev/null
+  expect_eq "in-flight request answered during shutdown" 503 "$(cat "${WORK}/inflight")"
+  rc=$("${DOCKER}" inspect -f '{{.State.ExitCode}}' "${PREFIX}-api")
+  if [[ "${rc}" == 143 || "${rc}" == 0 ]]; then pass "exit after SIGTERM is clean (${rc})"; else fail "exit after SIGTERM is clean" "exit ${rc}"; fi
+  if ((took < 30)); then pass "stopped within the grace period (${took}s of 30s)"; else fail "stopped within the grace period" "${took}s"; fi
+  expect_match "graceful shutdown ran" 'Graceful shutdown complete' "$("${DOCKER}" logs "${PREFIX}-api" 2>&1)"
+}
+
+main() {
+  case "${IMAGE}" in
+    -h | --help) usage; return 0 ;;
+    "" | -*) usage >&2; die "no image given" "pass one, e.g. restomarket/api:dev (make image builds it)" ;;
+  esac
+  "${DOCKER}" image inspect "${IMAGE}" >/dev/null 2>&1 || die "image ${IMAGE} not found" "build it first: make image"
+  WORK=$(mktemp -d)
+  trap cleanup EXIT
+  DB_PASSWORD=$(random_secret)
+  REDIS_PASSWORD=$(random_secret)
+  mkdir -p "${WORK}/secrets"
+  printf '%s' "${DB_PASSWORD}" >"${WORK}/secrets/DATABASE_PASSWORD"
+  printf '%s' "${REDIS_PASSWORD}" >"${WORK}/secrets/REDIS_PASSWORD"
+  chmod 0644 "${WORK}/secrets/"*
+  start_dependencies
+  test_labels_and_user
+  test_no_secrets_in_image
+  test_migrate_command
+  test_healthy_with_file_secrets
+  test_sigterm_completes_in_flight_request
+  summary
+}
+
+main "$@"

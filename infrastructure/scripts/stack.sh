@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Runs the local compose stacks: `dev` (docker-compose.yml, hot reload) and
+# `staging` (docker-compose.staging.yml, the production image). `up` checks the
+# host ports, prepares settings, brings up Docker and the base images, starts
+# the stack, waits until the API is healthy and prints the URLs.
+set -Eeuo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+RM_LOG_TAG="stack"
+
+COMPOSE="${RM_REPO_ROOT}/infrastructure/scripts/compose.sh"
+UP_TIMEOUT="${STACK_UP_TIMEOUT:-300}"
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0") ACTION [dev|staging]
+
+Actions:
+  up      prepare settings, start the stack, wait until the API is healthy, print URLs
+  down    stop and remove the containers (data volumes are kept; add --volumes to drop them)
+  logs    follow the logs (Ctrl-C to stop)
+  ps      list the containers
+  config  validate the compose file and print it resolved
+
+dev      docker-compose.yml with .env.development (created with random passwords
+         from .env.development.example when missing, never overwritten)
+staging  docker-compose.staging.yml with .env.staging (you create it from
+         .env.staging.example); the image restomarket/api:staging is built first
+
+Environment: STACK_UP_TIMEOUT seconds to wait for a healthy API (default ${UP_TIMEOUT}).
+USAGE
+}
+
+# Sets PROJECT, FILE, ENV_FILE, EXAMPLE for the stack named $1.
+select_stack() {
+  case "$1" in
+    dev) PROJECT=restomarket FILE=docker-compose.yml ENV_FILE=.env.development ;;
+    staging) PROJECT=restomarket-staging FILE=docker-compose.staging.yml ENV_FILE=.env.staging ;;
+    *) die "unknown stack '$1'" "use dev or staging" ;;
+  esac
+  EXAMPLE="${ENV_FILE}.example"
+}
+
+compose() {
+  "${COMPOSE}" -p "${PROJECT}" -f "${RM_REPO_ROOT}/${FILE}" --env-file "${RM_REPO_ROOT}/${ENV_FILE}" "$@"
+}
+
+env_value() { sed -n "s/^$1=//p" "${RM_REPO_ROOT}/${ENV_FILE}" | tail -n 1; }
+
+random_secret() { head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 32; }
+
+create_dev_env() {
+  [[ -f "${RM_REPO_ROOT}/${ENV_FILE}" ]] && return 0
+  log "creating ${ENV_FILE} from ${EXAMPLE} with fresh random passwords"
+  local line
+  (
+    umask 077
+    while IFS= read -r line; do
+      if [[ "${line}" =~ ^[A-Z_]+=generate$ ]]; then line="${line%=*}=$(random_secret)"; fi
+      printf '%s\n' "${line}"
+    done <"${RM_REPO_ROOT}/${EXAMPLE}" >"${RM_REPO_ROOT}/${ENV_FILE}"
+  )
+}
+
+require_staging_env() {
+  [[ -f "${RM_REPO_ROOT}/${ENV_FILE}" ]] ||
+    die "missing ${ENV_FILE}: the staging stack needs its own settings" "cp ${EXAMPLE} ${ENV_FILE}, set POSTGRES_PASSWORD and REDIS_PASSWORD, then re-run"
+  local key
+  for key in POSTGRES_PASSWORD REDIS_PASSWORD; do
+    case "$(env_value "${key}")" in
+      "" | replace-me) die "${key} in ${ENV_FILE} is not set" "put a real secret there, e.g. \$(openssl rand -base64 24)" ;;
+    esac
+  done
+}
+
+# The API reads secrets as files (config tree); compose mounts these at /run/secrets.
+write_staging_secrets() {
+  local dir="${RM_REPO_ROOT}/.run/staging-secrets"
+  mkdir -p "${dir}"
+  chmod 700 "${dir}"
+  (umask 077 && printf '%s' "$(env_value POSTGRES_PASSWORD)" >"${dir}/DATABASE_PASSWORD" &&
+    printf '%s' "$(env_value REDIS_PASSWORD)" >"${dir}/REDIS_PASSWORD")
+  # The API runs as uid 1001 and reads them through a bind mount.
+  chown 1001:1001 "${dir}"/* 2>/dev/null || chmod 644 "${dir}"/*
+}
+
+port_owner_is_us() {
+  compose ps -q 2>/dev/null | grep -q .
+}
+
+check_ports() {
+  local key port
+  port_owner_is_us && return 0
+  for key in API_PORT ADMINER_PORT POSTGRES_PORT REDIS_PORT; do
+    port=$(env_value "${key}")
+    [[ -n "${port}" ]] || continue
+    if ss -Hltn "sport = :${port}" 2>/dev/null | grep -q .; then
+      die "port ${port} (${key}) is already in use on this machine" \
+        "stop what listens there (ss -ltnp 'sport = :${port}') or set another ${key} in ${ENV_FILE}"
+    fi
+  done
+}
+
+wait_for_api() {
+  local port url deadline
+  port=$(env_value API_PORT)
+  url="http://127.0.0.1:${port}/health"
+  deadline=$(($(date +%s) + UP_TIMEOUT))
+  log "waiting for ${url} (up to ${UP_TIMEOUT}s; the first dev start downloads Maven dependencies)"
+  until [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "${url}")" == 200 ]]; do
+    if (($(date +%s) >= deadline)); then
+      compose logs --tail 40 api >&2 || true
+      die "the API did not become healthy within ${UP_TIMEOUT}s" "see the log above, or: make logs"
+    fi
+    sleep 2
+  done
+}
+
+print_urls() {
+  cat <<URLS
+
+  restomarket ${STACK} stack is up
+    API        http://localhost:$(env_value API_PORT)        (health: /health, version: /version)
+    Adminer    http://localhost:$(env_value ADMINER_PORT)        (server: postgres, user: $(env_value POSTGRES_USER), password in ${ENV_FILE})
+    PostgreSQL localhost:$(env_value POSTGRES_PORT)
+    Redis      localhost:$(env_value REDIS_PORT)
+
+URLS
+}
+
+up() {
+  if [[ "${STACK}" == dev ]]; then create_dev_env; else require_staging_env; fi
+  check_ports
+  step docker "${RM_REPO_ROOT}/infrastructure/scripts/bootstrap/docker.sh"
+  step base-images "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh"
+  if [[ "${STACK}" == staging ]]; then
+    write_staging_secrets
+    step api-image "${RM_REPO_ROOT}/infrastructure/scripts/build-image.sh" "$(env_value API_IMAGE | sed 's/.*://')"
+  fi
+  step start compose up -d --remove-orphans
+  step wait-healthy wait_for_api
+  print_urls
+}
+
+main() {
+  local action="${1:-}"
+  case "${action}" in
+    -h | --help) usage; return 0 ;;
+    up | down | logs | ps | config) ;;
+    "") usage >&2; die "no action given" "use up, down, logs, ps or config" ;;
+    *) usage >&2; die "unknown action '${action}'" "use up, down, logs, ps or config" ;;
+  esac
+  STACK="${2:-dev}"
+  select_stack "${STACK}"
+  shift $(($# >= 2 ? 2 : 1))
+  cd "${RM_REPO_ROOT}"
+  case "${action}" in
+    up) up ;;
+    down)
+      [[ -f "${ENV_FILE}" ]] || { log "no ${ENV_FILE}: nothing to stop"; return 0; }
+      compose down "$@"
+      ;;
+    logs) compose logs -f "$@" ;;
+    ps) compose ps "$@" ;;
+    config)
+      if [[ ! -f "${ENV_FILE}" ]]; then
+        # Validate against the example when no real settings exist yet.
+        ENV_FILE="${EXAMPLE}"
+      fi
+      compose config "$@"
+      ;;
+  esac
+}
+
+main "$@"
