@@ -1,0 +1,97 @@
+# Runs against terraform.tfvars (the real dev values) with a mocked provider.
+mock_provider "digitalocean" {}
+
+variables {
+  ssh_key_fingerprints   = ["aa:bb:cc:dd"]
+  deploy_ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnlyForTests ci@restomarket"]
+}
+
+run "dev_runs_one_api_droplet" {
+  command = apply
+
+  assert {
+    condition     = output.droplet_count == 1
+    error_message = "Dev must run exactly one API droplet."
+  }
+}
+
+run "dev_databases_are_single_small_nodes" {
+  command = apply
+
+  assert {
+    condition     = output.postgres_node_count == 1
+    error_message = "Dev PostgreSQL must be a single node."
+  }
+
+  assert {
+    condition     = module.cache.engine == "valkey"
+    error_message = "The cache must be Valkey."
+  }
+
+  assert {
+    condition     = startswith(output.postgres_connection_string, "postgresql://") && startswith(output.valkey_connection_string, "rediss://")
+    error_message = "Connection strings must be exported."
+  }
+}
+
+run "dev_firewall_admits_only_the_admin_networks" {
+  command = apply
+
+  assert {
+    condition     = length(output.firewall_inbound_rules) == 2
+    error_message = "Dev must have exactly two inbound rules (SSH and the API port)."
+  }
+
+  assert {
+    condition = alltrue([
+      for r in output.firewall_inbound_rules :
+      r.source_addresses == sort(var.admin_cidrs) && length(r.source_tags) == 0 && length(r.source_load_balancer_uids) == 0
+    ])
+    error_message = "Every dev inbound rule must admit only admin_cidrs."
+  }
+
+  assert {
+    condition     = toset([for r in output.firewall_inbound_rules : r.port_range]) == toset(["22", "3001"])
+    error_message = "Dev must open only SSH (22) and the API (3001)."
+  }
+}
+
+run "rejects_zero_droplets" {
+  command = plan
+
+  variables {
+    droplet_count = 0
+  }
+
+  expect_failures = [var.droplet_count]
+}
+
+run "rejects_an_invalid_admin_cidr" {
+  command = plan
+
+  variables {
+    admin_cidrs = ["203.0.113.300/32"]
+  }
+
+  expect_failures = [var.admin_cidrs]
+}
+
+run "rejects_ssh_open_to_the_internet" {
+  command = plan
+
+  variables {
+    admin_cidrs = ["0.0.0.0/0"]
+  }
+
+  expect_failures = [var.admin_cidrs]
+}
+
+run "rejects_zero_database_nodes" {
+  command = plan
+
+  variables {
+    postgres_node_count = 0
+  }
+
+  expect_failures = [var.postgres_node_count]
+}

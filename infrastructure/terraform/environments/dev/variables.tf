@@ -1,0 +1,84 @@
+variable "region" {
+  description = "DigitalOcean region for every dev resource."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{3}[0-9]$", var.region))
+    error_message = "region must be a DigitalOcean region slug such as fra1, ams3 or nyc3."
+  }
+}
+
+variable "vpc_ip_range" {
+  description = "Private IPv4 range of the dev VPC."
+  type        = string
+
+  validation {
+    condition     = can(cidrhost(var.vpc_ip_range, 0))
+    error_message = "vpc_ip_range must be a valid IPv4 CIDR block, for example 10.10.0.0/20."
+  }
+}
+
+variable "admin_cidrs" {
+  description = "Operator networks allowed to SSH to the droplets and to call the API directly (dev has no load balancer)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.admin_cidrs) > 0 && alltrue([for c in var.admin_cidrs : can(cidrhost(c, 0))])
+    error_message = "admin_cidrs must list at least one valid CIDR block, for example 203.0.113.10/32."
+  }
+
+  validation {
+    condition     = !anytrue([for c in var.admin_cidrs : endswith(c, "/0")])
+    error_message = "admin_cidrs must not contain a /0 block: SSH may not be open to the whole internet."
+  }
+}
+
+variable "droplet_count" {
+  description = "Number of API droplets."
+  type        = number
+
+  validation {
+    condition     = var.droplet_count >= 1 && floor(var.droplet_count) == var.droplet_count
+    error_message = "droplet_count must be a whole number of at least 1."
+  }
+}
+
+variable "droplet_size" {
+  description = "Size slug of the API droplets."
+  type        = string
+}
+
+variable "ssh_key_fingerprints" {
+  description = "Fingerprints of SSH keys uploaded to DigitalOcean, installed for root. Set in a local *.auto.tfvars or TF_VAR_ssh_key_fingerprints."
+  type        = list(string)
+}
+
+variable "deploy_ssh_public_keys" {
+  description = "Public keys allowed to log in as the deploy user (CI and operators). Set like ssh_key_fingerprints."
+  type        = list(string)
+}
+
+variable "postgres_version" {
+  description = "PostgreSQL major version."
+  type        = string
+}
+
+variable "postgres_size" {
+  description = "Size slug of the PostgreSQL nodes."
+  type        = string
+}
+
+variable "postgres_node_count" {
+  description = "Number of PostgreSQL nodes."
+  type        = number
+
+  validation {
+    condition     = var.postgres_node_count >= 1 && floor(var.postgres_node_count) == var.postgres_node_count
+    error_message = "postgres_node_count must be a whole number of at least 1."
+  }
+}
+
+variable "valkey_size" {
+  description = "Size slug of the Valkey node."
+  type        = string
+}

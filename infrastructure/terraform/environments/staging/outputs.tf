@@ -1,0 +1,116 @@
+output "load_balancer_ip" {
+  description = "Public IPv4 of the load balancer: the A record for var.domain must point here."
+  value       = module.lb.ip
+}
+
+output "load_balancer_id" {
+  description = "ID of the load balancer."
+  value       = module.lb.id
+}
+
+output "api_url" {
+  description = "Public HTTPS URL of the staging API."
+  value       = "https://${var.domain}"
+}
+
+output "load_balancer_forwarding_rules" {
+  description = "Forwarding rules of the load balancer."
+  value       = module.lb.forwarding_rules
+}
+
+output "load_balancer_healthcheck" {
+  description = "Health check of the load balancer."
+  value       = module.lb.healthcheck
+}
+
+output "vpc_id" {
+  description = "ID of the staging VPC."
+  value       = module.network.vpc_id
+}
+
+output "droplet_count" {
+  description = "Number of API droplets."
+  value       = module.api.droplet_count
+}
+
+output "api_public_ips" {
+  description = "Public IPv4 addresses of the API droplets (SSH from admin_cidrs only)."
+  value       = module.api.public_ipv4_addresses
+}
+
+output "api_private_ips" {
+  description = "VPC-private IPv4 addresses of the API droplets."
+  value       = module.api.private_ipv4_addresses
+}
+
+output "api_target_tag" {
+  description = "Tag that selects the staging API droplets."
+  value       = module.api.target_tag
+}
+
+output "firewall_inbound_rules" {
+  description = "Inbound rules of the droplet firewall."
+  value       = module.network.firewall_inbound_rules
+}
+
+output "postgres_host" {
+  description = "Private hostname of the PostgreSQL primary."
+  value       = module.database.host
+}
+
+output "postgres_port" {
+  description = "PostgreSQL port."
+  value       = module.database.port
+}
+
+output "postgres_database" {
+  description = "Application database name."
+  value       = module.database.database
+}
+
+output "postgres_user" {
+  description = "Application database user."
+  value       = module.database.user
+}
+
+output "postgres_node_count" {
+  description = "Number of PostgreSQL nodes."
+  value       = module.database.node_count
+}
+
+output "postgres_connection_string" {
+  description = "Private postgresql:// URI for the API (sensitive)."
+  value       = module.database.private_connection_string
+  sensitive   = true
+}
+
+output "valkey_host" {
+  description = "Private hostname of Valkey."
+  value       = module.cache.host
+}
+
+output "valkey_port" {
+  description = "Valkey port (TLS)."
+  value       = module.cache.port
+}
+
+output "valkey_connection_string" {
+  description = "Private rediss:// URI for the API (sensitive)."
+  value       = module.cache.private_connection_string
+  sensitive   = true
+}
+
+output "droplet_alerts" {
+  description = "CPU, memory and disk alert policies."
+  value       = module.monitoring.droplet_alerts
+}
+
+output "lb_droplet_health_alert" {
+  description = "Load balancer droplet-health alert policy."
+  value       = module.monitoring.lb_droplet_health_alert
+}
+
+output "uptime_alert" {
+  description = "Uptime down-alert on https://<domain>/health."
+  value       = module.monitoring.uptime_alert
+}

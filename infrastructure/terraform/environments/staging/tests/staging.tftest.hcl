@@ -1,0 +1,159 @@
+# Runs against terraform.tfvars (the real staging values) with a mocked
+# provider, and checks the numbers the devops plan asks for.
+mock_provider "digitalocean" {}
+
+variables {
+  ssh_key_fingerprints   = ["aa:bb:cc:dd"]
+  deploy_ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnlyForTests ci@restomarket"]
+}
+
+run "staging_runs_two_api_droplets_and_a_two_node_postgres" {
+  command = apply
+
+  assert {
+    condition     = output.droplet_count == 2
+    error_message = "Staging must run two API droplets."
+  }
+
+  assert {
+    condition     = output.postgres_node_count == 2
+    error_message = "Staging PostgreSQL must have two nodes."
+  }
+
+  assert {
+    condition     = module.cache.engine == "valkey"
+    error_message = "The cache must be Valkey."
+  }
+}
+
+run "load_balancer_terminates_tls_and_forwards_to_the_api" {
+  command = apply
+
+  assert {
+    condition = anytrue([
+      for r in output.load_balancer_forwarding_rules :
+      r.entry_protocol == "https" && r.entry_port == 443 && r.target_protocol == "http" && r.target_port == 3001 &&
+      r.certificate_name == module.lb.certificate_name
+    ])
+    error_message = "The load balancer must forward HTTPS 443 to HTTP 3001 with the Let's Encrypt certificate."
+  }
+
+  assert {
+    condition     = module.lb.redirect_http_to_https
+    error_message = "HTTP must be redirected to HTTPS."
+  }
+
+  assert {
+    condition     = output.load_balancer_healthcheck.path == "/health" && output.load_balancer_healthcheck.port == 3001 && output.load_balancer_healthcheck.protocol == "http"
+    error_message = "The health check must probe /health on port 3001."
+  }
+
+  assert {
+    condition     = module.lb.sticky_sessions_type == "none"
+    error_message = "Sticky sessions must be off."
+  }
+
+  assert {
+    condition     = module.lb.droplet_tag == output.api_target_tag
+    error_message = "The load balancer must attach the API droplets by their tag."
+  }
+
+  assert {
+    condition     = output.load_balancer_ip != null
+    error_message = "The load balancer IP must be exported."
+  }
+}
+
+run "firewall_admits_ssh_from_admins_and_the_api_port_from_the_lb_only" {
+  command = apply
+
+  assert {
+    condition     = length(output.firewall_inbound_rules) == 2
+    error_message = "Staging must have exactly two inbound rules."
+  }
+
+  assert {
+    condition = anytrue([
+      for r in output.firewall_inbound_rules :
+      r.port_range == "22" && r.source_addresses == sort(var.admin_cidrs) && length(r.source_load_balancer_uids) == 0 && length(r.source_tags) == 0
+    ])
+    error_message = "SSH must be open to admin_cidrs only."
+  }
+
+  assert {
+    condition = anytrue([
+      for r in output.firewall_inbound_rules :
+      r.port_range == "3001" && r.source_load_balancer_uids == tolist([output.load_balancer_id]) && length(r.source_addresses) == 0 && length(r.source_tags) == 0
+    ])
+    error_message = "Port 3001 must be open to the load balancer only."
+  }
+}
+
+run "alerts_fire_at_the_planned_thresholds" {
+  command = apply
+
+  assert {
+    condition     = output.droplet_alerts.cpu.value == 80 && output.droplet_alerts.cpu.window == "5m" && output.droplet_alerts.cpu.compare == "GreaterThan"
+    error_message = "CPU alert: above 80% for 5 minutes."
+  }
+
+  assert {
+    condition     = output.droplet_alerts.memory.value == 85 && output.droplet_alerts.memory.window == "5m"
+    error_message = "Memory alert: above 85% for 5 minutes."
+  }
+
+  assert {
+    condition     = output.droplet_alerts.disk.value == 90 && output.droplet_alerts.disk.type == "v1/insights/droplet/disk_utilization_percent"
+    error_message = "Disk alert: above 90%."
+  }
+
+  assert {
+    condition     = output.lb_droplet_health_alert.type == "v1/insights/lbaas/droplet_health" && output.lb_droplet_health_alert.entities == toset([output.load_balancer_id])
+    error_message = "A droplet-health alert must watch the load balancer."
+  }
+
+  assert {
+    condition     = output.uptime_alert.type == "down"
+    error_message = "An uptime check must alert when the API is down."
+  }
+}
+
+run "rejects_fewer_than_two_droplets" {
+  command = plan
+
+  variables {
+    droplet_count = 1
+  }
+
+  expect_failures = [var.droplet_count]
+}
+
+run "rejects_zero_droplets" {
+  command = plan
+
+  variables {
+    droplet_count = 0
+  }
+
+  expect_failures = [var.droplet_count]
+}
+
+run "rejects_a_single_node_database" {
+  command = plan
+
+  variables {
+    postgres_node_count = 1
+  }
+
+  expect_failures = [var.postgres_node_count]
+}
+
+run "rejects_an_invalid_admin_cidr" {
+  command = plan
+
+  variables {
+    admin_cidrs = ["not-a-cidr"]
+  }
+
+  expect_failures = [var.admin_cidrs]
+}

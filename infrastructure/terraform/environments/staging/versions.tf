@@ -1,0 +1,13 @@
+terraform {
+  required_version = ">= 1.11.0"
+
+  required_providers {
+    digitalocean = {
+      source  = "digitalocean/digitalocean"
+      version = "~> 2.99.0"
+    }
+  }
+}
+
+# The API token comes from DIGITALOCEAN_TOKEN in the environment, never from a file.
+provider "digitalocean" {}

@@ -1,0 +1,141 @@
+variable "project" {
+  description = "Project name used in droplet names and tags."
+  type        = string
+  default     = "restomarket"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.project))
+    error_message = "project must be 2-31 characters of lowercase letters, digits and dashes, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Environment the droplets belong to; becomes a tag and part of every name."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "production"], var.environment)
+    error_message = "environment must be dev, staging or production."
+  }
+}
+
+variable "service" {
+  description = "Service the droplets run; becomes a tag and part of every name."
+  type        = string
+  default     = "api"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.service))
+    error_message = "service must be 2-21 characters of lowercase letters, digits and dashes, starting with a letter."
+  }
+}
+
+variable "region" {
+  description = "DigitalOcean region slug; must match the VPC's region."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{3}[0-9]$", var.region))
+    error_message = "region must be a DigitalOcean region slug such as fra1, ams3 or nyc3."
+  }
+}
+
+variable "droplet_count" {
+  description = "Number of API droplets."
+  type        = number
+
+  validation {
+    condition     = var.droplet_count >= 1 && var.droplet_count <= 10 && floor(var.droplet_count) == var.droplet_count
+    error_message = "droplet_count must be a whole number from 1 to 10."
+  }
+}
+
+variable "droplet_size" {
+  description = "Droplet size slug, for example s-1vcpu-2gb."
+  type        = string
+  default     = "s-1vcpu-2gb"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+(-[a-z0-9]+)+$", var.droplet_size))
+    error_message = "droplet_size must be a DigitalOcean size slug such as s-1vcpu-2gb."
+  }
+}
+
+variable "image" {
+  description = "Base image slug. The cloud-init template expects Ubuntu 24.04 package names."
+  type        = string
+  default     = "ubuntu-24-04-x64"
+
+  validation {
+    condition     = can(regex("^ubuntu-2[4-9]-[0-9]{2}-x64$", var.image))
+    error_message = "image must be an Ubuntu 24.04 or newer x64 slug, for example ubuntu-24-04-x64."
+  }
+}
+
+variable "vpc_id" {
+  description = "ID of the VPC the droplets join (private networking to the databases)."
+  type        = string
+
+  validation {
+    condition     = length(trimspace(var.vpc_id)) > 0
+    error_message = "vpc_id must not be empty."
+  }
+}
+
+variable "ssh_key_fingerprints" {
+  description = "Fingerprints (or IDs) of SSH keys already uploaded to DigitalOcean, installed for root."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.ssh_key_fingerprints) > 0
+    error_message = "ssh_key_fingerprints must contain at least one key, otherwise nobody can log in."
+  }
+}
+
+variable "deploy_user" {
+  description = "Name of the unprivileged user the deploy engine logs in as; member of the docker group."
+  type        = string
+  default     = "deploy"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_-]{0,31}$", var.deploy_user)) && var.deploy_user != "root"
+    error_message = "deploy_user must be a valid Linux user name and not root."
+  }
+}
+
+variable "deploy_ssh_public_keys" {
+  description = "OpenSSH public keys allowed to log in as the deploy user (CI's deploy key and operators)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.deploy_ssh_public_keys) > 0
+    error_message = "deploy_ssh_public_keys must contain at least one public key."
+  }
+
+  validation {
+    condition     = alltrue([for k in var.deploy_ssh_public_keys : can(regex("^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$", k))])
+    error_message = "deploy_ssh_public_keys must be OpenSSH public keys (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)."
+  }
+}
+
+variable "app_dir" {
+  description = "Directory, owned by the deploy user, that holds the Compose project on each droplet."
+  type        = string
+  default     = "/opt/restomarket"
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9._/-]+$", var.app_dir))
+    error_message = "app_dir must be an absolute path."
+  }
+}
+
+variable "extra_tags" {
+  description = "Additional tags for the droplets."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for t in var.extra_tags : can(regex("^[A-Za-z0-9:_-]{1,255}$", t))])
+    error_message = "extra_tags may contain only letters, digits, colons, dashes and underscores."
+  }
+}

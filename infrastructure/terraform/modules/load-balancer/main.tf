@@ -1,0 +1,55 @@
+# Let's Encrypt issues the certificate once DNS for the domain is hosted by
+# DigitalOcean; the load balancer refers to it by name because Let's Encrypt
+# renewals change the certificate's ID.
+resource "digitalocean_certificate" "this" {
+  name    = "${var.name}-cert"
+  type    = "lets_encrypt"
+  domains = var.domains
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "digitalocean_loadbalancer" "this" {
+  name        = var.name
+  region      = var.region
+  size_unit   = var.size_unit
+  vpc_uuid    = var.vpc_id
+  droplet_tag = var.droplet_tag
+
+  redirect_http_to_https   = true
+  enable_backend_keepalive = true
+
+  forwarding_rule {
+    entry_protocol   = "https"
+    entry_port       = 443
+    target_protocol  = "http"
+    target_port      = var.target_port
+    certificate_name = digitalocean_certificate.this.name
+  }
+
+  # Needed for the HTTP to HTTPS redirect: the load balancer only answers
+  # on ports that have a rule.
+  forwarding_rule {
+    entry_protocol  = "http"
+    entry_port      = 80
+    target_protocol = "http"
+    target_port     = var.target_port
+  }
+
+  healthcheck {
+    protocol                 = "http"
+    port                     = var.target_port
+    path                     = var.health_check_path
+    check_interval_seconds   = var.health_check_interval_seconds
+    response_timeout_seconds = 5
+    unhealthy_threshold      = 3
+    healthy_threshold        = 3
+  }
+
+  # The API keeps no session state, so any droplet may serve any request.
+  sticky_sessions {
+    type = "none"
+  }
+}

@@ -1,0 +1,54 @@
+output "id" {
+  description = "ID of the load balancer; firewalls admit traffic from it by this ID."
+  value       = digitalocean_loadbalancer.this.id
+}
+
+output "urn" {
+  description = "Uniform resource name of the load balancer, for project assignment."
+  value       = digitalocean_loadbalancer.this.urn
+}
+
+output "ip" {
+  description = "Public IPv4 address of the load balancer; point the DNS A record here."
+  value       = digitalocean_loadbalancer.this.ip
+}
+
+output "certificate_name" {
+  description = "Name of the Let's Encrypt certificate used on port 443."
+  value       = digitalocean_certificate.this.name
+}
+
+output "forwarding_rules" {
+  description = "Forwarding rules of the load balancer (entry and target protocol/port)."
+  value = [for r in digitalocean_loadbalancer.this.forwarding_rule : {
+    entry_protocol   = r.entry_protocol
+    entry_port       = r.entry_port
+    target_protocol  = r.target_protocol
+    target_port      = r.target_port
+    certificate_name = r.certificate_name
+  }]
+}
+
+output "healthcheck" {
+  description = "Health check settings (protocol, port, path)."
+  value = {
+    protocol = digitalocean_loadbalancer.this.healthcheck[0].protocol
+    port     = digitalocean_loadbalancer.this.healthcheck[0].port
+    path     = digitalocean_loadbalancer.this.healthcheck[0].path
+  }
+}
+
+output "redirect_http_to_https" {
+  description = "Whether plain HTTP is redirected to HTTPS."
+  value       = digitalocean_loadbalancer.this.redirect_http_to_https
+}
+
+output "sticky_sessions_type" {
+  description = "Sticky-session mode (none for the stateless API)."
+  value       = digitalocean_loadbalancer.this.sticky_sessions[0].type
+}
+
+output "droplet_tag" {
+  description = "Tag by which droplets are attached."
+  value       = digitalocean_loadbalancer.this.droplet_tag
+}

@@ -1,0 +1,3 @@
+module restomarket.invalid/infrastructure/terraform/provider
+
+go 1.24
