@@ -13,13 +13,34 @@ VERSION ?= $(shell sed -n 's:^  <version>\(.*\)</version>:\1:p' apps/api/pom.xml
 BUILD_FLAGS := -Dgit.commit=$(GIT_COMMIT) -Dapp.version=$(VERSION)
 
 # Suites that `make test` runs, in order; each is a target of its own.
-TEST_SUITES := test-shell test-api test-api-e2e
+TEST_SUITES := test-shell test-api test-api-e2e test-docker tf-check
+TAG ?= $(GIT_COMMIT)
 
 .PHONY: help
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 ##@ Everyday
+.PHONY: up
+up: ## Start the local dev stack (API :3001 with hot reload, PostgreSQL, Redis, Adminer :8080)
+	@$(SCRIPTS)/stack.sh up dev
+
+.PHONY: down
+down: ## Stop the local dev stack (data volumes are kept)
+	@$(SCRIPTS)/stack.sh down dev
+
+.PHONY: logs
+logs: ## Follow the dev stack's logs
+	@$(SCRIPTS)/stack.sh logs dev
+
+.PHONY: up-staging
+up-staging: ## Start the staging-like stack on :3002 with the production image (needs .env.staging)
+	@$(SCRIPTS)/stack.sh up staging
+
+.PHONY: down-staging
+down-staging: ## Stop the staging-like stack
+	@$(SCRIPTS)/stack.sh down staging
+
 .PHONY: test
 test: ## Run every check (format, static analysis, unit, integration, e2e, infrastructure)
 	@$(SCRIPTS)/run-suites.sh $(TEST_SUITES)
@@ -36,6 +57,23 @@ build: ## Package the API jar (skips tests)
 .PHONY: format
 format: ## Reformat Java sources (google-java-format via Spotless)
 	$(MVN) -pl apps/api spotless:apply
+
+##@ Containers
+.PHONY: docker
+docker: ## Make sure a Docker engine and Compose are available (installs on Debian)
+	@$(SCRIPTS)/bootstrap/docker.sh
+
+.PHONY: images
+images: docker ## Pull the base images, or build local equivalents when no registry is reachable
+	@infrastructure/docker/base-images/build.sh
+
+.PHONY: image
+image: images ## Build the API image restomarket/api:$(TAG) (TAG defaults to the git commit)
+	@$(SCRIPTS)/build-image.sh $(TAG)
+
+.PHONY: bench-image
+bench-image: images ## Measure cold build, one-line rebuild, size, start->healthy with/without AOT
+	@infrastructure/docker/bench-image.sh
 
 ##@ Local services (real PostgreSQL 15 and Redis 7 on loopback)
 .PHONY: services-up
@@ -61,6 +99,13 @@ test-api-e2e: services-up ## API as a real process: health follows real server s
 .PHONY: test-shell
 test-shell: ## Every shell script: bash -n, shellcheck, --help, bad input refused
 	@$(SCRIPTS)/tests/test-shell.sh
+
+.PHONY: test-docker
+test-docker: images ## Base images, the API image (user, labels, secrets, SIGTERM), dev and staging stacks
+	@infrastructure/docker/tests/test-base-images.sh
+	@$(SCRIPTS)/build-image.sh test
+	@infrastructure/docker/tests/test-api-image.sh restomarket/api:test
+	@infrastructure/docker/tests/test-stacks.sh
 
 ##@ Terraform (DigitalOcean)
 .PHONY: tf-providers
