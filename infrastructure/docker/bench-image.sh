@@ -26,7 +26,7 @@ USAGE
 }
 
 cleanup() {
-  "${DOCKER}" rm -f "${PREFIX}-api" "${PREFIX}-pg" "${PREFIX}-redis" >/dev/null 2>&1 || true
+  "${DOCKER}" rm -f -v "${PREFIX}-api" "${PREFIX}-pg" "${PREFIX}-redis" >/dev/null 2>&1 || true
   "${DOCKER}" network rm "${PREFIX}-net" >/dev/null 2>&1 || true
   "${DOCKER}" rmi restomarket/api:bench-edit >/dev/null 2>&1 || true
   [[ -n "${WORK}" ]] && rm -rf "${WORK}"

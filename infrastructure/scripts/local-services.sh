@@ -101,15 +101,18 @@ start_postgres() {
   create_databases
 }
 
+pg_sql() {
+  PGPASSWORD="$(env_value DATABASE_PASSWORD)" psql -h 127.0.0.1 -p "${PG_PORT}" -U restomarket -d postgres -tAqc "$1"
+}
+
 create_databases() {
+  wait_until 30 "PostgreSQL accepts connections" pg_sql 'SELECT 1' ||
+    die "PostgreSQL does not accept connections" "see ${PG_DIR}/server.log"
   local db
   for db in "${DB_NAMES[@]}"; do
-    if ! PGPASSWORD="$(env_value DATABASE_PASSWORD)" psql -h 127.0.0.1 -p "${PG_PORT}" -U restomarket -d postgres \
-      -tAc "SELECT 1 FROM pg_database WHERE datname='${db}'" | grep -q 1; then
-      PGPASSWORD="$(env_value DATABASE_PASSWORD)" psql -h 127.0.0.1 -p "${PG_PORT}" -U restomarket -d postgres \
-        -qc "CREATE DATABASE ${db}" >/dev/null
-      log "created database ${db}"
-    fi
+    [[ "$(pg_sql "SELECT 1 FROM pg_database WHERE datname='${db}'")" == 1 ]] && continue
+    pg_sql "CREATE DATABASE ${db}" >/dev/null
+    log "created database ${db}"
   done
 }
 

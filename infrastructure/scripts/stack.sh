@@ -9,6 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 RM_LOG_TAG="stack"
 
 COMPOSE="${RM_REPO_ROOT}/infrastructure/scripts/compose.sh"
+DOCKER=/usr/bin/docker
 UP_TIMEOUT="${STACK_UP_TIMEOUT:-300}"
 
 usage() {
@@ -27,30 +28,43 @@ dev      docker-compose.yml with .env.development (created with random passwords
 staging  docker-compose.staging.yml with .env.staging (you create it from
          .env.staging.example); the image restomarket/api:staging is built first
 
-Environment: STACK_UP_TIMEOUT seconds to wait for a healthy API (default ${UP_TIMEOUT}).
+Environment:
+  STACK_UP_TIMEOUT  seconds to wait for a healthy API (default ${UP_TIMEOUT})
+  STACK_NAME        compose project and prefix of its volumes and network
+                    (default restomarket / restomarket-staging)
+  STACK_ENV_FILE    settings file (default .env.development / .env.staging)
 USAGE
 }
 
-# Sets PROJECT, FILE, ENV_FILE, EXAMPLE for the stack named $1.
+# Sets STACK_NAME, FILE, ENV_FILE, EXAMPLE for the stack named $1.
 select_stack() {
   case "$1" in
-    dev) PROJECT=restomarket FILE=docker-compose.yml ENV_FILE=.env.development ;;
-    staging) PROJECT=restomarket-staging FILE=docker-compose.staging.yml ENV_FILE=.env.staging ;;
+    dev) FILE=docker-compose.yml EXAMPLE=.env.development.example ;;
+    staging) FILE=docker-compose.staging.yml EXAMPLE=.env.staging.example ;;
     *) die "unknown stack '$1'" "use dev or staging" ;;
   esac
-  EXAMPLE="${ENV_FILE}.example"
+  local default_name=restomarket
+  [[ "$1" == staging ]] && default_name=restomarket-staging
+  STACK_NAME="${STACK_NAME:-${default_name}}"
+  ENV_FILE="${STACK_ENV_FILE:-${EXAMPLE%.example}}"
+  export STACK_NAME
 }
 
 compose() {
-  "${COMPOSE}" -p "${PROJECT}" -f "${RM_REPO_ROOT}/${FILE}" --env-file "${RM_REPO_ROOT}/${ENV_FILE}" "$@"
+  "${COMPOSE}" -p "${STACK_NAME}" -f "${RM_REPO_ROOT}/${FILE}" --env-file "${ENV_FILE}" "$@"
 }
 
-env_value() { sed -n "s/^$1=//p" "${RM_REPO_ROOT}/${ENV_FILE}" | tail -n 1; }
+env_value() { sed -n "s/^$1=//p" "${ENV_FILE}" | tail -n 1; }
 
 random_secret() { head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 32; }
 
 create_dev_env() {
-  [[ -f "${RM_REPO_ROOT}/${ENV_FILE}" ]] && return 0
+  [[ -f "${ENV_FILE}" ]] && return 0
+  # New passwords cannot open a database initialised with older ones.
+  if "${DOCKER}" volume inspect "${STACK_NAME}_postgres_data" >/dev/null 2>&1; then
+    die "${ENV_FILE} is missing but the volume ${STACK_NAME}_postgres_data exists, initialised with its passwords" \
+      "restore ${ENV_FILE}, or drop the old data: docker volume rm ${STACK_NAME}_postgres_data ${STACK_NAME}_redis_data"
+  fi
   log "creating ${ENV_FILE} from ${EXAMPLE} with fresh random passwords"
   local line
   (
@@ -58,12 +72,12 @@ create_dev_env() {
     while IFS= read -r line; do
       if [[ "${line}" =~ ^[A-Z_]+=generate$ ]]; then line="${line%=*}=$(random_secret)"; fi
       printf '%s\n' "${line}"
-    done <"${RM_REPO_ROOT}/${EXAMPLE}" >"${RM_REPO_ROOT}/${ENV_FILE}"
+    done <"${RM_REPO_ROOT}/${EXAMPLE}" >"${ENV_FILE}"
   )
 }
 
 require_staging_env() {
-  [[ -f "${RM_REPO_ROOT}/${ENV_FILE}" ]] ||
+  [[ -f "${ENV_FILE}" ]] ||
     die "missing ${ENV_FILE}: the staging stack needs its own settings" "cp ${EXAMPLE} ${ENV_FILE}, set POSTGRES_PASSWORD and REDIS_PASSWORD, then re-run"
   local key
   for key in POSTGRES_PASSWORD REDIS_PASSWORD; do
@@ -75,7 +89,7 @@ require_staging_env() {
 
 # The API reads secrets as files (config tree); compose mounts these at /run/secrets.
 write_staging_secrets() {
-  local dir="${RM_REPO_ROOT}/.run/staging-secrets"
+  local dir="${RM_REPO_ROOT}/.run/${STACK_NAME}-secrets"
   mkdir -p "${dir}"
   chmod 700 "${dir}"
   (umask 077 && printf '%s' "$(env_value POSTGRES_PASSWORD)" >"${dir}/DATABASE_PASSWORD" &&
@@ -165,7 +179,7 @@ main() {
     config)
       if [[ ! -f "${ENV_FILE}" ]]; then
         # Validate against the example when no real settings exist yet.
-        ENV_FILE="${EXAMPLE}"
+        ENV_FILE="${RM_REPO_ROOT}/${EXAMPLE}"
       fi
       compose config "$@"
       ;;

@@ -27,7 +27,7 @@ USAGE
 }
 
 cleanup() {
-  [[ -n "${API_PID}" ]] && kill "${API_PID}" 2>/dev/null || true
+  if [[ -n "${API_PID}" ]]; then kill "${API_PID}" 2>/dev/null || true; fi
   if [[ -f "${RM_REPO_ROOT}/.run/redis/redis.pid" ]]; then
     kill -CONT "$(cat "${RM_REPO_ROOT}/.run/redis/redis.pid")" 2>/dev/null || true
   fi
@@ -37,7 +37,7 @@ cleanup() {
 start_api() {
   local log="$1"
   shift
-  # shellcheck disable=SC1090
+  # shellcheck source=/dev/null
   (set -a && source "${RM_REPO_ROOT}/.run/local-services.env" && set +a &&
     exec env DATABASE_URL="${DATABASE_URL}_test" PORT="${PORT}" LOG_FORMAT= "$@" "${JAVA}" -jar "${JAR}") >"${log}" 2>&1 &
   API_PID=$!
@@ -63,21 +63,27 @@ status_within() {
   done
 }
 
+# services ACTION SERVICE - stop/start a local service; on failure show why and stop the suite.
+services() {
+  local out
+  out=$("${SERVICES}" "$@" 2>&1) || { printf '%s\n' "${out}" >&2; die "local-services.sh $* failed"; }
+}
+
 test_health_follows_real_postgres() {
-  "${SERVICES}" stop postgres >/dev/null 2>&1
+  services stop postgres
   local ms
   if ms=$(status_within 2 503); then pass "503 within 2 s of stopping PostgreSQL (${ms} ms)"; else fail "503 within 2 s of stopping PostgreSQL" "${ms}"; fi
   expect_match "/health names database disconnected" '"database":"disconnected"' "$(curl -s "http://127.0.0.1:${PORT}/health")"
-  "${SERVICES}" start postgres >/dev/null 2>&1
+  services start postgres
   if ms=$(status_within 15 200); then pass "200 again after PostgreSQL returned (${ms} ms)"; else fail "200 again after PostgreSQL returned" "${ms}"; fi
 }
 
 test_health_follows_real_redis() {
-  "${SERVICES}" stop redis >/dev/null 2>&1
+  services stop redis
   local ms
   if ms=$(status_within 2 503); then pass "503 within 2 s of stopping Redis (${ms} ms)"; else fail "503 within 2 s of stopping Redis" "${ms}"; fi
   expect_match "/health names redis disconnected" '"redis":"disconnected"' "$(curl -s "http://127.0.0.1:${PORT}/health")"
-  "${SERVICES}" start redis >/dev/null 2>&1
+  services start redis
   if ms=$(status_within 15 200); then pass "200 again after Redis returned (${ms} ms)"; else fail "200 again after Redis returned" "${ms}"; fi
 }
 
@@ -118,7 +124,7 @@ main() {
   [[ -f "${JAR}" ]] || die "no jar at ${JAR}" "build it first: make build"
   WORK=$(mktemp -d)
   trap 'cleanup; rm -rf "${WORK}"' EXIT
-  "${SERVICES}" start >/dev/null
+  services start
   start_api "${WORK}/api.log"
   test_health_follows_real_postgres
   test_health_follows_real_redis

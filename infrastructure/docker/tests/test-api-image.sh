@@ -28,7 +28,7 @@ USAGE
 }
 
 cleanup() {
-  "${DOCKER}" rm -f "${PREFIX}-api" "${PREFIX}-pg" "${PREFIX}-redis" "${PREFIX}-migrate" >/dev/null 2>&1 || true
+  "${DOCKER}" rm -f -v "${PREFIX}-api" "${PREFIX}-pg" "${PREFIX}-redis" "${PREFIX}-migrate" >/dev/null 2>&1 || true
   "${DOCKER}" network rm "${NETWORK}" >/dev/null 2>&1 || true
   [[ -n "${WORK}" ]] && rm -rf "${WORK}"
 }
@@ -104,8 +104,8 @@ test_migrate_command() {
 
 test_healthy_with_file_secrets() {
   run_api "${PREFIX}-api"
-  local status="" i
-  for i in $(seq 1 120); do
+  local status=""
+  for _ in $(seq 1 120); do
     status=$("${DOCKER}" inspect -f '{{.State.Health.Status}}' "${PREFIX}-api")
     [[ "${status}" == healthy || "${status}" == unhealthy ]] && break
     sleep 0.5

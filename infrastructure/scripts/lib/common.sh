@@ -7,6 +7,10 @@ RM_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 RM_CACHE_DIR="${RESTOMARKET_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/restomarket}"
 RM_BIN_DIR="${RM_CACHE_DIR}/bin"
 export RM_REPO_ROOT RM_CACHE_DIR RM_BIN_DIR
+# The JDK the project builds with (the machine's default java is older).
+if [[ -z "${JAVA_HOME:-}" && -d /usr/lib/jvm/temurin-25-jdk-amd64 ]]; then
+  export JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64
+fi
 
 _rm_ts() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 
