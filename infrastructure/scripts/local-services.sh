@@ -52,8 +52,8 @@ write_env_file() {
   [[ -f "${ENV_FILE}" ]] && return 0
   mkdir -p "${RUN_DIR}"
   local pg_pass redis_pass
-  pg_pass=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-  redis_pass=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  pg_pass=$(random_secret)
+  redis_pass=$(random_secret)
   (
     umask 077
     cat >"${ENV_FILE}" <<ENV

@@ -56,7 +56,6 @@ compose() {
 
 env_value() { sed -n "s/^$1=//p" "${ENV_FILE}" | tail -n 1; }
 
-random_secret() { head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 32; }
 
 create_dev_env() {
   [[ -f "${ENV_FILE}" ]] && return 0

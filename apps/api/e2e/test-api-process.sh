@@ -69,22 +69,14 @@ services() {
   out=$("${SERVICES}" "$@" 2>&1) || { printf '%s\n' "${out}" >&2; die "local-services.sh $* failed"; }
 }
 
-test_health_follows_real_postgres() {
-  services stop postgres
-  local ms
-  if ms=$(status_within 2 503); then pass "503 within 2 s of stopping PostgreSQL (${ms} ms)"; else fail "503 within 2 s of stopping PostgreSQL" "${ms}"; fi
-  expect_match "/health names database disconnected" '"database":"disconnected"' "$(curl -s "http://127.0.0.1:${PORT}/health")"
-  services start postgres
-  if ms=$(status_within 15 200); then pass "200 again after PostgreSQL returned (${ms} ms)"; else fail "200 again after PostgreSQL returned" "${ms}"; fi
-}
-
-test_health_follows_real_redis() {
-  services stop redis
-  local ms
-  if ms=$(status_within 2 503); then pass "503 within 2 s of stopping Redis (${ms} ms)"; else fail "503 within 2 s of stopping Redis" "${ms}"; fi
-  expect_match "/health names redis disconnected" '"redis":"disconnected"' "$(curl -s "http://127.0.0.1:${PORT}/health")"
-  services start redis
-  if ms=$(status_within 15 200); then pass "200 again after Redis returned (${ms} ms)"; else fail "200 again after Redis returned" "${ms}"; fi
+# test_health_follows_real SERVICE JSON_KEY - stop the real server, expect 503 naming it, restart, expect 200.
+test_health_follows_real() {
+  local service="$1" key="$2" ms
+  services stop "${service}"
+  if ms=$(status_within 2 503); then pass "503 within 2 s of stopping ${service} (${ms} ms)"; else fail "503 within 2 s of stopping ${service}" "${ms}"; fi
+  expect_match "/health names ${key} disconnected" "\"${key}\":\"disconnected\"" "$(curl -s "http://127.0.0.1:${PORT}/health")"
+  services start "${service}"
+  if ms=$(status_within 15 200); then pass "200 again after ${service} returned (${ms} ms)"; else fail "200 again after ${service} returned" "${ms}"; fi
 }
 
 test_sigterm_is_graceful() {
@@ -126,8 +118,8 @@ main() {
   trap 'cleanup; rm -rf "${WORK}"' EXIT
   services start
   start_api "${WORK}/api.log"
-  test_health_follows_real_postgres
-  test_health_follows_real_redis
+  test_health_follows_real postgres database
+  test_health_follows_real redis redis
   test_sigterm_is_graceful
   test_missing_setting_fails_fast
   summary

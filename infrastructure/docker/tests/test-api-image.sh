@@ -33,7 +33,6 @@ cleanup() {
   [[ -n "${WORK}" ]] && rm -rf "${WORK}"
 }
 
-random_secret() { head -c 24 /dev/urandom | base64 | tr -d '/+='; }
 
 start_dependencies() {
   # shellcheck source=/dev/null

@@ -64,6 +64,13 @@ ensure_apt_packages() {
     "${missing[@]}" >/dev/null
 }
 
+# random_secret - a 32-character alphanumeric secret.
+random_secret() {
+  local s
+  s=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+  printf '%s' "${s:0:32}"
+}
+
 # wait_until SECONDS DESCRIPTION COMMAND... - poll COMMAND every 0.2s until it succeeds.
 wait_until() {
   local timeout="$1" what="$2" deadline
