@@ -36,7 +36,7 @@ seconds_of() {
   local start
   start=$(date +%s%N)
   "$@" >/dev/null 2>&1 || die "'$*' failed" "run it alone to see why"
-  echo "scale=1; ($(date +%s%N) - start) / 1000000000" | bc
+  echo "scale=1; ($(date +%s%N) - ${start}) / 1000000000" | bc
 }
 
 copy_sources() {
@@ -69,7 +69,7 @@ start_to_healthy() {
     (($(date +%s%N) - start > 120000000000)) && die "the API did not become healthy in 120 s" "docker logs ${PREFIX}-api"
     sleep 0.05
   done
-  echo "scale=2; ($(date +%s%N) - start) / 1000000000" | bc
+  echo "scale=2; ($(date +%s%N) - ${start}) / 1000000000" | bc
 }
 
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
@@ -99,7 +99,7 @@ main() {
   printf '%-42s %8sMB %10s\n' "image size" "${size}" "<= 130MB"
   printf '%-42s %9ss %10s\n' "start -> healthy, AOT cache (median of ${RUNS})" "${aot}" "<= 5s"
   printf '%-42s %9ss %10s\n' "start -> healthy, no AOT cache (median of ${RUNS})" "${plain}" "<= 5s"
-  printf '%-42s %10s %10s\n' "of which the AOT cache layer" "$("${DOCKER}" history --format '{{.Size}} {{.CreatedBy}}' restomarket/api:bench-cold | awk '/AOTCacheOutput/ {print $1; exit}')" "-"
+  printf '%-42s %10s %10s\n' "of which the AOT cache layer" "$("${DOCKER}" history --no-trunc --format '{{.Size}} {{.CreatedBy}}' restomarket/api:bench-cold | awk '/AOTCacheOutput/ {print $1; exit}')" "-"
 }
 
 main "$@"
