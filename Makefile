@@ -13,7 +13,7 @@ VERSION ?= $(shell sed -n 's:^  <version>\(.*\)</version>:\1:p' apps/api/pom.xml
 BUILD_FLAGS := -Dgit.commit=$(GIT_COMMIT) -Dapp.version=$(VERSION)
 
 # Suites that `make test` runs, in order; each is a target of its own.
-TEST_SUITES := test-shell test-api test-api-e2e test-docker tf-check
+TEST_SUITES := test-shell test-api test-api-e2e test-docker tf-check ci-check
 TAG ?= $(GIT_COMMIT)
 
 .PHONY: help
@@ -106,6 +106,31 @@ test-docker: images ## Base images, the API image (user, labels, secrets, SIGTER
 	@$(SCRIPTS)/build-image.sh test
 	@infrastructure/docker/tests/test-api-image.sh restomarket/api:test
 	@infrastructure/docker/tests/test-stacks.sh
+
+##@ CI (each job of .github/workflows/ci-cd.yml, runnable here; see infrastructure/docs/ci-cd.md)
+.PHONY: ci-check
+ci-check: ## Prove the CI/CD config: actionlint, zizmor, yamllint, workflow tests, gitleaks, secret hook, rulesets, smoke test
+	@infrastructure/scripts/ci/check.sh
+
+.PHONY: ci-quality
+ci-quality: ## code-quality job: format check, Error Prone, gitleaks over history, dependency audit (GitHub only)
+	@infrastructure/scripts/ci/quality.sh
+
+.PHONY: ci-test
+ci-test: test-api test-api-e2e ## test job: unit + integration (coverage >= 80%) + end-to-end
+
+.PHONY: ci-build
+ci-build: build ## build job: the API jar
+
+.PHONY: ci-image
+ci-image: image ## docker-build job's image, built locally (TAG=...)
+
+.PHONY: ci-fast
+ci-fast: ## ci-quality + test-api + ci-image, then the wall time (target: 8 min with warm caches)
+	@start=$$(date +%s); rc=0; \
+	  $(MAKE) --no-print-directory ci-quality test-api ci-image || rc=$$?; \
+	  echo "ci-fast: $$([[ $$rc -eq 0 ]] && echo passed || echo FAILED) in $$(( $$(date +%s) - start ))s"; \
+	  exit $$rc
 
 ##@ Terraform (DigitalOcean)
 .PHONY: tf-providers

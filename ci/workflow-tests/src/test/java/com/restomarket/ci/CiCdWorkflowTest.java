@@ -1,0 +1,253 @@
+package com.restomarket.ci;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/** The pipeline in front of main and develop: .github/workflows/ci-cd.yml. */
+class CiCdWorkflowTest {
+
+  private static final Workflow CI = Workflow.load(".github/workflows/ci-cd.yml");
+  private static final List<String> PIPELINE =
+      List.of("code-quality", "test", "build", "docker-build", "deploy-staging");
+
+  @Test
+  void runsOnEveryPullRequestAndOnPushesToMainAndDevelop() {
+    Map<String, Object> on = CI.triggers();
+    assertThat(on).containsOnlyKeys("pull_request", "push");
+    assertThat(on.get("pull_request")).as("every pull request, whatever its base").isNull();
+    assertThat(Workflow.map(on.get("push")).get("branches")).isEqualTo(List.of("main", "develop"));
+  }
+
+  @Test
+  void tokenIsReadOnlyUnlessAJobWidensIt() {
+    assertThat(CI.tree().get("permissions")).isEqualTo(Map.of("contents", "read"));
+  }
+
+  @Test
+  void jobsWidenOnlyThePermissionsTheirStepsNeed() {
+    Map<String, Map<String, String>> allowed =
+        Map.of(
+            "code-quality", Map.of("contents", "read", "security-events", "write", "actions", "read"),
+            "docker-build",
+                Map.of("contents", "read", "packages", "write", "security-events", "write", "actions", "read"),
+            "deploy-staging", Map.of("contents", "read", "packages", "read"));
+    for (String job : CI.jobNames()) {
+      Object permissions = CI.job(job).get("permissions");
+      if (permissions == null) {
+        continue;
+      }
+      assertThat(permissions).as(job + " permissions").isInstanceOf(Map.class);
+      assertThat(Workflow.map(permissions))
+          .as(job + " may only widen what it needs")
+          .isEqualTo(allowed.getOrDefault(job, Map.of()));
+    }
+  }
+
+  @Test
+  void aNewPushToAPullRequestCancelsItsRunningChecksButBranchRunsFinish() {
+    Map<String, Object> concurrency = Workflow.map(CI.tree().get("concurrency"));
+    assertThat(String.valueOf(concurrency.get("group"))).contains("github.event.pull_request.number");
+    assertThat(String.valueOf(concurrency.get("cancel-in-progress")))
+        .isEqualTo("${{ github.event_name == 'pull_request' }}");
+  }
+
+  @Test
+  void jobsRunInOrderQualityTestBuildImageDeploy() {
+    assertThat(CI.needs("code-quality")).isEmpty();
+    assertThat(CI.needs("test")).containsExactly("code-quality");
+    assertThat(CI.needs("build")).containsExactly("test");
+    assertThat(CI.needs("docker-build")).containsExactly("build");
+    assertThat(CI.needs("deploy-staging")).containsExactly("docker-build");
+  }
+
+  @Test
+  void ciOkIsTheOnlyAggregateAndWaitsForEveryOtherJob() {
+    Set<String> others =
+        CI.jobNames().stream().filter(j -> !j.equals("ci-ok")).collect(Collectors.toSet());
+    assertThat(others).containsExactlyInAnyOrderElementsOf(PIPELINE);
+    assertThat(CI.needs("ci-ok")).containsExactlyInAnyOrderElementsOf(others);
+    assertThat(CI.job("ci-ok").get("name")).as("the check name the rulesets require").isEqualTo("ci-ok");
+    assertThat(CI.job("ci-ok").get("if")).as("reports even when a job failed").isEqualTo("always()");
+    String script = String.valueOf(CI.steps("ci-ok").getFirst().get("run"));
+    assertThat(script).contains("success | skipped)").contains("exit 1");
+  }
+
+  @Test
+  void everyJobHasATimeout() {
+    for (String job : CI.jobNames()) {
+      assertThat(CI.job(job).get("timeout-minutes")).as(job + " timeout-minutes").isInstanceOf(Integer.class);
+      assertThat((Integer) CI.job(job).get("timeout-minutes")).as(job).isBetween(1, 60);
+    }
+  }
+
+  @Test
+  void eachJobsWorkIsAMakeTargetPeopleRunLocally() {
+    assertThat(runs("code-quality")).contains("make ci-quality");
+    assertThat(runs("test")).contains("make ci-test");
+    assertThat(runs("build")).contains("make ci-build");
+  }
+
+  @Test
+  void codeQualityScansTheWholeHistoryAndTheFilesystem() {
+    Map<String, Object> checkout = CI.stepsUsing("code-quality", "actions/checkout@").getFirst();
+    assertThat(Workflow.with(checkout).get("fetch-depth")).as("gitleaks sees every commit").isEqualTo(0);
+    Map<String, Object> trivy = Workflow.with(CI.stepsUsing("code-quality", "aquasecurity/trivy-action@").getFirst());
+    assertThat(trivy)
+        .containsEntry("scan-type", "fs")
+        .containsEntry("scanners", "vuln,secret")
+        .containsEntry("severity", "HIGH,CRITICAL")
+        .containsEntry("exit-code", "1");
+  }
+
+  @Test
+  void sarifUploadsCanNeverFailTheBuild() {
+    for (String job : List.of("code-quality", "docker-build")) {
+      List<Map<String, Object>> uploads = CI.stepsUsing(job, "github/codeql-action/upload-sarif@");
+      assertThat(uploads).as(job + " uploads SARIF").isNotEmpty();
+      for (Map<String, Object> upload : uploads) {
+        assertThat(upload.get("continue-on-error")).as(job + " SARIF upload").isEqualTo(true);
+        assertThat(String.valueOf(upload.get("if"))).as("uploads after a failed scan too").startsWith("always()");
+      }
+    }
+  }
+
+  @Test
+  void testJobUsesTheSamePostgres15AndRedis7AsMakeTest() {
+    Map<String, Object> container = Workflow.map(CI.job("test").get("container"));
+    assertThat(container.get("image")).as("Debian 12, whose packages local-services.sh installs").isEqualTo("debian:bookworm");
+    assertThat(Repo.text("infrastructure/scripts/local-services.sh"))
+        .contains("/usr/lib/postgresql/15/bin")
+        .contains("redis-server");
+    assertThat(runs("test")).contains("make ci-test");
+  }
+
+  @Test
+  void coverageIsUploadedToCodecovAndGatedAt80Percent() {
+    Map<String, Object> codecov = Workflow.with(CI.stepsUsing("test", "codecov/codecov-action@").getFirst());
+    assertThat(codecov).containsEntry("token", "${{ secrets.CODECOV_TOKEN }}");
+    assertThat(String.valueOf(codecov.get("files"))).endsWith("jacoco.xml");
+    assertThat(Repo.text("apps/api/pom.xml"))
+        .as("the JaCoCo gate that make ci-test runs")
+        .contains("<coverage.minimum>0.80</coverage.minimum>")
+        .contains("<counter>LINE</counter>");
+  }
+
+  @Test
+  void buildUploadsTheJarForLaterJobs() {
+    Map<String, Object> upload = Workflow.with(CI.stepsUsing("build", "actions/upload-artifact@").getFirst());
+    assertThat(upload).containsEntry("path", "apps/api/target/restomarket-api.jar").containsEntry("if-no-files-found", "error");
+  }
+
+  @Test
+  void imagesAreBuiltOnlyForPushes() {
+    assertThat(CI.job("docker-build").get("if")).isEqualTo("github.event_name == 'push'");
+  }
+
+  @Test
+  void imageIsTaggedShaBranchShaAndLatestOnlyOnTheDefaultBranch() {
+    Map<String, Object> meta = Workflow.with(CI.stepsUsing("docker-build", "docker/metadata-action@").getFirst());
+    assertThat(String.valueOf(meta.get("tags")).lines().map(String::strip).toList())
+        .containsExactly(
+            "type=raw,value=${{ steps.names.outputs.tag }}",
+            "type=raw,value=${{ github.ref_name }}-${{ steps.names.outputs.tag }}",
+            "type=raw,value=latest,enable={{is_default_branch}}");
+    assertThat(runs("docker-build")).contains("tag=${GITHUB_SHA::12}");
+  }
+
+  @Test
+  void imageIsScannedBeforeItIsPushedWithSbomProvenanceAndTheActionsCache() {
+    List<String> uses = CI.steps("docker-build").stream().map(s -> String.valueOf(s.get("uses"))).toList();
+    int scan = indexOf(uses, "aquasecurity/trivy-action@");
+    int push = uses.lastIndexOf(uses.stream().filter(u -> u.startsWith("docker/build-push-action@")).reduce((a, b) -> b).orElseThrow());
+    assertThat(scan).as("scan before push").isLessThan(push);
+    assertThat(indexOf(uses, "docker/setup-buildx-action@")).isLessThan(scan);
+    assertThat(Workflow.with(CI.stepsUsing("docker-build", "docker/login-action@").getFirst()))
+        .containsEntry("registry", "${{ env.REGISTRY }}");
+    assertThat(CI.tree().get("env")).asString().contains("REGISTRY=ghcr.io");
+
+    Map<String, Object> trivy = Workflow.with(CI.stepsUsing("docker-build", "aquasecurity/trivy-action@").getFirst());
+    assertThat(trivy)
+        .containsEntry("scan-type", "image")
+        .containsEntry("severity", "HIGH,CRITICAL")
+        .containsEntry("ignore-unfixed", true)
+        .containsEntry("exit-code", "1");
+
+    Map<String, Object> pushed = Workflow.with(CI.steps("docker-build").get(push));
+    assertThat(pushed)
+        .containsEntry("push", true)
+        .containsEntry("sbom", true)
+        .containsEntry("provenance", "mode=max")
+        .containsEntry("cache-from", "type=gha,scope=api")
+        .containsEntry("cache-to", "type=gha,scope=api,mode=max");
+  }
+
+  @Test
+  void stagingDeploysOnlyFromDevelopPushesInTheStagingEnvironment() {
+    Map<String, Object> deploy = CI.job("deploy-staging");
+    assertThat(deploy.get("if")).isEqualTo("github.event_name == 'push' && github.ref == 'refs/heads/develop'");
+    assertThat(Workflow.map(deploy.get("environment")).get("name")).isEqualTo("staging");
+  }
+
+  @Test
+  void deploysHaveTheirOwnConcurrencyGroupAndAreNeverCancelled() {
+    Map<String, Object> concurrency = Workflow.map(CI.job("deploy-staging").get("concurrency"));
+    assertThat(concurrency).containsEntry("group", "deploy-staging").containsEntry("cancel-in-progress", false);
+  }
+
+  @Test
+  void deployGoesThroughTheDeployEngineOnEachDropletInTurn() {
+    Map<String, Object> deploy = Workflow.with(CI.stepNamed("deploy-staging", "Deploy through the deploy engine on each droplet"));
+    assertThat(deploy).containsEntry("sync", true).containsEntry("host", "${{ secrets.STAGING_HOST }}");
+    assertThat(String.valueOf(deploy.get("script"))).contains("infrastructure/scripts/deploy.sh").contains("\"${IMAGE_TAG}\" staging");
+    assertThat(String.valueOf(deploy.get("fingerprint"))).as("host key is verified").contains("secrets.STAGING_SSH_FINGERPRINT");
+  }
+
+  @Test
+  void deployIsCheckedThroughTheLoadBalancerAndRolledBackOnFailure() {
+    assertThat(String.valueOf(CI.stepNamed("deploy-staging", "Health and smoke tests through the load balancer").get("run")))
+        .contains("infrastructure/scripts/ci/smoke-test.sh \"${STAGING_URL}\" \"${IMAGE_TAG}\"");
+    Map<String, Object> rollback = CI.stepNamed("deploy-staging", "Roll back on failure");
+    assertThat(String.valueOf(rollback.get("if"))).startsWith("failure()");
+    assertThat(String.valueOf(Workflow.with(rollback).get("script")))
+        .contains("infrastructure/scripts/rollback.sh --env staging \"${PREVIOUS_TAG}\"");
+    assertThat(String.valueOf(CI.stepNamed("deploy-staging", "Record the live release").get("run")))
+        .contains("smoke-test.sh --live-version");
+  }
+
+  @Test
+  void slackHearsTheOutcomeOfEveryDeployWhateverHappened() {
+    Map<String, Object> slack = CI.stepsUsing("deploy-staging", "slackapi/slack-github-action@").getFirst();
+    assertThat(slack.get("if")).isEqualTo("always()");
+    assertThat(Workflow.with(slack)).containsEntry("webhook", "${{ secrets.SLACK_WEBHOOK }}");
+    List<Map<String, Object>> steps = CI.steps("deploy-staging");
+    assertThat(steps.getLast()).as("the notification is the last step").isSameAs(slack);
+  }
+
+  @Test
+  void noRunScriptExpandsAnExpressionDirectly() {
+    // Untrusted values reach scripts through env:, never through ${{ }} inside run:.
+    for (String job : CI.jobNames()) {
+      for (Map<String, Object> step : CI.steps(job)) {
+        assertThat(String.valueOf(step.getOrDefault("run", ""))).as(job + " / " + step.get("name")).doesNotContain("${{");
+      }
+    }
+  }
+
+  private static String runs(String job) {
+    return CI.steps(job).stream().map(s -> String.valueOf(s.getOrDefault("run", ""))).collect(Collectors.joining("\n"));
+  }
+
+  private static int indexOf(List<String> uses, String prefix) {
+    for (int i = 0; i < uses.size(); i++) {
+      if (uses.get(i).startsWith(prefix)) {
+        return i;
+      }
+    }
+    throw new AssertionError("no step uses " + prefix);
+  }
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# Applies the branch rulesets in .github/rulesets/*.json to a GitHub
+# repository through the REST API: a ruleset of the same name is updated
+# (PUT), a missing one is created (POST). Idempotent, so safe to re-run after
+# editing a JSON file. --dry-run prints the requests and needs no token.
+set -Eeuo pipefail
+
+# shellcheck source=../lib/common.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/common.sh"
+RM_LOG_TAG="apply-rulesets"
+
+RULESET_DIR="${RM_REPO_ROOT}/.github/rulesets"
+API_URL="${GITHUB_API_URL:-https://api.github.com}"
+API_VERSION="2022-11-28"
+DRY_RUN=""
+REPO="${GITHUB_REPOSITORY:-}"
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0") [--dry-run] [--repo OWNER/NAME] [--dir DIR]
+
+Creates or updates one repository ruleset per JSON file in DIR
+(default .github/rulesets): GET the existing rulesets, then PUT
+/repos/OWNER/NAME/rulesets/ID for a ruleset of the same name, else POST
+/repos/OWNER/NAME/rulesets.
+
+Options:
+  --dry-run          print the requests (method, URL, body); send nothing, no token needed
+  --repo OWNER/NAME  target repository (default: GITHUB_REPOSITORY, else the
+                     github.com remote 'origin')
+  --dir DIR          directory of ruleset JSON files
+  -h, --help         show this help
+
+Environment:
+  GITHUB_TOKEN       token with the repository's Administration: write permission
+                     (a fine-grained token, or a classic one with 'repo'); required
+                     unless --dry-run
+  GITHUB_API_URL     API root (default https://api.github.com)
+USAGE
+}
+
+parse_args() {
+  while (($# > 0)); do
+    case "$1" in
+      -h | --help) usage; exit 0 ;;
+      --dry-run) DRY_RUN=1 ;;
+      --repo) [[ $# -ge 2 ]] || die "--repo needs OWNER/NAME" "run with --help"; REPO="$2"; shift ;;
+      --dir) [[ $# -ge 2 ]] || die "--dir needs a directory" "run with --help"; RULESET_DIR="$2"; shift ;;
+      *) usage >&2; die "unknown argument: $1" "run with --help" ;;
+    esac
+    shift
+  done
+}
+
+# repo_from_origin - OWNER/NAME of a github.com 'origin' remote, if any.
+repo_from_origin() {
+  local url
+  url=$(git -C "${RM_REPO_ROOT}" remote get-url origin 2>/dev/null) || return 0
+  if [[ "${url}" =~ github\.com[:/]([^/]+/[^/]+)$ ]]; then
+    printf '%s' "${BASH_REMATCH[1]%.git}"
+  fi
+}
+
+validate_inputs() {
+  [[ -n "${REPO}" ]] || REPO=$(repo_from_origin)
+  [[ "${REPO}" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] ||
+    die "no valid target repository (got '${REPO}')" "pass --repo OWNER/NAME or set GITHUB_REPOSITORY"
+  [[ -d "${RULESET_DIR}" ]] || die "no ruleset directory ${RULESET_DIR}" "pass --dir DIR"
+  have jq || ensure_apt_packages jq
+  have curl || ensure_apt_packages curl
+  if [[ -z "${DRY_RUN}" && -z "${GITHUB_TOKEN:-}" ]]; then
+    die "GITHUB_TOKEN is not set" \
+      "export a token with Administration: write on ${REPO} (or run with --dry-run to only print the requests)"
+  fi
+}
+
+# ruleset_files - the JSON files, each checked to be a branch ruleset with a name.
+ruleset_files() {
+  local f found=0
+  for f in "${RULESET_DIR}"/*.json; do
+    [[ -e "${f}" ]] || continue
+    jq -e '(.name | type == "string" and length > 0) and .target == "branch" and (.rules | type == "array")' \
+      "${f}" >/dev/null || die "${f} is not a branch ruleset with a name and rules" "compare it with .github/rulesets/main.json"
+    printf '%s\n' "${f}"
+    found=1
+  done
+  ((found)) || die "no *.json ruleset in ${RULESET_DIR}" "add one per protected branch"
+}
+
+# api METHOD PATH [BODY_FILE] - one REST call; prints the response body, fails on non-2xx.
+api() {
+  local method="$1" path="$2" body="${3:-}" out status args=()
+  out=$(mktemp)
+  args=(-sS -o "${out}" -w '%{http_code}' -X "${method}"
+    -H "Accept: application/vnd.github+json" -H "X-GitHub-Api-Version: ${API_VERSION}"
+    -H "Authorization: Bearer ${GITHUB_TOKEN}")
+  [[ -n "${body}" ]] && args+=(-H "Content-Type: application/json" --data-binary "@${body}")
+  status=$(curl "${args[@]}" "${API_URL}${path}") || { rm -f "${out}"; die "${method} ${path}: no answer from ${API_URL}" "check the network and GITHUB_API_URL"; }
+  if [[ "${status}" != 2* ]]; then
+    warn "${method} ${path}: HTTP ${status}: $(head -c 500 "${out}")"
+    rm -f "${out}"
+    die "${method} ${path} failed with HTTP ${status}" \
+      "403/404: the token needs Administration: write on ${REPO}; 422: the ruleset JSON is invalid"
+  fi
+  cat "${out}"
+  rm -f "${out}"
+}
+
+print_request() {
+  printf '%s %s\n' "$1" "$2"
+  [[ -z "${3:-}" ]] || jq -S . "$3"
+}
+
+apply_ruleset() {
+  local file="$1" existing="$2" name id
+  name=$(jq -r .name "${file}")
+  if [[ -n "${DRY_RUN}" ]]; then
+    print_request "PUT-or-POST" "${API_URL}/repos/${REPO}/rulesets[/ID of '${name}' if it exists]" "${file}"
+    return 0
+  fi
+  id=$(jq -r --arg n "${name}" 'map(select(.name == $n and .source_type == "Repository")) | first | .id // empty' <<<"${existing}")
+  if [[ -n "${id}" ]]; then
+    api PUT "/repos/${REPO}/rulesets/${id}" "${file}" >/dev/null
+    log "ruleset '${name}': updated (id ${id})"
+  else
+    id=$(api POST "/repos/${REPO}/rulesets" "${file}" | jq -r .id)
+    log "ruleset '${name}': created (id ${id})"
+  fi
+}
+
+main() {
+  parse_args "$@"
+  validate_inputs
+  local existing="[]" file files
+  files=$(ruleset_files)
+  if [[ -n "${DRY_RUN}" ]]; then
+    print_request GET "${API_URL}/repos/${REPO}/rulesets?includes_parents=false"
+  else
+    existing=$(api GET "/repos/${REPO}/rulesets?includes_parents=false&per_page=100")
+  fi
+  while read -r file; do apply_ruleset "${file}" "${existing}"; done <<<"${files}"
+}
+
+main "$@"
