@@ -13,8 +13,9 @@ VERSION ?= $(shell sed -n 's:^  <version>\(.*\)</version>:\1:p' apps/api/pom.xml
 BUILD_FLAGS := -Dgit.commit=$(GIT_COMMIT) -Dapp.version=$(VERSION)
 
 # Suites that `make test` runs, in order; each is a target of its own.
-TEST_SUITES := test-shell test-api test-api-e2e test-docker tf-check ci-check
+TEST_SUITES := test-shell test-api test-api-e2e test-docker test-deploy tf-check ci-check
 TAG ?= $(GIT_COMMIT)
+ENV ?= local
 
 .PHONY: help
 help: ## Show this help
@@ -75,6 +76,23 @@ image: images ## Build the API image restomarket/api:$(TAG) (TAG defaults to the
 bench-image: images ## Measure cold build, one-line rebuild, size, start->healthy with/without AOT
 	@infrastructure/docker/bench-image.sh
 
+##@ Deploy engine (blue/green behind HAProxy; this machine is the host for ENV=local)
+.PHONY: deploy
+deploy: images ## Deploy restomarket/api:TAG to ENV (default local, proxy on :3003) with zero downtime
+	@$(SCRIPTS)/deploy.sh $(TAG) $(ENV)
+
+.PHONY: rollback
+rollback: ## Roll ENV back to TAG, or to the previous good release when TAG is not given
+	@$(SCRIPTS)/rollback.sh --env $(ENV) $(if $(filter command line,$(origin TAG)),$(TAG),--previous)
+
+.PHONY: releases
+releases: ## List ENV's recent releases, newest first, and which one is live
+	@$(SCRIPTS)/rollback.sh --env $(ENV) --list
+
+.PHONY: bench-deploy
+bench-deploy: images ## Measure deploy/rollback under 200 req/s: errors, switch-window latency, wall times
+	@$(SCRIPTS)/bench-deploy.sh
+
 ##@ Local services (real PostgreSQL 15 and Redis 7 on loopback)
 .PHONY: services-up
 services-up: ## Start local PostgreSQL (55432) and Redis (56379), installing them if needed
@@ -106,6 +124,10 @@ test-docker: images ## Base images, the API image (user, labels, secrets, SIGTER
 	@$(SCRIPTS)/build-image.sh test
 	@infrastructure/docker/tests/test-api-image.sh restomarket/api:test
 	@infrastructure/docker/tests/test-stacks.sh
+
+.PHONY: test-deploy
+test-deploy: images ## Deploy engine under load: deploy, rollback, failed releases, SIGKILL at each step, locks, bad input, retention
+	@$(SCRIPTS)/tests/test-deploy.sh
 
 ##@ CI (each job of .github/workflows/ci-cd.yml, runnable here; see infrastructure/docs/ci-cd.md)
 .PHONY: ci-check

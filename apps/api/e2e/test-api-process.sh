@@ -112,7 +112,11 @@ test_missing_setting_fails_fast() {
 }
 
 main() {
-  [[ "${1:-}" == -h || "${1:-}" == --help ]] && { usage; return 0; }
+  case "${1:-}" in
+    -h | --help) usage; return 0 ;;
+    "") ;;
+    *) usage >&2; die "unexpected argument '$1'" "run it without arguments" ;;
+  esac
   [[ -f "${JAR}" ]] || die "no jar at ${JAR}" "build it first: make build"
   WORK=$(mktemp -d)
   trap 'cleanup; rm -rf "${WORK}"' EXIT

@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# Zero-downtime blue-green deploy of restomarket/api:TAG to one environment.
+#
+# Every host (a droplet in dev/staging, this machine for ENV=local) runs an
+# HAProxy container (STACK-proxy) that owns the public port and two API slots,
+# STACK-blue and STACK-green, on a private network. A deploy starts the release
+# in the idle slot, gates it, moves traffic, drains and stops the old slot (kept
+# for rollback) and records the release. Ansible and GitHub Actions call this
+# script; they never re-implement these steps.
+#
+# Why HAProxy and its runtime API: traffic moves with two commands on the
+# admin socket ("set server api/green state ready; set server api/blue state
+# maint") inside the running process. Nothing reloads, so client keep-alive
+# connections to the proxy stay open and in-flight requests on the old slot
+# finish; an nginx reload closes idle client keep-alive connections and clients
+# that do not retry see socket errors (measured, see BUILD-ENVIRONMENT.md).
+# The runtime API listens on 127.0.0.1 inside the proxy container only and is
+# reached with `docker exec` + bash's /dev/tcp (no socat in the image). After a
+# switch the configuration file is rewritten, without a reload, so that a
+# restarted proxy comes up pointing at the live slot.
+#
+# Migrations run once per deploy, before the switch, as a one-off container of
+# the new image, while the old release still serves: every migration must be
+# backward compatible with the release before it (expand/contract: add columns
+# and tables first, remove or rename only in a later release once no live code
+# uses them). That is also what makes a rollback safe without down-migrations.
+set -Eeuo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib/common.sh
+source "${HERE}/lib/common.sh"
+# shellcheck source=lib/deploy.sh
+source "${HERE}/lib/deploy.sh"
+RM_LOG_TAG="deploy"
+
+usage() {
+  cat <<EOF
+Usage: $(basename "$0") [OPTIONS] IMAGE_TAG [ENV]
+
+Deploys IMAGE_REPO:IMAGE_TAG (IMAGE_REPO from the environment file) to ENV
+(default: local; known: $(known_envs)) without dropping a request:
+  lock -> pull -> migrate -> start candidate in the idle slot -> gate (Docker
+  health healthy, GET HEALTH_PATH 200, GET VERSION_PATH reports IMAGE_TAG) ->
+  switch the proxy -> verify through the proxy -> drain and stop the old slot
+  (kept for rollback) -> record in the ledger -> prune old images.
+A failure before the switch removes the candidate, leaves the live release
+untouched and exits 1. Deploying the live release again changes nothing.
+
+Options:
+  --timeout SECONDS    gate timeout (default GATE_TIMEOUT of the env file)
+  --lock-wait SECONDS  wait this long for another deploy's lock (default DEPLOY_LOCK_WAIT,
+                       else 0: refuse at once)
+  --skip-migrations    do not run migrations (rollback.sh: an earlier release's
+                       migrations are already applied)
+  -h, --help           show this help
+
+Files: infrastructure/scripts/env/ENV.env (settings, no secrets); on the host
+ENV_DIR/api.env and ENV_DIR/secrets/ (see infrastructure/docs/deploy-engine.md);
+STATE_DIR holds the lock, releases.jsonl (the ledger) and the proxy config.
+Environment: RESTOMARKET_ENV_DIR, RESTOMARKET_STATE_DIR override ENV_DIR and
+STATE_DIR; DEPLOY_ACTOR names who deploys in the ledger.
+Exit: 0 deployed (or already live), 1 failed, 2 bad usage, 3 locked.
+EOF
+}
+
+# Set by the flow; read by finish() when the script exits.
+TAG=""
+IMAGE=""
+STARTED_AT=$(date +%s)
+LIVE=""
+LIVE_TAG=""
+CANDIDATE=""
+PHASE="validate"
+FAIL_REASON=""
+RECORDED=""
+
+# ---- steps (each returns non-zero with FAIL_REASON set) ------------------------
+
+prepare_host() {
+  if ! "${DOCKER}" network inspect "${NETWORK}" >/dev/null 2>&1; then
+    log "creating network ${NETWORK}"
+    run_cmd network_create_cmd >/dev/null || { FAIL_REASON="cannot create network ${NETWORK}"; return 1; }
+  fi
+  case "$(container_state "${PROXY}")" in
+    running) ;;
+    absent)
+      local active
+      active=$(cat "${ACTIVE_FILE}" 2>/dev/null || true)
+      [[ -n "${active}" && "$(container_state "$(slot_container "${active}")")" == running ]] || active=""
+      render_proxy_config "${active}"
+      log "starting proxy ${PROXY} on ${PROXY_BIND}:${PROXY_PORT} (live slot: ${active:-none})"
+      run_cmd proxy_run_cmd >/dev/null || { FAIL_REASON="cannot start the proxy ${PROXY}"; return 1; }
+      ;;
+    *) "${DOCKER}" start "${PROXY}" >/dev/null || { FAIL_REASON="cannot start the proxy ${PROXY}"; return 1; } ;;
+  esac
+  wait_until 30 "proxy runtime API" proxy_api "show info" ||
+    { FAIL_REASON="proxy ${PROXY} does not answer on its runtime API: $("${DOCKER}" logs --tail 5 "${PROXY}" 2>&1)"; return 1; }
+}
+
+pull_image() {
+  if image_id "${IMAGE}" >/dev/null; then
+    log "image ${IMAGE} is present locally; not pulling"
+    return 0
+  fi
+  "${DOCKER}" pull "${IMAGE}" >/dev/null 2>&1 ||
+    { FAIL_REASON="image ${IMAGE} not found locally and cannot be pulled (unknown tag, or no registry access)"; return 1; }
+}
+
+migrate_database() {
+  local name="${STACK_NAME}-migrate" rc=0 cmd=()
+  # A migration container left by a killed deploy: PostgreSQL rolled its transaction back.
+  "${DOCKER}" rm -f "${name}" >/dev/null 2>&1 || true
+  mapfile -t cmd < <(migrate_run_cmd "${IMAGE}")
+  timeout "${MIGRATE_TIMEOUT}" "${cmd[@]}" >/dev/null 2>&1 || rc=$?
+  if ((rc != 0)); then
+    FAIL_REASON="migrations failed (exit ${rc}); last lines: $("${DOCKER}" logs --tail 15 "${name}" 2>&1 | tail -n 15)"
+    "${DOCKER}" rm -f "${name}" >/dev/null 2>&1 || true
+    return 1
+  fi
+  "${DOCKER}" rm -f "${name}" >/dev/null 2>&1 || true
+}
+
+start_candidate() {
+  local name
+  name=$(slot_container "${CANDIDATE}")
+  if [[ "$(container_state "${name}")" != absent ]]; then
+    log "removing the idle slot's previous container ${name} ($(slot_release "${CANDIDATE}"))"
+    run_cmd container_remove_cmd "${name}" >/dev/null
+  fi
+  PHASE="candidate"
+  run_cmd slot_run_cmd "${CANDIDATE}" "${IMAGE}" "${TAG}" >/dev/null ||
+    { FAIL_REASON="cannot start ${name}"; return 1; }
+}
+
+# probe SLOT PATH - "STATUS BODY" of a GET on the slot, from inside the proxy.
+probe() {
+  local out
+  out=$(run_cmd http_get_cmd "$(slot_ip "$1")" "${APP_PORT}" "$2" 2>/dev/null) || { echo "unreachable"; return 0; }
+  printf '%s %s' "$(head -n 1 <<<"${out}" | awk '{print $2}')" "$(sed '1,/^$/d' <<<"${out}" | tr -d '\n')"
+}
+
+gate_candidate() {
+  local name deadline state health="" health_probe="" version_probe=""
+  name=$(slot_container "${CANDIDATE}")
+  deadline=$(($(date +%s) + GATE_TIMEOUT))
+  while :; do
+    read -r state health < <("${DOCKER}" inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "${name}" 2>/dev/null || echo absent)
+    case "${state}" in
+      running) ;;
+      *)
+        FAIL_REASON="candidate ${name} is ${state} (exit code $("${DOCKER}" inspect -f '{{.State.ExitCode}}' "${name}" 2>/dev/null || echo '?')) instead of running"
+        return 1
+        ;;
+    esac
+    if [[ "${health}" == unhealthy ]]; then
+      FAIL_REASON="candidate ${name} is unhealthy (Docker health check); ${HEALTH_PATH}: $(probe "${CANDIDATE}" "${HEALTH_PATH}" | cut -c1-200)"
+      return 1
+    fi
+    if [[ "${health}" == healthy ]]; then
+      health_probe=$(probe "${CANDIDATE}" "${HEALTH_PATH}")
+      version_probe=$(probe "${CANDIDATE}" "${VERSION_PATH}")
+      if [[ "${health_probe}" == "200 "* && "${version_probe}" == "200 "*"\"version\":\"${TAG}\""* ]]; then
+        log "candidate ${name} passed the gate: healthy, ${HEALTH_PATH} 200, ${VERSION_PATH} reports ${TAG}"
+        return 0
+      fi
+    fi
+    if (($(date +%s) >= deadline)); then
+      FAIL_REASON="candidate ${name} not ready after ${GATE_TIMEOUT}s: docker health '${health:-none}', ${HEALTH_PATH} '${health_probe:0:120}', ${VERSION_PATH} '${version_probe:0:120}' (want version ${TAG})"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+# switch_traffic - candidate in rotation and the live slot out in one runtime
+# API call: no reload, so no client connection closes; in-flight requests on
+# the old slot finish (maintenance does not cut sessions).
+switch_traffic() {
+  local ip cmd
+  ip=$(slot_ip "${CANDIDATE}")
+  run_cmd slot_keep_running_cmd "${CANDIDATE}" >/dev/null
+  proxy_api "set server api/${CANDIDATE} addr ${ip} port ${APP_PORT}" >/dev/null
+  wait_until 10 "proxy resolves ${CANDIDATE} to ${ip}" test_proxy_addr "${CANDIDATE}" "${ip}" ||
+    { FAIL_REASON="proxy did not take address ${ip} for ${CANDIDATE}"; return 1; }
+  cmd="set server api/${CANDIDATE} state ready"
+  [[ -n "${LIVE}" ]] && cmd+="; set server api/${LIVE} state maint"
+  emit_event switch-start "slot=${CANDIDATE} tag=${TAG}"
+  proxy_api "${cmd}" >/dev/null || { FAIL_REASON="runtime API refused: ${cmd}"; return 1; }
+  PHASE="switched"
+  emit_event switch-complete "slot=${CANDIDATE} tag=${TAG} previous=${LIVE_TAG:-none}"
+  persist_active_slot "${CANDIDATE}"
+}
+
+test_proxy_addr() { [[ "$(proxy_server_addr "$1")" == "$2" ]]; }
+
+proxy_version() {
+  curl -fsS -m 5 "http://127.0.0.1:${PROXY_PORT}${VERSION_PATH}" 2>/dev/null | grep -qF "\"version\":\"$1\""
+}
+
+verify_through_proxy() {
+  wait_until 15 "${VERSION_PATH} through the proxy (127.0.0.1:${PROXY_PORT}) reports ${TAG}" proxy_version "${TAG}" && return 0
+  FAIL_REASON="the proxy on 127.0.0.1:${PROXY_PORT} does not serve ${TAG} after the switch"
+  return 1
+}
+
+# switch_back - verification after the switch failed: the old slot takes the
+# traffic again (it was only taken out of rotation), the candidate goes.
+switch_back() {
+  if [[ -n "${LIVE}" && "$(container_state "$(slot_container "${LIVE}")")" == running ]]; then
+    warn "switching traffic back to ${LIVE} (${LIVE_TAG})"
+    proxy_api "set server api/${LIVE} state ready; set server api/${CANDIDATE} state maint" >/dev/null || true
+    persist_active_slot "${LIVE}"
+  else
+    proxy_api "set server api/${CANDIDATE} state maint" >/dev/null || true
+    rm -f "${ACTIVE_FILE}"
+    render_proxy_config ""
+  fi
+  PHASE="candidate"
+}
+
+slot_drained() { [[ "$(proxy_server_field "$1" 5)" == 0 ]]; }
+
+# retire_slot SLOT - wait for its in-flight requests, then SIGTERM with a grace
+# period longer than the API's shutdown timeout. The container stays (stopped)
+# for rollback.
+retire_slot() {
+  local slot="$1" name
+  name=$(slot_container "${slot}")
+  [[ "$(container_state "${name}")" == running ]] || return 0
+  proxy_api "set server api/${slot} state maint" >/dev/null
+  pause_point draining
+  wait_until "${DRAIN_TIMEOUT}" "slot ${slot} drained" slot_drained "${slot}" ||
+    warn "slot ${slot} still has sessions after ${DRAIN_TIMEOUT}s; stopping it anyway (SIGTERM lets them finish)"
+  run_cmd slot_stop_cmd "${slot}" >/dev/null
+  emit_event retired "slot=${slot} tag=$(slot_release "${slot}")"
+}
+
+record_release() {
+  local outcome="$1" reason="${2:-}"
+  [[ -n "${RECORDED}" ]] && return 0
+  RECORDED=1
+  ledger_append time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" env "${DEPLOY_ENV}" action "${DEPLOY_ACTION:-deploy}" \
+    image "${IMAGE}" tag "${TAG}" digest "$(image_digest "${IMAGE}" || true)" previous_tag "${LIVE_TAG}" \
+    outcome "${outcome}" duration_s "$(($(date +%s) - STARTED_AT))" actor "$(deploy_actor)" \
+    slot "${CANDIDATE}" reason "${reason}"
+}
+
+prune_images() {
+  "${HERE}/cleanup-images.sh" --env "${DEPLOY_ENV}" --repo "${IMAGE_REPO}" --keep "${KEEP_RELEASES}" ||
+    warn "image cleanup failed; the release is live, run cleanup-images.sh by hand"
+}
+
+# ---- flow --------------------------------------------------------------------------
+
+# finish - on every exit: a failure before the switch removes the candidate and
+# leaves the live slot alone; the lock is always released.
+finish() {
+  local rc=$?
+  trap - EXIT
+  if ((rc != 0)) && [[ "${PHASE}" != validate ]]; then
+    [[ -n "${FAIL_REASON}" ]] || FAIL_REASON="interrupted or unexpected error (exit ${rc}) in phase ${PHASE}"
+    if [[ "${PHASE}" == candidate && -n "${CANDIDATE}" ]]; then
+      local name
+      name=$(slot_container "${CANDIDATE}")
+      log "candidate ${name}, last log lines:"
+      "${DOCKER}" logs --tail 20 "${name}" 2>&1 | sed 's/^/    /' >&2 || true
+      run_cmd container_remove_cmd "${name}" >/dev/null 2>&1 || true
+      log "removed candidate ${name}; live release untouched: ${LIVE_TAG:-none} (${LIVE:-no slot})"
+    fi
+    record_release failed "${FAIL_REASON}" 2>/dev/null || true
+    log "ERROR: ${FAIL_REASON}"
+    log "deploy FAILED: env=${DEPLOY_ENV:-?} tag=${TAG} live=${LIVE_TAG:-none} after $(($(date +%s) - STARTED_AT))s"
+    rc=1
+  fi
+  release_lock 2>/dev/null || true
+  exit "${rc}"
+}
+
+# converge_live - the requested release is already live: finish what a killed
+# deploy may have left (old slot still running, release not recorded).
+converge_live() {
+  local other other_tag
+  other=$(other_slot "${LIVE}")
+  other_tag=$(slot_release "${other}")
+  persist_active_slot "${LIVE}"
+  if [[ "$(container_state "$(slot_container "${other}")")" == running ]]; then
+    log "the other slot ${other} still runs (${other_tag}): retiring it"
+    step retire_previous retire_slot "${other}" || warn "could not retire slot ${other}"
+  fi
+  if [[ "$(ledger_ok_tags | tail -n 1)" != "${TAG}" ]]; then
+    CANDIDATE="${LIVE}"
+    LIVE_TAG="${other_tag}"
+    record_release ok "completed by a re-run"
+  fi
+  log "${TAG} is already live on ${DEPLOY_ENV} (slot ${LIVE}): nothing to deploy"
+  log "deploy ok: env=${DEPLOY_ENV} tag=${TAG} slot=${LIVE} (no change) in $(($(date +%s) - STARTED_AT))s"
+}
+
+main() {
+  local env="" timeout="" lock_wait="${DEPLOY_LOCK_WAIT:-0}" skip_migrations="" args=()
+  while (($#)); do
+    case "$1" in
+      -h | --help) usage; return 0 ;;
+      --timeout) timeout=$(option_value "$@") || exit 2; shift ;;
+      --lock-wait) lock_wait=$(option_value "$@") || exit 2; shift ;;
+      --skip-migrations) skip_migrations=1 ;;
+      -*) usage >&2; die "unknown option '$1'" "see --help" 2 ;;
+      *) args+=("$1") ;;
+    esac
+    shift
+  done
+  ((${#args[@]} >= 1 && ${#args[@]} <= 2)) || { usage >&2; die "expected IMAGE_TAG [ENV]" "e.g. $(basename "$0") v1.2.3 staging" 2; }
+  TAG="${args[0]}"
+  env="${args[1]:-${DEPLOY_ENV:-local}}"
+  valid_tag "${TAG}" || die "invalid image tag '${TAG}'" "use letters, digits, '.', '_' or '-' (max 128), e.g. v1.2.3 or a git SHA" 2
+  [[ -z "${timeout}" || "${timeout}" =~ ^[0-9]+$ ]] || die "--timeout wants seconds, got '${timeout}'" "" 2
+  [[ "${lock_wait}" =~ ^[0-9]+$ ]] || die "--lock-wait wants seconds, got '${lock_wait}'" "" 2
+  load_env "${env}"
+  [[ -n "${timeout}" ]] && GATE_TIMEOUT="${timeout}"
+  require_env_dir
+  require_docker
+  have curl || ensure_apt_packages curl
+  IMAGE="${IMAGE_REPO}:${TAG}"
+
+  trap finish EXIT
+  log "deploying ${IMAGE} to ${DEPLOY_ENV} (stack ${STACK_NAME}, proxy port ${PROXY_PORT}, actor $(deploy_actor))"
+  step lock acquire_lock "${TAG}" "${lock_wait}"
+  PHASE="prepare"
+  step prepare_host prepare_host || return 1
+  LIVE=$(live_slot)
+  LIVE_TAG=""
+  [[ -n "${LIVE}" ]] && LIVE_TAG=$(slot_release "${LIVE}")
+  log "live: ${LIVE_TAG:-nothing}${LIVE:+ in slot ${LIVE}}"
+  if [[ -n "${LIVE}" && "${LIVE_TAG}" == "${TAG}" ]] &&
+    { ! image_id "${IMAGE}" >/dev/null || [[ "$(image_id "${IMAGE}")" == "$(slot_image_id "${LIVE}")" ]]; }; then
+    converge_live
+    return 0
+  fi
+  step pull_image pull_image || return 1
+  pause_point pulled
+  if [[ -n "${skip_migrations}" ]]; then
+    log "step migrate_database: skipped (--skip-migrations)"
+  else
+    step migrate_database migrate_database || return 1
+  fi
+  CANDIDATE=$(other_slot "${LIVE:-green}")
+  step start_candidate start_candidate || return 1
+  pause_point candidate-started
+  step gate_candidate gate_candidate || return 1
+  step switch_traffic switch_traffic || return 1
+  pause_point switched
+  if ! step verify_through_proxy verify_through_proxy; then
+    switch_back
+    return 1
+  fi
+  PHASE="live"
+  if [[ -n "${LIVE}" ]]; then
+    step retire_previous retire_slot "${LIVE}" || warn "could not retire slot ${LIVE}; ${TAG} is live, stop $(slot_container "${LIVE}") by hand"
+  fi
+  step record_release record_release ok
+  step prune_images prune_images || true
+  log "deploy ok: env=${DEPLOY_ENV} tag=${TAG} slot=${CANDIDATE} previous=${LIVE_TAG:-none} in $(($(date +%s) - STARTED_AT))s"
+}
+
+main "$@"

@@ -1,0 +1,371 @@
+# shellcheck shell=bash
+# The deploy engine's shared code, sourced by deploy.sh, rollback.sh and
+# cleanup-images.sh (after lib/common.sh). As in Kamal, two kinds of functions:
+#   *_cmd      only print a docker command line, one argument per line, and
+#              decide nothing (run them with run_cmd);
+#   the rest   read state (slots, proxy, lock, ledger) for the flows in the
+#              scripts, which decide what happens when.
+# Settings come from infrastructure/scripts/env/ENV.env (load_env).
+
+DEPLOY_ENVS_DIR="${RESTOMARKET_DEPLOY_ENVS:-${RM_REPO_ROOT}/infrastructure/scripts/env}"
+PROXY_TEMPLATE="${RM_REPO_ROOT}/infrastructure/scripts/proxy/haproxy.cfg.tmpl"
+DOCKER=/usr/bin/docker
+[[ -x "${DOCKER}" ]] || DOCKER=docker
+TAG_PATTERN='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
+ENV_PATTERN='^[a-z0-9][a-z0-9_-]{0,31}$'
+# Inside the proxy container only: the HAProxy runtime API and the listener.
+PROXY_API_PORT=9999
+PROXY_LISTEN_PORT=8080
+LABEL_STACK=com.restomarket.stack
+LABEL_ROLE=com.restomarket.role
+LABEL_RELEASE=com.restomarket.release
+
+# ---- settings ----------------------------------------------------------------
+
+known_envs() {
+  local f names=()
+  for f in "${DEPLOY_ENVS_DIR}"/*.env; do [[ -e "${f}" ]] && names+=("$(basename "${f}" .env)"); done
+  echo "${names[*]:-none}"
+}
+
+valid_tag() { [[ "$1" =~ ${TAG_PATTERN} ]]; }
+
+# option_value OPTION ARGS... - the value after OPTION, or a usage error.
+option_value() {
+  [[ $# -ge 2 && "$2" != -* ]] || die "$1 needs a value" "see --help" 2
+  echo "$2"
+}
+
+# load_env ENV - read the environment file and derive names and paths.
+load_env() {
+  local env="$1" file key
+  [[ "${env}" =~ ${ENV_PATTERN} ]] || die "invalid environment name '${env}'" "use one of: $(known_envs)"
+  file="${DEPLOY_ENVS_DIR}/${env}.env"
+  [[ -r "${file}" ]] || die "unknown environment '${env}' (no ${file})" "use one of: $(known_envs)"
+  # shellcheck source=/dev/null
+  source "${file}"
+  DEPLOY_ENV="${env}"
+  ENV_DIR="${RESTOMARKET_ENV_DIR:-${ENV_DIR:-}}"
+  STATE_DIR="${RESTOMARKET_STATE_DIR:-${STATE_DIR:-}}"
+  for key in IMAGE_REPO STACK_NAME PROXY_PORT PROXY_BIND APP_PORT HEALTH_PATH VERSION_PATH GATE_TIMEOUT \
+    HEALTH_INTERVAL DRAIN_TIMEOUT STOP_GRACE MIGRATE_TIMEOUT LOCK_TTL KEEP_RELEASES ENV_DIR STATE_DIR; do
+    [[ -n "${!key:-}" ]] || die "${file} does not set ${key}" "add ${key}=... (compare with ${DEPLOY_ENVS_DIR}/local.env)"
+  done
+  NETWORK="${STACK_NAME}"
+  PROXY="${STACK_NAME}-proxy"
+  LEDGER="${STATE_DIR}/releases.jsonl"
+  LOCK_FILE="${STATE_DIR}/deploy.lock"
+  ACTIVE_FILE="${STATE_DIR}/active-slot"
+  PROXY_CONF_DIR="${STATE_DIR}/proxy"
+}
+
+# require_env_dir - the host's settings file and secrets directory exist.
+require_env_dir() {
+  [[ -d "${ENV_DIR}" ]] || die "environment directory ${ENV_DIR} does not exist" \
+    "create it with api.env (settings) and secrets/ (one file per secret); see infrastructure/docs/deploy-engine.md"
+  [[ -r "${ENV_DIR}/api.env" ]] || die "settings file ${ENV_DIR}/api.env is missing or unreadable" \
+    "create it (KEY=value lines: DATABASE_URL, DATABASE_USERNAME, REDIS_HOST, ...); see infrastructure/docs/deploy-engine.md"
+  [[ -d "${ENV_DIR}/secrets" ]] || die "secrets directory ${ENV_DIR}/secrets is missing" \
+    "create it with one file per secret (DATABASE_PASSWORD, REDIS_PASSWORD), readable by uid 1001"
+}
+
+require_docker() {
+  "${DOCKER}" info >/dev/null 2>&1 || die "no Docker engine answers" "run make docker (infrastructure/scripts/bootstrap/docker.sh)"
+}
+
+# proxy_image - PROXY_IMAGE as compose.sh resolves it (air-gapped build or official).
+proxy_image() {
+  if [[ -z "${PROXY_IMAGE:-}" ]]; then
+    # shellcheck source=/dev/null
+    source <("${RM_REPO_ROOT}/infrastructure/scripts/compose.sh" --env)
+  fi
+  echo "${PROXY_IMAGE}"
+}
+
+# ---- command builders (print a command line, run nothing) ---------------------
+
+slot_container() { echo "${STACK_NAME}-$1"; }
+other_slot() { if [[ "$1" == blue ]]; then echo green; else echo blue; fi; }
+
+network_create_cmd() {
+  printf '%s\n' "${DOCKER}" network create --label "${LABEL_STACK}=${STACK_NAME}" "${NETWORK}"
+}
+
+proxy_run_cmd() {
+  printf '%s\n' "${DOCKER}" run -d --name "${PROXY}" --restart unless-stopped --network "${NETWORK}" \
+    --label "${LABEL_STACK}=${STACK_NAME}" --label "${LABEL_ROLE}=proxy" \
+    -p "${PROXY_BIND}:${PROXY_PORT}:${PROXY_LISTEN_PORT}" \
+    -v "${PROXY_CONF_DIR}:/usr/local/etc/haproxy:ro" \
+    --log-opt max-size=10m --log-opt max-file=3 "$(proxy_image)"
+}
+
+# Settings and secrets every API container gets: non-secret KEY=value lines
+# from api.env, secrets as files (a config tree), never as -e values, so they
+# stay out of `docker inspect`.
+api_settings_args() {
+  printf '%s\n' --env-file "${ENV_DIR}/api.env" -v "${ENV_DIR}/secrets:/run/secrets:ro"
+}
+
+migrate_run_cmd() {
+  local image="$1"
+  printf '%s\n' "${DOCKER}" run --name "${STACK_NAME}-migrate" --network "${NETWORK}" \
+    --label "${LABEL_STACK}=${STACK_NAME}" --label "${LABEL_ROLE}=migrate"
+  api_settings_args
+  printf '%s\n' "${image}" migrate
+}
+
+# slot_run_cmd SLOT IMAGE TAG - the candidate: no restart policy until it is live
+# (a crash-looping candidate must show as exited), Flyway off (migrations ran once).
+slot_run_cmd() {
+  local slot="$1" image="$2" tag="$3"
+  printf '%s\n' "${DOCKER}" run -d --name "$(slot_container "${slot}")" --network "${NETWORK}" \
+    --label "${LABEL_STACK}=${STACK_NAME}" --label "${LABEL_ROLE}=slot" \
+    --label "com.restomarket.slot=${slot}" --label "${LABEL_RELEASE}=${tag}"
+  api_settings_args
+  printf '%s\n' -e FLYWAY_ENABLED=false --health-interval "${HEALTH_INTERVAL}" --stop-timeout "${STOP_GRACE}" \
+    --log-opt max-size=10m --log-opt max-file=3
+  [[ -n "${HEALTH_START_PERIOD:-}" ]] && printf '%s\n' --health-start-period "${HEALTH_START_PERIOD}"
+  [[ -n "${SLOT_MEMORY:-}" ]] && printf '%s\n' --memory "${SLOT_MEMORY}"
+  printf '%s\n' "${image}"
+}
+
+slot_keep_running_cmd() { printf '%s\n' "${DOCKER}" update --restart unless-stopped "$(slot_container "$1")"; }
+slot_stop_cmd() { printf '%s\n' "${DOCKER}" stop -t "${STOP_GRACE}" "$(slot_container "$1")"; }
+container_remove_cmd() { printf '%s\n' "${DOCKER}" rm -f "$1"; }
+
+# http_get_cmd HOST PORT PATH - a GET from inside the proxy container (bash's
+# /dev/tcp: neither image has curl), so it takes the path the proxy takes.
+# Builders print one argument per line: the scripts passed to bash -c are one line.
+http_get_cmd() {
+  # shellcheck disable=SC2016 # expanded by the bash inside the container
+  printf '%s\n' "${DOCKER}" exec "${PROXY}" timeout 5 bash -c \
+    'exec 3<>"/dev/tcp/$1/$2" || exit 1; printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$3" "$1" >&3; tr -d "\r" <&3' \
+    _ "$1" "$2" "$3"
+}
+
+# proxy_api_cmd COMMAND - one HAProxy runtime API command (several joined by ';').
+proxy_api_cmd() {
+  # shellcheck disable=SC2016 # expanded by the bash inside the container
+  printf '%s\n' "${DOCKER}" exec "${PROXY}" timeout 5 bash -c \
+    'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1; printf "%s\n" "$2" >&3; cat <&3' \
+    _ "${PROXY_API_PORT}" "$1"
+}
+
+# run_cmd BUILDER ARGS... - run the command line a builder prints.
+run_cmd() {
+  local cmd=()
+  mapfile -t cmd < <("$@")
+  "${cmd[@]}"
+}
+
+# ---- reading state -----------------------------------------------------------
+
+# container_state NAME - running, exited, created, restarting, ... or absent.
+container_state() {
+  local state
+  state=$("${DOCKER}" container inspect -f '{{.State.Status}}' "$1" 2>/dev/null) || state=""
+  echo "${state:-absent}"
+}
+
+# slot_release SLOT - the release tag a slot's container was started with.
+slot_release() { "${DOCKER}" inspect -f "{{index .Config.Labels \"${LABEL_RELEASE}\"}}" "$(slot_container "$1")" 2>/dev/null || true; }
+
+slot_image_id() { "${DOCKER}" inspect -f '{{.Image}}' "$(slot_container "$1")" 2>/dev/null || true; }
+
+slot_ip() {
+  "${DOCKER}" inspect -f "{{with index .NetworkSettings.Networks \"${NETWORK}\"}}{{.IPAddress}}{{end}}" "$(slot_container "$1")"
+}
+
+image_id() { "${DOCKER}" image inspect -f '{{.Id}}' "$1" 2>/dev/null; }
+
+# image_digest IMAGE - the registry digest when the image came from one, else its ID.
+image_digest() {
+  local digest
+  digest=$("${DOCKER}" image inspect -f '{{range .RepoDigests}}{{.}} {{end}}' "$1" 2>/dev/null | awk '{print $1}')
+  if [[ -n "${digest}" ]]; then echo "${digest#*@}"; else image_id "$1"; fi
+}
+
+proxy_api() { run_cmd proxy_api_cmd "$1"; }
+
+proxy_running() { [[ "$(container_state "${PROXY}")" == running ]]; }
+
+# proxy_server_field SLOT COLUMN - a column of `show stat` for backend api's server SLOT
+# (5 = current sessions, 18 = status: "no check" when in rotation, MAINT, DRAIN).
+proxy_server_field() {
+  proxy_api "show stat" | awk -F, -v s="$1" -v c="$2" '$1 == "api" && $2 == s {print $c}'
+}
+
+proxy_server_addr() { proxy_api "show servers state api" | awk -v s="$1" '$4 == s {print $5}'; }
+
+# live_slot - the slot the proxy sends traffic to (its runtime state is the
+# truth; the active-slot file when the proxy is not running), or nothing.
+live_slot() {
+  local slot stat live=()
+  if proxy_running && stat=$(proxy_api "show stat"); then
+    for slot in blue green; do
+      if awk -F, -v s="${slot}" '$1 == "api" && $2 == s && $18 !~ /^MAINT/ {found = 1} END {exit !found}' <<<"${stat}" &&
+        [[ "$(container_state "$(slot_container "${slot}")")" == running ]]; then
+        live+=("${slot}")
+      fi
+    done
+    if ((${#live[@]} == 2)); then cat "${ACTIVE_FILE}" 2>/dev/null || echo "${live[0]}"; else echo "${live[*]:-}"; fi
+    return 0
+  fi
+  cat "${ACTIVE_FILE}" 2>/dev/null || true
+}
+
+# ---- proxy configuration -------------------------------------------------------
+
+# render_proxy_config ACTIVE_SLOT - write haproxy.cfg with ACTIVE_SLOT (may be
+# empty) in rotation. Read by HAProxy only when it (re)starts.
+render_proxy_config() {
+  local active="$1" blue=disabled green=disabled tmp
+  [[ "${active}" == blue ]] && blue=""
+  [[ "${active}" == green ]] && green=""
+  mkdir -p "${PROXY_CONF_DIR}"
+  chmod 0755 "${PROXY_CONF_DIR}"
+  tmp="${PROXY_CONF_DIR}/.haproxy.cfg.$$"
+  sed -e "s|@STACK_NAME@|${STACK_NAME}|g" -e "s|@APP_PORT@|${APP_PORT}|g" \
+    -e "s|@BLUE_STATE@|${blue}|" -e "s|@GREEN_STATE@|${green}|" "${PROXY_TEMPLATE}" >"${tmp}"
+  chmod 0644 "${tmp}"
+  mv -f "${tmp}" "${PROXY_CONF_DIR}/haproxy.cfg"
+}
+
+# persist_active_slot SLOT - so a restarted proxy comes up pointing at SLOT.
+persist_active_slot() {
+  render_proxy_config "$1"
+  printf '%s\n' "$1" >"${ACTIVE_FILE}.tmp"
+  mv -f "${ACTIVE_FILE}.tmp" "${ACTIVE_FILE}"
+}
+
+# ---- lock ----------------------------------------------------------------------
+# One deploy per environment. The lock file records its owner (pid, the pid's
+# start time, host, expiry); checking and taking it happens under flock, so two
+# deploys cannot both take it. An owner that died (SIGKILL) leaves a stale lock
+# that the next deploy recovers; a live owner on this host is never displaced;
+# an owner on another host (shared state directory) is trusted until it expires.
+
+LOCK_HELD=""
+
+proc_start_time() { sed -E 's/^.*\) //' "/proc/$1/stat" 2>/dev/null | awk '{print $20}'; }
+
+lock_owner_field() { sed -n "s/^$1=//p" "${LOCK_FILE}" 2>/dev/null | head -n 1; }
+
+# lock_is_stale - 0 when the recorded owner is gone (or, on another host, expired).
+lock_is_stale() {
+  local pid host start expires
+  pid=$(lock_owner_field pid)
+  host=$(lock_owner_field host)
+  start=$(lock_owner_field start)
+  expires=$(lock_owner_field expires)
+  [[ -n "${pid}" && -n "${expires}" ]] || return 0
+  if [[ "${host}" == "$(hostname)" ]]; then
+    [[ "$(proc_start_time "${pid}")" != "${start}" ]]
+  else
+    (($(date +%s) > expires))
+  fi
+}
+
+lock_owner_summary() {
+  printf 'pid %s on %s, deploying %s for %s since %s' "$(lock_owner_field pid)" "$(lock_owner_field host)" \
+    "$(lock_owner_field tag)" "$(lock_owner_field actor)" "$(lock_owner_field since)"
+}
+
+# try_lock TAG - take the lock if free or stale; 1 when a live deploy holds it.
+try_lock() {
+  local tag="$1" guard
+  exec {guard}>"${STATE_DIR}/.lock-guard"
+  flock -w 10 "${guard}" || { exec {guard}>&-; return 1; }
+  if [[ -s "${LOCK_FILE}" ]] && ! lock_is_stale; then
+    exec {guard}>&-
+    return 1
+  fi
+  [[ -s "${LOCK_FILE}" ]] && warn "recovering a stale lock: $(lock_owner_summary) (that deploy is gone)"
+  {
+    echo "pid=$$"
+    echo "start=$(proc_start_time $$)"
+    echo "host=$(hostname)"
+    echo "since=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "expires=$(($(date +%s) + LOCK_TTL))"
+    echo "tag=${tag}"
+    echo "actor=$(deploy_actor)"
+  } >"${LOCK_FILE}.tmp"
+  mv -f "${LOCK_FILE}.tmp" "${LOCK_FILE}"
+  exec {guard}>&-
+  LOCK_HELD=1
+}
+
+# acquire_lock TAG WAIT_SECONDS - wait up to WAIT_SECONDS for a live lock, then refuse.
+acquire_lock() {
+  local tag="$1" deadline=$(($(date +%s) + $2)) said=""
+  mkdir -p "${STATE_DIR}"
+  until try_lock "${tag}"; do
+    if (($(date +%s) >= deadline)); then
+      die "${DEPLOY_ENV} is locked by another deploy: $(lock_owner_summary)" \
+        "wait for it to finish or retry with --lock-wait SECONDS; a killed deploy's lock is recovered automatically (${LOCK_FILE})" 3
+    fi
+    [[ -n "${said}" ]] || log "waiting for the deploy lock: $(lock_owner_summary)"
+    said=1
+    sleep 1
+  done
+}
+
+release_lock() {
+  [[ -n "${LOCK_HELD}" && "$(lock_owner_field pid)" == "$$" ]] && rm -f "${LOCK_FILE}"
+  LOCK_HELD=""
+}
+
+# ---- release ledger --------------------------------------------------------------
+# STATE_DIR/releases.jsonl: one JSON object per deploy attempt, appended, never
+# rewritten: time, env, action, image, tag, digest, previous_tag, outcome (ok,
+# failed), duration_s, actor, slot, reason.
+
+deploy_actor() {
+  local actor="${DEPLOY_ACTOR:-${GITHUB_ACTOR:-${SUDO_USER:-${USER:-$(id -un 2>/dev/null || echo unknown)}}}}"
+  echo "${actor}"
+}
+
+json_string() {
+  local s="${1//\\/\\\\}"
+  s="${s//\"/\\\"}"
+  s="${s//$'\n'/ | }"
+  printf '"%s"' "$(tr -d '\000-\037' <<<"${s}")"
+}
+
+# ledger_append KEY VALUE ... - one JSON line; duration_s is a number.
+ledger_append() {
+  local line="{" sep=""
+  while (($# >= 2)); do
+    if [[ "$1" == duration_s ]]; then line+="${sep}\"$1\":$2"; else line+="${sep}\"$1\":$(json_string "$2")"; fi
+    sep=","
+    shift 2
+  done
+  mkdir -p "${STATE_DIR}"
+  printf '%s}\n' "${line}" >>"${LEDGER}"
+}
+
+# ledger_ok_tags - tags of successful releases, oldest first.
+ledger_ok_tags() {
+  [[ -r "${LEDGER}" ]] || return 0
+  grep '"outcome":"ok"' "${LEDGER}" | sed -n 's/.*"tag":"\([^"]*\)".*/\1/p'
+}
+
+# ---- test hooks ------------------------------------------------------------------
+
+# pause_point NAME - test-only: with DEPLOY_PAUSE_AFTER=NAME, create
+# DEPLOY_PAUSE_DIR/paused-NAME and wait for DEPLOY_PAUSE_DIR/continue-NAME, so a
+# test can kill the deploy at a known step.
+pause_point() {
+  [[ "${DEPLOY_PAUSE_AFTER:-}" == "$1" ]] || return 0
+  local dir="${DEPLOY_PAUSE_DIR:-${STATE_DIR}}"
+  touch "${dir}/paused-$1"
+  log "test hook: paused after $1 (touch ${dir}/continue-$1 to go on)"
+  until [[ -e "${dir}/continue-$1" ]]; do sleep 0.1; done
+}
+
+# emit_event NAME KEY=VALUE... - a machine-readable log line with a ms timestamp.
+emit_event() {
+  local name="$1"
+  shift
+  log "event=${name} epoch_ms=$(date +%s%3N) $*"
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Roll an environment back to a release it ran before, through deploy.sh: the
+# same zero-downtime path and gate as any deploy, minus migrations (that
+# release's migrations are already applied, and under the expand/contract rule
+# the schema stays compatible with it). Lists the release ledger otherwise.
+set -Eeuo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib/common.sh
+source "${HERE}/lib/common.sh"
+# shellcheck source=lib/deploy.sh
+source "${HERE}/lib/deploy.sh"
+RM_LOG_TAG="rollback"
+
+LIST_LIMIT=20
+
+usage() {
+  cat <<EOF
+Usage: $(basename "$0") [--env ENV] [--list]
+       $(basename "$0") [--env ENV] [--timeout SECONDS] --previous | TAG
+
+  (no argument), --list   recent releases of ENV, newest first: time, action,
+                          tag, outcome, duration, actor; the live one is marked
+  --previous              roll back to the last good release before the live one
+  TAG                     roll back to TAG; it must have been deployed to ENV
+                          successfully and its image must still be on the host
+                          (or pullable)
+  --env ENV               environment (default: DEPLOY_ENV, else local;
+                          known: $(known_envs))
+  --timeout SECONDS       gate timeout passed to deploy.sh
+  -h, --help              show this help
+
+The rollback itself is deploy.sh TAG ENV --skip-migrations; its exit code is
+this script's. Ledger: STATE_DIR/releases.jsonl of the environment.
+EOF
+}
+
+require_jq() { have jq || ensure_apt_packages jq; }
+
+# live_tag - the release the proxy serves now (the ledger's last good one when
+# the host cannot tell).
+live_tag() {
+  local slot
+  if "${DOCKER}" info >/dev/null 2>&1; then
+    slot=$(live_slot)
+    [[ -n "${slot}" ]] && { slot_release "${slot}"; return 0; }
+  fi
+  ledger_ok_tags | tail -n 1
+}
+
+list_releases() {
+  require_jq
+  if [[ ! -s "${LEDGER}" ]]; then
+    log "no releases recorded for ${DEPLOY_ENV} yet (${LEDGER})"
+    return 0
+  fi
+  local live
+  live=$(live_tag)
+  printf '%-20s  %-8s  %-24s  %-7s  %8s  %s\n' TIME ACTION TAG OUTCOME DURATION ACTOR
+  tail -n "${LIST_LIMIT}" "${LEDGER}" | tac | jq -r --arg live "${live}" '
+    [.time, .action, .tag, .outcome, ((.duration_s | tostring) + "s"), .actor,
+     (if .outcome == "ok" and .tag == $live then "<- live" else "" end)] | @tsv' |
+    awk -F'\t' '{ mark = $7; if (mark != "" && marked) mark = ""; if (mark != "") marked = 1
+                  printf "%-20s  %-8s  %-24s  %-7s  %8s  %s %s\n", $1, $2, $3, $4, $5, $6, mark }'
+}
+
+# previous_release - the newest good release other than the live one.
+previous_release() {
+  local live
+  live=$(live_tag)
+  ledger_ok_tags | tac | grep -vxF -- "${live:-}" | head -n 1
+}
+
+main() {
+  local env="${DEPLOY_ENV:-local}" mode="list" tag="" timeout=()
+  while (($#)); do
+    case "$1" in
+      -h | --help) usage; return 0 ;;
+      --env) env=$(option_value "$@") || exit 2; shift ;;
+      --list) mode="list" ;;
+      --previous) mode="previous" ;;
+      --timeout) timeout=(--timeout "$(option_value "$@")") || exit 2; shift ;;
+      -*) usage >&2; die "unknown option '$1'" "see --help" 2 ;;
+      *) [[ -z "${tag}" ]] || die "only one TAG, got '${tag}' and '$1'" "see --help" 2; tag="$1"; mode="tag" ;;
+    esac
+    shift
+  done
+  load_env "${env}"
+  case "${mode}" in
+    list) list_releases; return 0 ;;
+    previous)
+      tag=$(previous_release)
+      [[ -n "${tag}" ]] || die "no earlier good release of ${DEPLOY_ENV} to roll back to" "see $(basename "$0") --list --env ${DEPLOY_ENV}"
+      log "previous good release of ${DEPLOY_ENV}: ${tag}"
+      ;;
+  esac
+  valid_tag "${tag}" || die "invalid image tag '${tag}'" "see $(basename "$0") --list --env ${DEPLOY_ENV}" 2
+  ledger_ok_tags | grep -qxF -- "${tag}" ||
+    die "${tag} was never deployed successfully to ${DEPLOY_ENV}; refusing to roll back to it" \
+      "pick a tag from $(basename "$0") --list --env ${DEPLOY_ENV} (or deploy it normally with deploy.sh)"
+  require_docker
+  if ! image_id "${IMAGE_REPO}:${tag}" >/dev/null && ! "${DOCKER}" pull "${IMAGE_REPO}:${tag}" >/dev/null 2>&1; then
+    die "image ${IMAGE_REPO}:${tag} is no longer on this host and cannot be pulled" \
+      "rebuild or push it (build-image.sh ${tag}), or pick another release from --list"
+  fi
+  log "rolling ${DEPLOY_ENV} back to ${tag} (live: $(live_tag || true))"
+  DEPLOY_ACTION=rollback exec "${HERE}/deploy.sh" --skip-migrations "${timeout[@]}" "${tag}" "${DEPLOY_ENV}"
+}
+
+main "$@"

@@ -1,0 +1,523 @@
+#!/usr/bin/env bash
+# Proves the deploy engine on this machine with real Docker and the real API
+# image, under a constant load (vegeta, open loop, keep-alive, no retries)
+# through the proxy on 127.0.0.1:
+#   - first deploy on an empty host (creates network and proxy), no-op re-run;
+#   - v1 -> v2, rollback v2 -> v1, a v3 whose /health never passes and a v4
+#     that exits on start: 0 non-2xx, 0 socket errors, v3/v4 never answer, no
+#     old-version response starts after the switch completed;
+#   - SIGKILL of deploy.sh after pull, after candidate start, after the switch
+#     and during the drain: traffic never fails and a re-run converges;
+#   - two deploys at once, a stale lock; bad input; a proxy restart;
+#   - image retention (cleanup-images.sh on purpose-built images).
+# Everything it creates is named rmdeploytest-PID* (containers, network,
+# image repositories, temp dirs) and removed on exit. Prints "N passed, N failed".
+set -Eeuo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib/common.sh
+source "${HERE}/../lib/common.sh"
+# shellcheck source=../lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+# shellcheck source=../lib/deploy.sh
+source "${RM_REPO_ROOT}/infrastructure/scripts/lib/deploy.sh"
+RM_LOG_TAG="test-deploy"
+
+SCRIPTS="${RM_REPO_ROOT}/infrastructure/scripts"
+RUN_ID="rmdeploytest-$$"
+REPO="${RUN_ID}/api"
+RATE="${DEPLOY_TEST_RATE:-200}"
+MAX_CONNECTIONS=32
+WORK=""
+VEGETA=""
+PORT=""
+LOAD_PID=""
+LOAD_NAME=""
+BG_PIDS=()
+METRICS=""
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0")
+
+Runs the deploy engine's end-to-end checks (about 5-8 minutes; builds two API
+images on the first run). Needs Docker (make docker) and the base images
+(make images; built when missing). Only 127.0.0.1 and its own containers
+receive traffic; load is ${RATE} req/s and stops on its own.
+
+Environment:
+  DEPLOY_TEST_RATE      request rate of the load (default 200)
+  DEPLOY_TEST_METRICS   also write the per-scenario metrics (TSV) to this file
+  DEPLOY_TEST_ONLY=load only the deploy/rollback/failed-deploy scenarios
+                        (what bench-deploy.sh measures)
+USAGE
+}
+
+# ---- setup and cleanup ----------------------------------------------------------
+
+cleanup() {
+  local pid ids
+  set +e # remove as much as possible, whatever fails
+  [[ -n "${LOAD_PID}" ]] && kill -INT "${LOAD_PID}" 2>/dev/null
+  for pid in "${BG_PIDS[@]}"; do kill -9 "${pid}" 2>/dev/null || true; done
+  ids=$({ "${DOCKER}" ps -aq --filter "label=${LABEL_STACK}=${RUN_ID}"; "${DOCKER}" ps -aq --filter "name=^${RUN_ID}-"; } | sort -u)
+  # shellcheck disable=SC2086 # one container ID per word
+  [[ -n "${ids}" ]] && "${DOCKER}" rm -f -v ${ids} >/dev/null 2>&1
+  "${DOCKER}" network rm "${RUN_ID}" "${RUN_ID}-deps" >/dev/null 2>&1 || true
+  ids=$("${DOCKER}" images --format '{{.Repository}}:{{.Tag}}' | grep "^${RUN_ID}/" || true)
+  # shellcheck disable=SC2086 # one image per word
+  [[ -n "${ids}" ]] && "${DOCKER}" rmi -f ${ids} >/dev/null 2>&1
+  [[ -n "${WORK}" ]] && rm -rf "${WORK}"
+  return 0
+}
+
+free_port() {
+  local port
+  for port in $(shuf -i 20000-29999 -n 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null || { echo "${port}"; return 0; }
+  done
+  die "no free port found"
+}
+
+random_secret() { head -c 24 /dev/urandom | base64 | tr -d '/+='; }
+
+# build_variant TAG BASE CMD_JSON - an image FROM BASE reporting version TAG
+# (an earlier class-path entry overrides the jar's version file) with other
+# arguments: cheap broken releases.
+build_variant() {
+  local tag="$1" base="$2" args="$3" dir="${WORK}/build-$1"
+  mkdir -p "${dir}"
+  printf 'version=%s\ncommit=test\nbuildTime=test\n' "${tag}" >"${dir}/restomarket-version.properties"
+  cat >"${dir}/Dockerfile" <<EOF
+FROM ${base}
+LABEL org.opencontainers.image.version="${tag}" com.restomarket.test="${RUN_ID}"
+COPY restomarket-version.properties /app/override/
+ENTRYPOINT ["/usr/bin/tini", "--", "java", "-XX:MaxRAMPercentage=75", "-cp", "/app/override:/app/restomarket-api.jar", "com.restomarket.api.RestomarketApiApplication"]
+CMD ${args}
+EOF
+  DOCKER_BUILDKIT=1 "${DOCKER}" build -q -t "${REPO}:${tag}" "${dir}" >/dev/null
+}
+
+write_env_file() {
+  local name="$1" repo="$2" state="$3"
+  sed -e "s|^IMAGE_REPO=.*|IMAGE_REPO=${repo}|" -e "s|^STACK_NAME=.*|STACK_NAME=${RUN_ID}|" \
+    -e "s|^PROXY_PORT=.*|PROXY_PORT=${PORT}|" -e "s|^ENV_DIR=.*|ENV_DIR=${WORK}/envdir|" \
+    -e "s|^STATE_DIR=.*|STATE_DIR=${state}|" -e "s|^HEALTH_INTERVAL=.*|HEALTH_INTERVAL=1s|" \
+    -e "s|^GATE_TIMEOUT=.*|GATE_TIMEOUT=90|" -e "s|^DRAIN_TIMEOUT=.*|DRAIN_TIMEOUT=20|" \
+    "${SCRIPTS}/env/local.env" >"${WORK}/envs/${name}.env"
+}
+
+setup() {
+  "${SCRIPTS}/bootstrap/docker.sh" --no-compose >/dev/null 2>&1 || "${SCRIPTS}/bootstrap/docker.sh" --no-compose
+  "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh" >/dev/null 2>&1 || "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh"
+  have jq || ensure_apt_packages jq
+  have curl || ensure_apt_packages curl
+  VEGETA=$("${SCRIPTS}/bootstrap/load-tool.sh")
+  # shellcheck source=/dev/null
+  source <("${SCRIPTS}/compose.sh" --env)
+  WORK=$(mktemp -d "/tmp/${RUN_ID}.XXXX")
+  METRICS="${WORK}/metrics.tsv"
+  mkdir -p "${WORK}/envs" "${WORK}/envdir/secrets" "${WORK}/pause"
+  PORT=$(free_port)
+  log "run ${RUN_ID}: proxy port ${PORT}, work dir ${WORK}"
+
+  step build_v1 env IMAGE_REPO="${REPO}" "${SCRIPTS}/build-image.sh" v1
+  step build_v2 env IMAGE_REPO="${REPO}" "${SCRIPTS}/build-image.sh" v2
+  # v3: Redis points nowhere (a command-line argument beats the environment),
+  # so /health answers 503 forever; v4: an invalid port, the JVM exits on start.
+  build_variant v3 "${REPO}:v2" '["--REDIS_PORT=1"]'
+  build_variant v4 "${REPO}:v2" '["--server.port=70000"]'
+
+  DB_PASSWORD=$(random_secret)
+  REDIS_PASSWORD=$(random_secret)
+  printf '%s' "${DB_PASSWORD}" >"${WORK}/envdir/secrets/DATABASE_PASSWORD"
+  printf '%s' "${REDIS_PASSWORD}" >"${WORK}/envdir/secrets/REDIS_PASSWORD"
+  chmod 0755 "${WORK}/envdir/secrets"
+  chmod 0644 "${WORK}/envdir/secrets/"*
+  cat >"${WORK}/envdir/api.env" <<EOF
+DATABASE_URL=jdbc:postgresql://${RUN_ID}-pg:5432/restomarket
+DATABASE_USERNAME=restomarket
+REDIS_HOST=${RUN_ID}-redis
+LOG_FORMAT=
+EOF
+  write_env_file t "${REPO}" "${WORK}/state"
+  export RESTOMARKET_DEPLOY_ENVS="${WORK}/envs" DEPLOY_ACTOR=test-deploy
+  DEPLOY_ENVS_DIR="${WORK}/envs"
+  load_env t
+
+  # Dependencies on their own network first: the first deploy must create the env network.
+  "${DOCKER}" network create "${RUN_ID}-deps" >/dev/null
+  "${DOCKER}" run -d --name "${RUN_ID}-pg" --network "${RUN_ID}-deps" -e POSTGRES_USER=restomarket \
+    -e POSTGRES_PASSWORD="${DB_PASSWORD}" -e POSTGRES_DB=restomarket "${POSTGRES_IMAGE}" >/dev/null
+  "${DOCKER}" run -d --name "${RUN_ID}-redis" --network "${RUN_ID}-deps" "${REDIS_IMAGE}" \
+    redis-server --requirepass "${REDIS_PASSWORD}" >/dev/null
+  wait_until 60 "test PostgreSQL" "${DOCKER}" exec "${RUN_ID}-pg" pg_isready -U restomarket -h 127.0.0.1
+}
+
+# ---- running deploys -----------------------------------------------------------
+
+LOG_N=0
+LAST_LOG=""
+LAST_RC=0
+LAST_SECONDS=0
+
+# run_script SCRIPT ARGS... - run a deploy-engine script, keep its output in LAST_LOG.
+run_script() {
+  local script="$1" start
+  shift
+  LOG_N=$((LOG_N + 1))
+  LAST_LOG="${WORK}/run-${LOG_N}-$(basename "${script}" .sh).log"
+  start=$(date +%s%3N)
+  LAST_RC=0
+  "${SCRIPTS}/${script}" "$@" >"${LAST_LOG}" 2>&1 || LAST_RC=$?
+  LAST_SECONDS=$(awk -v ms="$(($(date +%s%3N) - start))" 'BEGIN {printf "%.1f", ms / 1000}')
+  log "${script} $* -> exit ${LAST_RC} in ${LAST_SECONDS}s"
+}
+
+# start_paused STEP ARGS... - deploy.sh in the background, paused after STEP.
+start_paused() {
+  local step_name="$1"
+  shift
+  rm -f "${WORK}/pause/"*
+  LOG_N=$((LOG_N + 1))
+  LAST_LOG="${WORK}/run-${LOG_N}-paused-${step_name}.log"
+  DEPLOY_PAUSE_AFTER="${step_name}" DEPLOY_PAUSE_DIR="${WORK}/pause" "${SCRIPTS}/deploy.sh" "$@" >"${LAST_LOG}" 2>&1 &
+  PAUSED_PID=$!
+  BG_PIDS+=("${PAUSED_PID}")
+  wait_until 150 "deploy paused after ${step_name}" test -e "${WORK}/pause/paused-${step_name}" ||
+    { fail "deploy reached ${step_name}" "$(tail -n 5 "${LAST_LOG}")"; return 1; }
+}
+
+event_ms() { sed -n "s/.*event=$1 epoch_ms=\([0-9]*\).*/\1/p" "${2:-${LAST_LOG}}" | tail -n 1; }
+
+# Each call is one more client connection to the proxy: counted, see check_load.
+proxy_version_now() {
+  echo >>"${WORK}/curls"
+  curl -s -m 5 "http://127.0.0.1:${PORT}/version" | sed -n 's/.*"version":"\([^"]*\)".*/\1/p'
+}
+
+curl_count() { wc -l <"${WORK}/curls" 2>/dev/null || echo 0; }
+
+expect_live() { expect_eq "$1: the proxy serves $2" "$2" "$(proxy_version_now)"; }
+
+# ---- load ----------------------------------------------------------------------
+
+frontend_connections() { proxy_api "show stat" | awk -F, '$1 == "http" && $2 == "FRONTEND" {print $8}'; }
+
+start_load() {
+  LOAD_NAME="$1"
+  printf 'GET http://127.0.0.1:%s/version\n' "${PORT}" >"${WORK}/targets"
+  CONN_BEFORE=$(frontend_connections)
+  CURLS_BEFORE=$(curl_count)
+  RUNS_BEFORE="${LOG_N}"
+  # Open loop at a constant rate, keep-alive, at most MAX_CONNECTIONS
+  # connections; bounded to 10 minutes even if nobody stops it.
+  TZ=UTC "${VEGETA}" attack -targets="${WORK}/targets" -rate="${RATE}/1s" -duration=600s -timeout=10s \
+    -keepalive=true -connections="${MAX_CONNECTIONS}" -max-connections="${MAX_CONNECTIONS}" \
+    -workers=16 -max-workers=64 -output="${WORK}/${LOAD_NAME}.bin" 2>"${WORK}/${LOAD_NAME}.err" &
+  LOAD_PID=$!
+  wait_until 10 "load ${LOAD_NAME}" test -s "${WORK}/${LOAD_NAME}.bin"
+  sleep 1 # a second of steady traffic before the action: its baseline
+}
+
+stop_load() {
+  sleep 1 # a second of steady traffic after the action
+  kill -INT "${LOAD_PID}" 2>/dev/null || true
+  wait "${LOAD_PID}" 2>/dev/null || true
+  LOAD_PID=""
+  "${VEGETA}" encode --to json "${WORK}/${LOAD_NAME}.bin" >"${WORK}/${LOAD_NAME}.jsonl"
+}
+
+# load_stats SWITCH_MS OLD BAD WINDOW_START WINDOW_END - one JSON object.
+load_stats() {
+  jq -s --argjson sw "${1:-0}" --arg old "${2:-}" --arg bad "${3:-}" --argjson w0 "${4:-0}" --argjson w1 "${5:-0}" '
+    def ms: (.timestamp | capture("^(?<s>[0-9T:-]+)(\\.(?<f>[0-9]+))?")) as $c
+      | (($c.s + "Z") | fromdateiso8601) * 1000 + ((($c.f // "") + "000")[0:3] | tonumber);
+    def ver: ((.headers // {})["X-App-Version"] // [""])[0];
+    def pct($p): if length == 0 then 0 else (sort | .[((length - 1) * $p | floor)] / 1e6 | . * 10 | round / 10) end;
+    (map(select(ms >= $w0 and ($w1 == 0 or ms <= $w1)) | .latency)) as $win
+    | { total: length,
+        non2xx: (map(select(.code < 200 or .code > 299)) | length),
+        errors: (map(select(.error != "")) | length),
+        old_after: (if $sw > 0 and $old != "" then map(select(ms > $sw and ver == $old)) | length else 0 end),
+        bad: (if $bad != "" then map(select(ver == $bad)) | length else 0 end),
+        versions: (map(ver) | group_by(.) | map({(.[0]): length}) | add),
+        window: ($win | length), p50: ($win | pct(0.5)), p99: ($win | pct(0.99)) }' "${WORK}/${LOAD_NAME}.jsonl"
+}
+
+# check_load DESC SWITCH_MS OLD BAD W0 W1 DEPLOY_SECONDS - the load of one scenario was clean.
+check_load() {
+  local desc="$1" stats conns
+  stats=$(load_stats "$2" "$3" "$4" "$5" "$6")
+  log "${desc}: $(jq -c . <<<"${stats}")"
+  expect_eq "${desc}: 0 non-2xx of $(jq .total <<<"${stats}") requests" 0 "$(jq .non2xx <<<"${stats}")"
+  expect_eq "${desc}: 0 socket errors" 0 "$(jq .errors <<<"${stats}")"
+  [[ -n "$3" ]] && expect_eq "${desc}: no ${3} response started after the switch completed" 0 "$(jq .old_after <<<"${stats}")"
+  [[ -n "$4" ]] && expect_eq "${desc}: ${4} never answered a request" 0 "$(jq .bad <<<"${stats}")"
+  # A connection closed under the client would make it open another (and Go's
+  # client would silently retry there): the proxy may see no more connections
+  # than the load's pool plus this test's own requests (one per curl and one
+  # per deploy run, which verifies through the proxy).
+  conns=$(($(frontend_connections) - CONN_BEFORE))
+  local allowed=$((MAX_CONNECTIONS + $(curl_count) - CURLS_BEFORE + LOG_N - RUNS_BEFORE))
+  if ((conns <= allowed)); then
+    pass "${desc}: no client connection was closed (${conns} opened, at most ${allowed} expected)"
+  else
+    fail "${desc}: no client connection was closed" "${conns} connections opened, at most ${allowed} expected"
+  fi
+  local gate
+  gate=$(sed -n 's/.*step gate_candidate: done in \([0-9]*\)s$/\1/p; s/.*step gate_candidate: FAILED (exit [0-9]*) after \([0-9]*\)s$/\1/p' "${LAST_LOG}" | tail -n 1)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${desc}" "$(jq .total <<<"${stats}")" "$(jq .non2xx <<<"${stats}")" \
+    "$(jq .errors <<<"${stats}")" "$(jq .window <<<"${stats}")" "$(jq .p50 <<<"${stats}")" "$(jq .p99 <<<"${stats}")" "$7" "${gate:--}" >>"${METRICS}"
+}
+
+# ---- scenarios -------------------------------------------------------------------
+
+test_first_deploy() {
+  start_paused pulled v1 t || return 0
+  expect_eq "first deploy created the network" "${RUN_ID}" \
+    "$("${DOCKER}" network inspect -f "{{index .Labels \"${LABEL_STACK}\"}}" "${RUN_ID}" 2>/dev/null)"
+  expect_eq "first deploy started the proxy" running "$(container_state "${RUN_ID}-proxy")"
+  "${DOCKER}" network connect "${RUN_ID}" "${RUN_ID}-pg"
+  "${DOCKER}" network connect "${RUN_ID}" "${RUN_ID}-redis"
+  touch "${WORK}/pause/continue-pulled"
+  local rc=0
+  wait "${PAUSED_PID}" || rc=$?
+  expect_eq "first deploy of v1 exits 0" 0 "${rc}"
+  expect_live "first deploy" v1
+  expect_match "deploy logs each step with its duration" 'step gate_candidate: done in [0-9]+s' "$(cat "${LAST_LOG}")"
+  expect_match "deploy ends with a one-line summary" 'deploy ok: env=t tag=v1 slot=blue previous=none' "$(tail -n 1 "${LAST_LOG}")"
+  local inspect
+  inspect=$("${DOCKER}" inspect "${RUN_ID}-blue")
+  if grep -qF -e "${DB_PASSWORD}" -e "${REDIS_PASSWORD}" <<<"${inspect}"; then
+    fail "secret values absent from docker inspect of the slot"
+  else
+    pass "secret values absent from docker inspect of the slot"
+  fi
+  expect_eq "the live slot restarts with the host" unless-stopped "$("${DOCKER}" inspect -f '{{.HostConfig.RestartPolicy.Name}}' "${RUN_ID}-blue")"
+  expect_eq "ledger: one JSON line with the release" "v1 ok test-deploy" \
+    "$(jq -r 'select(.outcome == "ok") | "\(.tag) \(.outcome) \(.actor)"' "${LEDGER}")"
+  run_script deploy.sh v1 t
+  expect_eq "re-deploying the live tag exits 0" 0 "${LAST_RC}"
+  expect_match "re-deploying the live tag is a no-op that says so" 'already live.*nothing to deploy' "$(cat "${LAST_LOG}")"
+}
+
+test_deploy_v2_under_load() {
+  start_load deploy-v1-v2
+  run_script deploy.sh v2 t
+  local seconds="${LAST_SECONDS}" log="${LAST_LOG}"
+  stop_load
+  expect_eq "deploy v1 -> v2 exits 0" 0 "${LAST_RC}"
+  expect_live "deploy v1 -> v2" v2
+  expect_eq "the old slot is kept, stopped, for rollback" exited "$(container_state "${RUN_ID}-blue")"
+  check_load "deploy v1->v2" "$(event_ms switch-complete "${log}")" v1 "" "$(event_ms switch-start "${log}")" "$(event_ms retired "${log}")" "${seconds}"
+}
+
+test_rollback_under_load() {
+  start_load rollback-v2-v1
+  run_script rollback.sh --env t --previous
+  local seconds="${LAST_SECONDS}" log="${LAST_LOG}"
+  stop_load
+  expect_eq "rollback --previous (v2 -> v1) exits 0" 0 "${LAST_RC}"
+  expect_live "rollback" v1
+  # The plan's limit is asserted; the 15 s target is reported (bench-deploy.sh)
+  # because a busy shared machine can stretch the JVM start past it.
+  if awk -v s="${seconds}" 'BEGIN {exit !(s < 120)}'; then pass "rollback took ${seconds}s (plan: < 2 min)"; else fail "rollback took ${seconds}s (plan: < 2 min)"; fi
+  awk -v s="${seconds}" 'BEGIN {exit !(s > 15)}' && warn "rollback took ${seconds}s, over the 15 s target"
+  check_load "rollback v2->v1" "$(event_ms switch-complete "${log}")" v2 "" "$(event_ms switch-start "${log}")" "$(event_ms retired "${log}")" "${seconds}"
+}
+
+# test_failed_deploy TAG WHY_REGEX - a broken release never gets traffic.
+test_failed_deploy() {
+  local tag="$1"
+  start_load "failed-${tag}"
+  run_script deploy.sh "${tag}" t
+  local seconds="${LAST_SECONDS}"
+  stop_load
+  if ((LAST_RC != 0)); then pass "deploy of broken ${tag} exits non-zero (${LAST_RC})"; else fail "deploy of broken ${tag} exits non-zero"; fi
+  expect_match "failed ${tag}: the reason is given" "ERROR: .*$2" "$(cat "${LAST_LOG}")"
+  expect_match "failed ${tag}: the candidate's last log lines are shown" 'last log lines' "$(cat "${LAST_LOG}")"
+  expect_eq "failed ${tag}: candidate removed" absent "$(container_state "${RUN_ID}-green")"
+  expect_live "failed ${tag}" v1
+  expect_eq "failed ${tag}: recorded as failed in the ledger" failed "$(tail -n 1 "${LEDGER}" | jq -r .outcome)"
+  check_load "failed deploy ${tag}" "" "" "${tag}" 0 0 "${seconds}"
+}
+
+test_release_list() {
+  run_script rollback.sh --env t --list
+  local out
+  out=$(cat "${LAST_LOG}")
+  expect_match "rollback --list marks the live release" 'rollback +v1 +ok .*<- live' "${out}"
+  expect_eq "rollback --list is newest first" "v4 v3 v1 v2 v1" "$(awk 'NR > 1 {print $3}' <<<"${out}" | head -n 5 | tr '\n' ' ' | sed 's/ $//')"
+  check "ledger lines are valid JSON" jq -e . "${LEDGER}"
+}
+
+# kill_at STEP TAG - SIGKILL deploy.sh paused after STEP; the live release keeps answering.
+kill_at() {
+  local step_name="$1" tag="$2" live
+  live=$(proxy_version_now)
+  start_paused "${step_name}" "${tag}" t || return 0
+  kill -9 "${PAUSED_PID}"
+  wait "${PAUSED_PID}" 2>/dev/null || true
+  if [[ "${step_name}" == switched || "${step_name}" == draining ]]; then live="${tag}"; fi
+  expect_live "killed after ${step_name}" "${live}"
+  run_script deploy.sh "${tag}" t
+  expect_eq "re-run after a kill at ${step_name} exits 0" 0 "${LAST_RC}"
+  expect_live "re-run after a kill at ${step_name}" "${tag}"
+  expect_eq "after ${step_name}: one slot running" 1 \
+    "$("${DOCKER}" ps -q --filter "label=${LABEL_STACK}=${RUN_ID}" --filter "label=${LABEL_ROLE}=slot" | wc -l)"
+  expect_eq "after ${step_name}: release recorded" "${tag}" "$(ledger_ok_tags | tail -n 1)"
+}
+
+# One load per kill point: each stays shorter than the proxy's keep-alive
+# timeout (60 s), so an idle client connection is never closed on purpose and
+# the connection count proves that none was closed by the kill or the re-run.
+test_fault_injection() {
+  local point tag=v2
+  for point in pulled candidate-started switched draining; do
+    start_load "kill-${point}"
+    kill_at "${point}" "${tag}"
+    [[ "${point}" == pulled ]] &&
+      expect_match "the stale lock of the killed deploy was recovered" 'recovering a stale lock' "$(cat "${LAST_LOG}")"
+    local seconds="${LAST_SECONDS}"
+    stop_load
+    check_load "SIGKILL at ${point}" "" "" "" 0 0 "${seconds}"
+    if [[ "${tag}" == v2 ]]; then tag=v1; else tag=v2; fi
+  done
+}
+
+test_concurrency() {
+  start_paused pulled v2 t || return 0
+  local first_pid="${PAUSED_PID}" first_log="${LAST_LOG}" rc=0
+  run_script deploy.sh v2 t
+  expect_eq "a second deploy refuses while one runs (exit 3)" 3 "${LAST_RC}"
+  expect_match "the refusal names the running deploy" 'locked by another deploy: pid [0-9]+' "$(cat "${LAST_LOG}")"
+  DEPLOY_LOCK_WAIT=120 "${SCRIPTS}/deploy.sh" v2 t >"${WORK}/waiter.log" 2>&1 &
+  local waiter=$!
+  BG_PIDS+=("${waiter}")
+  wait_until 20 "second deploy waiting" grep -q 'waiting for the deploy lock' "${WORK}/waiter.log"
+  touch "${WORK}/pause/continue-pulled"
+  wait "${first_pid}" || rc=$?
+  expect_eq "the first deploy completes" 0 "${rc}"
+  rc=0
+  wait "${waiter}" || rc=$?
+  expect_eq "the waiting deploy runs after it (a no-op)" "0 1" "${rc} $(grep -c 'already live' "${WORK}/waiter.log")"
+  expect_match "first deploy finished v2" 'deploy ok: env=t tag=v2' "$(cat "${first_log}")"
+  # A lock left by a process that no longer exists.
+  bash -c 'exit 0' &
+  local dead=$!
+  wait "${dead}"
+  printf 'pid=%s\nstart=1\nhost=%s\nsince=x\nexpires=%s\ntag=v9\nactor=ghost\n' "${dead}" "$(hostname)" "$(($(date +%s) + 3600))" >"${LOCK_FILE}"
+  run_script deploy.sh v2 t
+  expect_eq "a stale lock is recovered" "0 1" "${LAST_RC} $(grep -c 'recovering a stale lock' "${LAST_LOG}")"
+}
+
+# refused DESC REGEX SCRIPT ARGS... - exits non-zero with a message; live untouched.
+refused() {
+  local desc="$1" regex="$2"
+  shift 2
+  run_script "$@"
+  if ((LAST_RC != 0)) && grep -qE -- "${regex}" "${LAST_LOG}"; then
+    pass "refused: ${desc}"
+  else
+    fail "refused: ${desc}" "exit ${LAST_RC}: $(tail -n 3 "${LAST_LOG}")"
+  fi
+}
+
+test_bad_input() {
+  local live
+  live=$(proxy_version_now)
+  refused "missing tag" 'expected IMAGE_TAG' deploy.sh
+  refused "malformed tag" "invalid image tag" deploy.sh 'bad tag!' t
+  refused "unknown image" 'not found locally and cannot be pulled' deploy.sh nosuch t
+  refused "unknown ENV" "unknown environment 'nosuchenv'" deploy.sh v1 nosuchenv
+  refused "unknown option" "unknown option" deploy.sh --no-such-option v1 t
+  RESTOMARKET_ENV_DIR="${WORK}/missing" refused "missing environment directory" "${WORK}/missing does not exist" deploy.sh v1 t
+  mkdir -p "${WORK}/partial/secrets"
+  RESTOMARKET_ENV_DIR="${WORK}/partial" refused "missing settings file" "${WORK}/partial/api.env is missing" deploy.sh v1 t
+  rm -rf "${WORK}/partial/secrets"
+  cp "${WORK}/envdir/api.env" "${WORK}/partial/"
+  RESTOMARKET_ENV_DIR="${WORK}/partial" refused "missing secrets directory" "${WORK}/partial/secrets is missing" deploy.sh v1 t
+  refused "rollback to a never-deployed tag" 'never deployed successfully' rollback.sh --env t v3
+  ledger_append time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" env t action deploy image "${REPO}:gone1" tag gone1 outcome ok duration_s 1
+  refused "rollback to a release whose image is gone" 'no longer on this host' rollback.sh --env t gone1
+  refused "cleanup: bad --keep" 'wants a number' cleanup-images.sh --keep many
+  expect_live "after bad input" "${live}"
+}
+
+test_proxy_restart() {
+  local live
+  live=$(proxy_version_now)
+  "${DOCKER}" restart -t 5 "${RUN_ID}-proxy" >/dev/null
+  wait_until 30 "proxy back" proxy_version_now
+  expect_live "after a proxy restart (configuration persisted)" "${live}"
+}
+
+test_retention() {
+  local repo="${RUN_ID}/retain" tag
+  write_env_file r "${repo}" "${WORK}/state-r"
+  mkdir -p "${WORK}/retain"
+  # Protected first (oldest), then r1..r8: distinct IDs and creation times.
+  for tag in latest 1.2.3 p-container p-live p-prev r1 r2 r3 r4 r5 r6 r7 r8; do
+    printf 'FROM %s\nLABEL com.restomarket.test.retain="%s-%s"\n' "${REPO}:v1" "${RUN_ID}" "${tag}" >"${WORK}/retain/Dockerfile"
+    # The classic builder: BuildKit keeps the base image's creation time for a LABEL-only build.
+    DOCKER_BUILDKIT=0 "${DOCKER}" build -q -t "${repo}:${tag}" "${WORK}/retain" >/dev/null
+  done
+  "${DOCKER}" tag "${REPO}:v1" "${RUN_ID}/other:old"
+  "${DOCKER}" create --name "${RUN_ID}-holder" "${repo}:p-container" >/dev/null
+  STATE_DIR="${WORK}/state-r" LEDGER="${WORK}/state-r/releases.jsonl"
+  ledger_append tag p-prev outcome ok
+  ledger_append tag p-live outcome ok
+  load_env t
+  run_script cleanup-images.sh --env r --dry-run
+  expect_eq "cleanup --dry-run lists 3 deletions" 3 "$(grep -c 'would delete' "${LAST_LOG}")"
+  expect_eq "cleanup --dry-run deletes nothing" 13 "$("${DOCKER}" images -q "${repo}" | wc -l)"
+  run_script cleanup-images.sh --env r
+  expect_eq "cleanup exits 0" 0 "${LAST_RC}"
+  expect_eq "every deletion is logged" 3 "$(grep -c 'deleting ' "${LAST_LOG}")"
+  expect_eq "the 5 newest unprotected images remain" "r4 r5 r6 r7 r8" \
+    "$("${DOCKER}" images --format '{{.Tag}}' "${repo}" | grep '^r' | sort | tr '\n' ' ' | sed 's/ $//')"
+  expect_eq "protected images survive (latest, semver, in use, live, previous)" "1.2.3 latest p-container p-live p-prev" \
+    "$("${DOCKER}" images --format '{{.Tag}}' "${repo}" | grep -v '^r' | sort | tr '\n' ' ' | sed 's/ $//')"
+  expect_eq "another repository is untouched" 1 "$("${DOCKER}" images -q "${RUN_ID}/other" | wc -l)"
+  run_script cleanup-images.sh --env r
+  expect_eq "a second run deletes nothing (timer-safe)" 0 "$(grep -c 'deleting ' "${LAST_LOG}")"
+}
+
+print_metrics() {
+  [[ -s "${METRICS}" ]] || return 0
+  printf '\n%-30s %9s %8s %8s %10s %9s %9s %9s %7s\n' scenario requests non-2xx errors in-window p50-ms p99-ms wall-s gate-s
+  awk -F'\t' '{printf "%-30s %9s %8s %8s %10s %9s %9s %9s %7s\n", $1, $2, $3, $4, $5, $6, $7, ($8 == "" ? "-" : $8), $9}' "${METRICS}"
+  printf '(in-window: requests between switch start and the old slot stopped; rate %s req/s)\n\n' "${RATE}"
+  [[ -n "${DEPLOY_TEST_METRICS:-}" ]] && cp "${METRICS}" "${DEPLOY_TEST_METRICS}"
+  return 0
+}
+
+main() {
+  case "${1:-}" in
+    -h | --help) usage; return 0 ;;
+    "") ;;
+    *) usage >&2; die "unknown argument '$1'" "see --help" 2 ;;
+  esac
+  trap cleanup EXIT
+  local start
+  start=$(date +%s)
+  setup
+  test_first_deploy
+  test_deploy_v2_under_load
+  test_rollback_under_load
+  test_failed_deploy v3 'unhealthy|not ready'
+  test_failed_deploy v4 'exited|instead of running'
+  test_release_list
+  if [[ "${DEPLOY_TEST_ONLY:-}" != load ]]; then
+    test_fault_injection
+    test_concurrency
+    test_bad_input
+    test_proxy_restart
+    test_retention
+  fi
+  print_metrics
+  log "test-deploy took $(($(date +%s) - start))s"
+  summary
+}
+
+main "$@"
