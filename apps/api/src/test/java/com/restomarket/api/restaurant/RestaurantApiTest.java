@@ -119,7 +119,7 @@ class RestaurantApiTest {
   void servesRestaurantFromRedisCacheOnceRead() {
     long id = JSON.readTree(create("Cached", "Greek", "Athens").body()).get("id").asLong();
     http.get("/api/v1/restaurants/" + id);
-    assertThat(redis.hasKey("restomarket:restaurant::" + id)).isTrue();
+    awaitCached("restomarket:restaurant::" + id);
 
     // Changed behind the service's back: a cached read must not see it.
     jdbc.update("UPDATE restaurant SET name = 'Changed' WHERE id = ?", id);
@@ -132,7 +132,7 @@ class RestaurantApiTest {
     create("One", "Sushi", "Tokyo");
     assertThat(JSON.readTree(http.get("/api/v1/restaurants").body()).get("total").asLong())
         .isEqualTo(1);
-    assertThat(redis.hasKey("restomarket:restaurant-pages::0:20")).isTrue();
+    awaitCached("restomarket:restaurant-pages::0:20");
 
     assertThat(create("Two", "Sushi", "Tokyo").statusCode()).isEqualTo(201);
     assertThat(redis.hasKey("restomarket:restaurant-pages::0:20")).isFalse();
@@ -171,6 +171,20 @@ class RestaurantApiTest {
             .header("X-Request-Id", "bad id with spaces");
     assertThat(http.send(unsafe).headers().firstValue("X-Request-Id"))
         .hasValueSatisfying(v -> assertThat(v).isNotEqualTo("bad id with spaces"));
+  }
+
+  /** Cache writes may land just after the response; wait briefly for the entry. */
+  private void awaitCached(String key) {
+    long deadline = System.nanoTime() + java.time.Duration.ofSeconds(3).toNanos();
+    while (!Boolean.TRUE.equals(redis.hasKey(key))) {
+      assertThat(System.nanoTime()).as("cache entry %s written", key).isLessThan(deadline);
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
+    }
   }
 
   private HttpResponse<String> create(String name, String cuisine, String city) {
