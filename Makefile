@@ -79,6 +79,7 @@ bench-image: images ## Measure cold build, one-line rebuild, size, start->health
 ##@ Deploy engine (blue/green behind HAProxy; this machine is the host for ENV=local)
 .PHONY: deploy
 deploy: images ## Deploy restomarket/api:TAG to ENV (default local, proxy on :3003) with zero downtime
+	@if [[ "$(ENV)" == local ]]; then $(SCRIPTS)/local-host.sh up; fi
 	@$(SCRIPTS)/deploy.sh $(TAG) $(ENV)
 
 .PHONY: rollback
@@ -88,6 +89,10 @@ rollback: ## Roll ENV back to TAG, or to the previous good release when TAG is n
 .PHONY: releases
 releases: ## List ENV's recent releases, newest first, and which one is live
 	@$(SCRIPTS)/rollback.sh --env $(ENV) --list
+
+.PHONY: local-down
+local-down: ## Remove the ENV=local deployment's containers (volumes, secrets and ledger are kept)
+	@$(SCRIPTS)/local-host.sh down
 
 .PHONY: bench-deploy
 bench-deploy: images ## Measure deploy/rollback under 200 req/s: errors, switch-window latency, wall times
@@ -126,8 +131,9 @@ test-docker: images ## Base images, the API image (user, labels, secrets, SIGTER
 	@infrastructure/docker/tests/test-stacks.sh
 
 .PHONY: test-deploy
-test-deploy: images ## Deploy engine under load: deploy, rollback, failed releases, SIGKILL at each step, locks, bad input, retention
+test-deploy: images ## Deploy engine under load (deploy, rollback, failed releases, SIGKILL, locks, bad input, retention) and make deploy/releases/rollback
 	@$(SCRIPTS)/tests/test-deploy.sh
+	@$(SCRIPTS)/tests/test-local-deploy.sh
 
 ##@ CI (each job of .github/workflows/ci-cd.yml, runnable here; see infrastructure/docs/ci-cd.md)
 .PHONY: ci-check

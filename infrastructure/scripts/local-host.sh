@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Prepares this machine as the host of ENV=local, what Ansible does for a
+# droplet: the environment directory (api.env + secrets/ as files readable by
+# the API's uid 1001) and PostgreSQL and Redis containers on the environment's
+# network, where the blue/green slots find them by name. Passwords are made
+# once and kept; `make deploy ENV=local` calls `up` before deploy.sh.
+set -Eeuo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib/common.sh
+source "${HERE}/lib/common.sh"
+# shellcheck source=lib/deploy.sh
+source "${HERE}/lib/deploy.sh"
+RM_LOG_TAG="local-host"
+
+API_UID=1001
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0") up|down|status
+
+  up      create the environment directory of ENV=local (settings + secrets, made once)
+          and start its PostgreSQL and Redis containers on the environment network
+  down    remove every container of the local deployment (proxy, slots, PostgreSQL,
+          Redis) and its network; data volumes, secrets and the release ledger are kept
+  status  show the containers of the local deployment
+
+Settings come from infrastructure/scripts/env/local.env (RESTOMARKET_DEPLOY_ENVS and
+RESTOMARKET_ENV_DIR override the folders). dev and staging hosts are prepared by Ansible.
+USAGE
+}
+
+db_container() { echo "${STACK_NAME}-postgres"; }
+redis_container() { echo "${STACK_NAME}-redis"; }
+
+write_env_dir() {
+  mkdir -p "${ENV_DIR}/secrets"
+  local name
+  for name in DATABASE_PASSWORD REDIS_PASSWORD; do
+    [[ -s "${ENV_DIR}/secrets/${name}" ]] && continue
+    (umask 077 && random_secret >"${ENV_DIR}/secrets/${name}")
+    log "generated ${ENV_DIR}/secrets/${name}"
+  done
+  chmod 0755 "${ENV_DIR}/secrets"
+  chown "${API_UID}:${API_UID}" "${ENV_DIR}/secrets/"*
+  chmod 0600 "${ENV_DIR}/secrets/"*
+  if [[ ! -f "${ENV_DIR}/api.env" ]]; then
+    cat >"${ENV_DIR}/api.env" <<ENV
+# Settings of the API on this host (no secrets: those are files in secrets/).
+DATABASE_URL=jdbc:postgresql://$(db_container):5432/restomarket
+DATABASE_USERNAME=restomarket
+REDIS_HOST=$(redis_container)
+LOG_FORMAT=ecs
+ENV
+    log "wrote ${ENV_DIR}/api.env"
+  fi
+}
+
+ensure_network() {
+  "${DOCKER}" network inspect "${NETWORK}" >/dev/null 2>&1 && return 0
+  "${DOCKER}" network create "${NETWORK}" >/dev/null
+  log "created network ${NETWORK}"
+}
+
+# ensure_container NAME ARGS... - start NAME with docker run ARGS unless it runs already.
+ensure_container() {
+  local name="$1"
+  shift
+  case "$(container_state "${name}")" in
+    running) return 0 ;;
+    absent) ;;
+    *) "${DOCKER}" rm -f "${name}" >/dev/null ;;
+  esac
+  "${DOCKER}" run -d --name "${name}" --network "${NETWORK}" --restart unless-stopped \
+    --label "${LABEL_STACK}=${STACK_NAME}" "$@" >/dev/null
+  log "started ${name}"
+}
+
+start_dependencies() {
+  # shellcheck source=/dev/null
+  source <("${HERE}/compose.sh" --env)
+  ensure_container "$(db_container)" -v "${STACK_NAME}_postgres_data:/var/lib/postgresql/data" \
+    -e POSTGRES_USER=restomarket -e POSTGRES_DB=restomarket \
+    -e POSTGRES_PASSWORD="$(cat "${ENV_DIR}/secrets/DATABASE_PASSWORD")" "${POSTGRES_IMAGE}"
+  ensure_container "$(redis_container)" -v "${STACK_NAME}_redis_data:/data" "${REDIS_IMAGE}" \
+    redis-server --appendonly yes --requirepass "$(cat "${ENV_DIR}/secrets/REDIS_PASSWORD")"
+  wait_until 60 "$(db_container)" "${DOCKER}" exec "$(db_container)" pg_isready -U restomarket -h 127.0.0.1 ||
+    die "$(db_container) did not become ready" "docker logs $(db_container)"
+}
+
+up() {
+  [[ "${DEPLOY_ENV}" == local ]] || die "local-host.sh prepares ENV=local only" "dev and staging hosts are set up by Ansible"
+  "${HERE}/bootstrap/docker.sh" --no-compose >/dev/null
+  write_env_dir
+  ensure_network
+  start_dependencies
+  log "ENV=local is ready: make deploy TAG=... serves it on http://${PROXY_BIND}:${PROXY_PORT}"
+}
+
+down() {
+  local ids
+  mapfile -t ids < <({
+    "${DOCKER}" ps -aq --filter "label=${LABEL_STACK}=${STACK_NAME}"
+    "${DOCKER}" ps -aq --filter "name=^${STACK_NAME}-(proxy|blue|green|postgres|redis)$"
+  } | sort -u)
+  ((${#ids[@]} == 0)) || "${DOCKER}" rm -f "${ids[@]}" >/dev/null
+  "${DOCKER}" network rm "${NETWORK}" >/dev/null 2>&1 || true
+  log "removed the local deployment's containers and network (volumes, ${ENV_DIR} and the ledger are kept)"
+}
+
+main() {
+  local action="${1:-}"
+  case "${action}" in
+    -h | --help) usage; return 0 ;;
+    up | down | status) ;;
+    "") usage >&2; die "no action given" "use up, down or status" 2 ;;
+    *) usage >&2; die "unknown action '${action}'" "use up, down or status" 2 ;;
+  esac
+  [[ $# -le 1 ]] || die "unexpected argument '$2'" "see --help" 2
+  load_env local
+  case "${action}" in
+    up) up ;;
+    down) down ;;
+    status) "${DOCKER}" ps -a --filter "name=^${STACK_NAME}-" --format 'table {{.Names}}\t{{.Status}}\t{{.Image}}' ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The make targets people use with this machine as the host of ENV=local:
+# `make deploy` prepares the host (settings, secrets, PostgreSQL, Redis) and
+# deploys, a second `make deploy` switches release, `make releases` lists the
+# ledger, `make rollback` goes back, `make local-down` removes it all. Runs
+# under its own stack name, port, folders and image repository, so a real
+# local deployment is never touched. Prints "N passed, N failed".
+set -Eeuo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib/common.sh
+source "${HERE}/../lib/common.sh"
+# shellcheck source=../lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+RM_LOG_TAG="test-local-deploy"
+
+DOCKER=/usr/bin/docker
+RUN_ID="rmlocaltest-$$"
+REPO="restomarket/api-localtest"
+WORK=""
+PORT=""
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0")
+
+Builds ${REPO}:a and :b, then runs make deploy / releases / rollback / local-down
+for ENV=local with a private copy of env/local.env; removes everything afterwards.
+USAGE
+}
+
+cleanup() {
+  mk local-down >/dev/null 2>&1 || true
+  "${DOCKER}" volume rm "${RUN_ID}_postgres_data" "${RUN_ID}_redis_data" >/dev/null 2>&1 || true
+  "${DOCKER}" rmi "${REPO}:a" "${REPO}:b" >/dev/null 2>&1 || true
+  if [[ -n "${WORK}" ]]; then rm -rf "${WORK}"; fi
+}
+
+free_port() {
+  local port
+  for port in $(seq 3110 3199); do
+    ss -Hltn "sport = :${port}" | grep -q . || { echo "${port}"; return 0; }
+  done
+  die "no free port in 3110-3199" "free one of them"
+}
+
+mk() { make --no-print-directory -C "${RM_REPO_ROOT}" "$@" ENV=local; }
+
+proxy_version() { curl -s --max-time 5 "http://127.0.0.1:${PORT}/version" | sed -n 's/.*"version":"\([^"]*\)".*/\1/p'; }
+
+setup() {
+  WORK=$(mktemp -d)
+  PORT=$(free_port)
+  mkdir -p "${WORK}/envs"
+  sed -e "s|^IMAGE_REPO=.*|IMAGE_REPO=${REPO}|" -e "s|^STACK_NAME=.*|STACK_NAME=${RUN_ID}|" \
+    -e "s|^PROXY_PORT=.*|PROXY_PORT=${PORT}|" -e "s|^ENV_DIR=.*|ENV_DIR=${WORK}/envdir|" \
+    -e "s|^STATE_DIR=.*|STATE_DIR=${WORK}/state|" \
+    "${RM_REPO_ROOT}/infrastructure/scripts/env/local.env" >"${WORK}/envs/local.env"
+  export RESTOMARKET_DEPLOY_ENVS="${WORK}/envs" DEPLOY_ACTOR=test-local-deploy
+  step build_a env IMAGE_REPO="${REPO}" "${RM_REPO_ROOT}/infrastructure/scripts/build-image.sh" a
+  step build_b env IMAGE_REPO="${REPO}" "${RM_REPO_ROOT}/infrastructure/scripts/build-image.sh" b
+}
+
+test_first_deploy_prepares_the_host() {
+  local out
+  if out=$(mk deploy TAG=a 2>&1); then pass "make deploy TAG=a on an empty host"; else fail "make deploy TAG=a on an empty host" "$(tail -n 15 <<<"${out}")"; return; fi
+  expect_eq "the proxy serves release a" a "$(proxy_version)"
+  expect_match "settings written" 'DATABASE_URL=jdbc:postgresql://' "$(cat "${WORK}/envdir/api.env")"
+  expect_eq "secret files are 0600 and owned by the API user" "600 1001" "$(stat -c '%a %u' "${WORK}/envdir/secrets/DATABASE_PASSWORD")"
+  expect_eq "PostgreSQL runs on the environment network" running "$("${DOCKER}" inspect -f '{{.State.Status}}' "${RUN_ID}-postgres")"
+}
+
+test_second_deploy_and_releases() {
+  local out
+  if out=$(mk deploy TAG=b 2>&1); then pass "make deploy TAG=b"; else fail "make deploy TAG=b" "$(tail -n 15 <<<"${out}")"; return; fi
+  expect_eq "the proxy serves release b" b "$(proxy_version)"
+  out=$(mk releases 2>&1) || true
+  expect_match "make releases lists b" '\bb\b' "${out}"
+  expect_match "make releases lists a" '\ba\b' "${out}"
+  check "make deploy of the live tag is a no-op" mk deploy TAG=b
+}
+
+test_rollback_to_previous() {
+  local out
+  if out=$(mk rollback 2>&1); then pass "make rollback (to the previous release)"; else fail "make rollback" "$(tail -n 15 <<<"${out}")"; return; fi
+  expect_eq "the proxy serves release a again" a "$(proxy_version)"
+}
+
+test_local_down() {
+  check "make local-down" mk local-down
+  expect_eq "no container of the deployment is left" "" "$("${DOCKER}" ps -aq --filter "name=^${RUN_ID}-")"
+}
+
+main() {
+  case "${1:-}" in
+    -h | --help) usage; return 0 ;;
+    "") ;;
+    *) usage >&2; die "unexpected argument '$1'" "run it without arguments" ;;
+  esac
+  trap cleanup EXIT
+  setup
+  test_first_deploy_prepares_the_host
+  test_second_deploy_and_releases
+  test_rollback_to_previous
+  test_local_down
+  summary
+}
+
+main "$@"
