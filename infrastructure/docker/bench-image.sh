@@ -7,7 +7,7 @@ set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../scripts/lib/common.sh
 source "${HERE}/../scripts/lib/common.sh"
-RM_LOG_TAG="bench-image"
+export RM_LOG_TAG="bench-image"
 
 DOCKER=/usr/bin/docker
 BUILD="${RM_REPO_ROOT}/infrastructure/scripts/build-image.sh"

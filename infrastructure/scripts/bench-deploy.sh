@@ -10,7 +10,7 @@ set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib/common.sh
 source "${HERE}/lib/common.sh"
-RM_LOG_TAG="bench-deploy"
+export RM_LOG_TAG="bench-deploy"
 
 usage() {
   cat <<USAGE

@@ -7,7 +7,7 @@
 set -Eeuo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-RM_LOG_TAG="build-image"
+export RM_LOG_TAG="build-image"
 
 IMAGE_REPO="${IMAGE_REPO:-restomarket/api}"
 DOCKER=/usr/bin/docker

@@ -16,7 +16,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/lib/common.sh"
 # shellcheck source=lib/deploy.sh
 source "${HERE}/lib/deploy.sh"
-RM_LOG_TAG="cleanup-images"
+export RM_LOG_TAG="cleanup-images"
 
 SEMVER_PATTERN='^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$'
 REPO_PATTERN='^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$'

@@ -9,7 +9,7 @@ set -Eeuo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-RM_LOG_TAG="compose"
+export RM_LOG_TAG="compose"
 
 IMAGES_ENV="${RM_REPO_ROOT}/infrastructure/docker/images.env"
 AIRGAP_ENV="${RM_CACHE_DIR}/images.airgap.env"

@@ -10,7 +10,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/lib/common.sh"
 # shellcheck source=lib/deploy.sh
 source "${HERE}/lib/deploy.sh"
-RM_LOG_TAG="local-host"
+export RM_LOG_TAG="local-host"
 
 API_UID=1001
 

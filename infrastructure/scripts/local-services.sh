@@ -6,7 +6,7 @@
 set -Eeuo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-RM_LOG_TAG=local-services
+export RM_LOG_TAG=local-services
 
 RUN_DIR="${RM_REPO_ROOT}/.run"
 PG_DIR="${RUN_DIR}/postgres"

@@ -5,7 +5,7 @@
 set -Eeuo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-RM_LOG_TAG="test"
+export RM_LOG_TAG="test"
 
 usage() {
   cat <<USAGE

@@ -6,7 +6,7 @@
 set -Eeuo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-RM_LOG_TAG="stack"
+export RM_LOG_TAG="stack"
 
 COMPOSE="${RM_REPO_ROOT}/infrastructure/scripts/compose.sh"
 DOCKER=/usr/bin/docker

@@ -8,7 +8,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/../../../infrastructure/scripts/lib/common.sh"
 # shellcheck source=../../../infrastructure/scripts/lib/testing.sh
 source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
-RM_LOG_TAG=api-e2e
+export RM_LOG_TAG=api-e2e
 
 SERVICES="${RM_REPO_ROOT}/infrastructure/scripts/local-services.sh"
 JAR="${RM_REPO_ROOT}/apps/api/target/restomarket-api.jar"

@@ -12,7 +12,7 @@ set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=../../scripts/lib/common.sh
 source "${HERE}/../../scripts/lib/common.sh"
-RM_LOG_TAG="base-images"
+export RM_LOG_TAG="base-images"
 
 # Debian's 20.10 client builds with BuildKit without a buildx plugin.
 DOCKER="${RM_DOCKER:-/usr/bin/docker}"

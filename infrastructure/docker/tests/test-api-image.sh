@@ -10,7 +10,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/../../scripts/lib/common.sh"
 # shellcheck source=../../scripts/lib/testing.sh
 source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
-RM_LOG_TAG="test-api-image"
+export RM_LOG_TAG="test-api-image"
 
 DOCKER=/usr/bin/docker
 IMAGE="${1:-}"

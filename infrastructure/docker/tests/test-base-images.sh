@@ -12,7 +12,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/../../scripts/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=../../scripts/lib/testing.sh
 source "${HERE}/../../scripts/lib/testing.sh"
-RM_LOG_TAG="test-base-images"
+export RM_LOG_TAG="test-base-images"
 
 DOCKER="${RM_DOCKER:-/usr/bin/docker}"
 COMPOSE_SH="${RM_REPO_ROOT}/infrastructure/scripts/compose.sh"

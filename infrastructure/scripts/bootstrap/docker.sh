@@ -9,7 +9,7 @@ set -Eeuo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
-RM_LOG_TAG="bootstrap-docker"
+export RM_LOG_TAG="bootstrap-docker"
 
 # Debian's 20.10 client: it builds with BuildKit without a buildx plugin.
 DEBIAN_DOCKER=/usr/bin/docker

@@ -7,7 +7,7 @@ set -Eeuo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
-RM_LOG_TAG="bootstrap-load-tool"
+export RM_LOG_TAG="bootstrap-load-tool"
 
 VEGETA_MODULE="github.com/tsenart/vegeta/v12"
 VEGETA_VERSION="v12.13.0"

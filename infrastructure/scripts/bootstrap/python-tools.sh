@@ -5,7 +5,7 @@ set -Eeuo pipefail
 
 # shellcheck source=../lib/common.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/common.sh"
-RM_LOG_TAG="python-tools"
+export RM_LOG_TAG="python-tools"
 
 BOOTSTRAP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 

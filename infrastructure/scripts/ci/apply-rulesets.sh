@@ -8,7 +8,7 @@ set -Eeuo pipefail
 
 # shellcheck source=../lib/common.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/common.sh"
-RM_LOG_TAG="apply-rulesets"
+export RM_LOG_TAG="apply-rulesets"
 
 RULESET_DIR="${RM_REPO_ROOT}/.github/rulesets"
 API_URL="${GITHUB_API_URL:-https://api.github.com}"

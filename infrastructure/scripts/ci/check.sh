@@ -13,7 +13,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/../lib/common.sh"
 # shellcheck source=../lib/testing.sh
 source "${HERE}/../lib/testing.sh"
-RM_LOG_TAG="ci-check"
+export RM_LOG_TAG="ci-check"
 
 WORKFLOWS="${RM_REPO_ROOT}/.github/workflows"
 YAML_FILES=(.github .pre-commit-config.yaml .yamllint.yaml)

@@ -8,7 +8,7 @@ set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../lib/common.sh
 source "${HERE}/../lib/common.sh"
-RM_LOG_TAG="gitleaks"
+export RM_LOG_TAG="gitleaks"
 
 usage() {
   cat <<USAGE

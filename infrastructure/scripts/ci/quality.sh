@@ -10,7 +10,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/../lib/common.sh"
 # shellcheck source=../lib/testing.sh
 source "${HERE}/../lib/testing.sh"
-RM_LOG_TAG="ci-quality"
+export RM_LOG_TAG="ci-quality"
 
 # Where trivy and osv-scanner fetch vulnerability data; none needs the NVD.
 AUDIT_SOURCES=(https://mirror.gcr.io/v2/ https://api.osv.dev/)

@@ -8,7 +8,7 @@ set -Eeuo pipefail
 
 # shellcheck source=../lib/common.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/common.sh"
-RM_LOG_TAG="smoke-test"
+export RM_LOG_TAG="smoke-test"
 
 HEALTH_TIMEOUT="${SMOKE_HEALTH_TIMEOUT:-120}"
 # Requests to /version: enough for a round-robin balancer to reach every droplet.

@@ -12,7 +12,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/../lib/common.sh"
 # shellcheck source=../lib/testing.sh
 source "${HERE}/../lib/testing.sh"
-RM_LOG_TAG="test-smoke-test"
+export RM_LOG_TAG="test-smoke-test"
 
 SMOKE="${HERE}/smoke-test.sh"
 WORK=""

@@ -9,7 +9,7 @@ set -Eeuo pipefail
 
 # shellcheck source=../lib/common.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/common.sh"
-RM_LOG_TAG="ci-tools"
+export RM_LOG_TAG="ci-tools"
 
 # name -> module path of the main package and pinned version. The versions are
 # the ones the workflows pin too (see .github/workflows/ci-cd.yml).

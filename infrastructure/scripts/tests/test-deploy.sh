@@ -20,7 +20,7 @@ source "${HERE}/../lib/common.sh"
 source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
 # shellcheck source=../lib/deploy.sh
 source "${RM_REPO_ROOT}/infrastructure/scripts/lib/deploy.sh"
-RM_LOG_TAG="test-deploy"
+export RM_LOG_TAG="test-deploy"
 
 SCRIPTS="${RM_REPO_ROOT}/infrastructure/scripts"
 RUN_ID="rmdeploytest-$$"
@@ -141,6 +141,7 @@ LOG_FORMAT=
 EOF
   write_env_file t "${REPO}" "${WORK}/state"
   export RESTOMARKET_DEPLOY_ENVS="${WORK}/envs" DEPLOY_ACTOR=test-deploy
+  # shellcheck disable=SC2034 # read by load_env in lib/deploy.sh
   DEPLOY_ENVS_DIR="${WORK}/envs"
   load_env t
 
@@ -464,6 +465,7 @@ test_retention() {
   done
   "${DOCKER}" tag "${REPO}:v1" "${RUN_ID}/other:old"
   "${DOCKER}" create --name "${RUN_ID}-holder" "${repo}:p-container" >/dev/null
+  # shellcheck disable=SC2034 # STATE_DIR is read by the lib/deploy.sh functions called below
   STATE_DIR="${WORK}/state-r" LEDGER="${WORK}/state-r/releases.jsonl"
   ledger_append tag p-prev outcome ok
   ledger_append tag p-live outcome ok

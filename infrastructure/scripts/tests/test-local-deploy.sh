@@ -11,7 +11,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/../lib/common.sh"
 # shellcheck source=../lib/testing.sh
 source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
-RM_LOG_TAG="test-local-deploy"
+export RM_LOG_TAG="test-local-deploy"
 
 DOCKER=/usr/bin/docker
 RUN_ID="rmlocaltest-$$"

@@ -7,7 +7,7 @@ set -Eeuo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 # shellcheck source=../lib/testing.sh
 source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
-RM_LOG_TAG=test-shell
+export RM_LOG_TAG=test-shell
 
 usage() {
   cat <<USAGE

@@ -7,7 +7,7 @@ set -Eeuo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../scripts/lib/common.sh
 source "${SCRIPT_DIR}/../../scripts/lib/common.sh"
-RM_LOG_TAG="tf-providers"
+export RM_LOG_TAG="tf-providers"
 
 PROVIDER_SRC_DIR="${RM_REPO_ROOT}/infrastructure/terraform/provider"
 UPSTREAM_MODULE="github.com/digitalocean/terraform-provider-digitalocean"

@@ -10,7 +10,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${SCRIPT_DIR}/../../scripts/lib/common.sh"
 # shellcheck source=../../scripts/lib/testing.sh
 source "${SCRIPT_DIR}/../../scripts/lib/testing.sh"
-RM_LOG_TAG="tf-check"
+export RM_LOG_TAG="tf-check"
 
 TF_ROOT="${RM_REPO_ROOT}/infrastructure/terraform"
 TF_HOME="${RM_CACHE_DIR}/terraform"

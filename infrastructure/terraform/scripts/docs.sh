@@ -7,7 +7,7 @@ set -Eeuo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../scripts/lib/common.sh
 source "${SCRIPT_DIR}/../../scripts/lib/common.sh"
-RM_LOG_TAG="tf-docs"
+export RM_LOG_TAG="tf-docs"
 
 TF_ROOT="${RM_REPO_ROOT}/infrastructure/terraform"
 TFDOCS_MODULE="github.com/terraform-docs/terraform-docs"

@@ -7,7 +7,7 @@ set -Eeuo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../scripts/lib/common.sh
 source "${SCRIPT_DIR}/../../scripts/lib/common.sh"
-RM_LOG_TAG="init-backend"
+export RM_LOG_TAG="init-backend"
 
 BUCKET="restomarket-terraform-state"
 SPACES_REGION="fra1"

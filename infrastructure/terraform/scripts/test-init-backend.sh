@@ -11,7 +11,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${SCRIPT_DIR}/../../scripts/lib/common.sh"
 # shellcheck source=../../scripts/lib/testing.sh
 source "${SCRIPT_DIR}/../../scripts/lib/testing.sh"
-RM_LOG_TAG="test-init-backend"
+export RM_LOG_TAG="test-init-backend"
 
 INIT_BACKEND="${SCRIPT_DIR}/init-backend.sh"
 ENV_DIR="${SCRIPT_DIR}/../environments"
