@@ -7,14 +7,14 @@ set -Eeuo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/common.sh"
 export RM_LOG_TAG="python-tools"
 
-BOOTSTRAP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REQUIREMENTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../python" && pwd)"
 
 usage() {
   cat <<USAGE
 Usage: $(basename "$0") NAME
 
 Creates (or updates) the virtualenv \${RM_CACHE_DIR}/venvs/NAME from the pinned
-file infrastructure/scripts/bootstrap/requirements-NAME.txt. Packages are
+file infrastructure/python/requirements-NAME.txt. Packages are
 reinstalled only when that file changed since the last run (a sha256 stamp in
 the venv), so a second run takes well under a second.
 
@@ -35,7 +35,7 @@ parse_args() {
     "") usage >&2; die "missing tool-set NAME" "pass the NAME of an existing requirements-NAME.txt" ;;
   esac
   TOOLSET="$1"
-  REQUIREMENTS="${BOOTSTRAP_DIR}/requirements-${TOOLSET}.txt"
+  REQUIREMENTS="${REQUIREMENTS_DIR}/requirements-${TOOLSET}.txt"
   VENV_DIR="${RM_CACHE_DIR}/venvs/${TOOLSET}"
   [[ -f "${REQUIREMENTS}" ]] || die "no requirements file ${REQUIREMENTS}" \
     "create it with pinned versions (name==version per line), or pick one of: $(list_toolsets)"
@@ -43,7 +43,7 @@ parse_args() {
 
 list_toolsets() {
   local f names=()
-  for f in "${BOOTSTRAP_DIR}"/requirements-*.txt; do
+  for f in "${REQUIREMENTS_DIR}"/requirements-*.txt; do
     f="${f##*/requirements-}"
     names+=("${f%.txt}")
   done

@@ -8,7 +8,7 @@
 # Settings come from infrastructure/scripts/env/ENV.env (load_env).
 
 DEPLOY_ENVS_DIR="${RESTOMARKET_DEPLOY_ENVS:-${RM_REPO_ROOT}/infrastructure/scripts/env}"
-PROXY_TEMPLATE="${RM_REPO_ROOT}/infrastructure/scripts/proxy/haproxy.cfg.tmpl"
+PROXY_TEMPLATE="${RM_REPO_ROOT}/infrastructure/docker/proxy/haproxy.cfg.tmpl"
 DOCKER=/usr/bin/docker
 [[ -x "${DOCKER}" ]] || DOCKER=docker
 TAG_PATTERN='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
