@@ -194,12 +194,12 @@ switch_traffic() {
 test_proxy_addr() { [[ "$(proxy_server_addr "$1")" == "$2" ]]; }
 
 proxy_version() {
-  curl -fsS -m 5 "http://127.0.0.1:${PROXY_PORT}${VERSION_PATH}" 2>/dev/null | grep -qF "\"version\":\"$1\""
+  curl -fsS -m 5 "http://$(proxy_address):${PROXY_PORT}${VERSION_PATH}" 2>/dev/null | grep -qF "\"version\":\"$1\""
 }
 
 verify_through_proxy() {
-  wait_until 15 "${VERSION_PATH} through the proxy (127.0.0.1:${PROXY_PORT}) reports ${TAG}" proxy_version "${TAG}" && return 0
-  FAIL_REASON="the proxy on 127.0.0.1:${PROXY_PORT} does not serve ${TAG} after the switch"
+  wait_until 15 "${VERSION_PATH} through the proxy ($(proxy_address):${PROXY_PORT}) reports ${TAG}" proxy_version "${TAG}" && return 0
+  FAIL_REASON="the proxy on $(proxy_address):${PROXY_PORT} does not serve ${TAG} after the switch"
   return 1
 }
 

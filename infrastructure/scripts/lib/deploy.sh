@@ -82,6 +82,15 @@ proxy_image() {
   echo "${PROXY_IMAGE}"
 }
 
+# proxy_address - where this host reaches its own proxy: the bind address, or
+# loopback when the proxy listens on every interface.
+proxy_address() {
+  case "${PROXY_BIND}" in
+    0.0.0.0 | "" | "::") echo 127.0.0.1 ;;
+    *) echo "${PROXY_BIND}" ;;
+  esac
+}
+
 # ---- command builders (print a command line, run nothing) ---------------------
 
 slot_container() { echo "${STACK_NAME}-$1"; }
