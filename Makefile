@@ -13,13 +13,13 @@ VERSION ?= $(shell sed -n 's:^  <version>\(.*\)</version>:\1:p' apps/api/pom.xml
 BUILD_FLAGS := -Dgit.commit=$(GIT_COMMIT) -Dapp.version=$(VERSION)
 
 # Suites that `make test` runs, in order; each is a target of its own.
-TEST_SUITES := test-shell test-api test-api-e2e test-docker test-deploy tf-check ci-check
+TEST_SUITES := test-shell test-api test-api-e2e test-docker test-deploy tf-check ansible-check ci-check
 TAG ?= $(GIT_COMMIT)
 ENV ?= local
 
 .PHONY: help
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 ##@ Everyday
 .PHONY: up
@@ -168,3 +168,22 @@ tf-providers: ## Build the DigitalOcean provider offline into the local mirror
 .PHONY: tf-check
 tf-check: ## fmt, validate, terraform test, security scan, backend script test
 	@infrastructure/terraform/scripts/check.sh
+
+##@ Ansible (droplet setup and rolling deploys; see infrastructure/docs/ansible.md)
+.PHONY: ansible-check
+ansible-check: images ## ansible-lint + syntax, inventory from Terraform, both playbooks on two Debian hosts over SSH
+	@infrastructure/ansible/tests/test-lint.sh
+	@infrastructure/ansible/tests/test-inventory.sh
+	@infrastructure/ansible/tests/test-hosts.sh
+
+.PHONY: ansible-inventory
+ansible-inventory: ## Write infrastructure/ansible/inventory/ENV.yml from the Terraform outputs (ENV=dev|staging)
+	@$(SCRIPTS)/ansible-inventory.sh $(ENV)
+
+.PHONY: ansible-setup
+ansible-setup: ## Converge setup-api.yml on ENV's droplets (FIRST_RUN=1 on fresh droplets: logs in as root)
+	@$(SCRIPTS)/ansible.sh setup $(ENV) $(if $(filter 1,$(FIRST_RUN)),--first-run)
+
+.PHONY: ansible-update
+ansible-update: ## Roll TAG across ENV's droplets one at a time with update-api.yml (LB_URL=... to check through the LB)
+	@$(SCRIPTS)/ansible.sh update $(ENV) --tag $(TAG) $(if $(LB_URL),--lb-url $(LB_URL))

@@ -16,7 +16,7 @@ source "${HERE}/../lib/testing.sh"
 export RM_LOG_TAG="ci-check"
 
 WORKFLOWS="${RM_REPO_ROOT}/.github/workflows"
-YAML_FILES=(.github .pre-commit-config.yaml .yamllint.yaml)
+YAML_FILES=(.github .pre-commit-config.yaml .yamllint.yaml infrastructure/ansible)
 
 usage() {
   cat <<USAGE
@@ -27,7 +27,7 @@ from the Go module proxy via tools.sh, zizmor/yamllint/pre-commit from PyPI via
 python-tools.sh ci):
   actionlint       every workflow (with shellcheck of run: scripts)
   zizmor           auditor persona, offline; accepted findings only in .github/zizmor.yml
-  yamllint         .github, .pre-commit-config.yaml, .yamllint.yaml (strict)
+  yamllint         .github, .pre-commit-config.yaml, .yamllint.yaml, infrastructure/ansible (strict)
   workflow-tests   ./mvnw -f ci/workflow-tests/pom.xml verify (JUnit structural tests)
   gitleaks         every commit, with .gitleaks.toml
   secret hook      test-secret-hook.sh (a commit with a fake secret is blocked)

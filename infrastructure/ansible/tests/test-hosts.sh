@@ -1,0 +1,461 @@
+#!/usr/bin/env bash
+# Proves the playbooks on real Debian 12 hosts reached over SSH: two test
+# hosts (containers with systemd, sshd and their own Docker engine; see
+# tests/host/Dockerfile) on a network of this test, with PostgreSQL and Redis
+# beside them as the managed databases, and an HAProxy as the load balancer.
+#   setup-api.yml  first run as root, second run as deploy (changed=0),
+#                  --check --diff (changed=0), then the hosts are inspected:
+#                  sshd -T, root and password logins refused, deploy runs
+#                  Docker, secret files 0600, ufw rules and their effect,
+#                  unattended upgrades, the cleanup timer.
+#   update-api.yml v1, then v2 under load through the load balancer (0 errors),
+#                  a broken v3 (fails on host 1, both keep v2), a v4 that only
+#                  host 1 can get (host 1 returns to v2), and v4 again with a
+#                  load balancer that does not answer (host 1 returns to v2).
+set -Eeuo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../../scripts/lib/common.sh
+source "${HERE}/../../scripts/lib/common.sh"
+# shellcheck source=../../scripts/lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+export RM_LOG_TAG="test-ansible-hosts"
+
+SCRIPTS="${RM_REPO_ROOT}/infrastructure/scripts"
+ANSIBLE_SH="${SCRIPTS}/ansible.sh"
+DOCKER=/usr/bin/docker
+RUN_ID="rm-ansible-$$"
+HOST_IMAGE=restomarket/test-debian-host:bookworm
+HOSTS=(api-1 api-2)
+# A subnet of its own: the hosts' inner Docker uses 172.17.0.0/16.
+SUBNET_PREFIX=172.30.213
+DEPLOY_ENV=staging
+LOAD_RATE=50
+export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+
+declare -A IP=()
+WORK=""
+LOAD_PID=""
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0") [--keep]
+
+Converges infrastructure/ansible/playbooks/setup-api.yml on two Debian 12 test
+hosts over SSH and rolls releases with update-api.yml (see the header of this
+script). Needs root and about 6 minutes.
+
+  --keep   leave the hosts, databases and work directory in place for debugging
+USAGE
+}
+
+cleanup() {
+  local rc=$?
+  [[ -n "${LOAD_PID}" ]] && kill -INT "${LOAD_PID}" 2>/dev/null
+  if [[ "${KEEP:-0}" == 1 ]]; then
+    log "kept: containers labelled com.restomarket.test=${RUN_ID}, work dir ${WORK}"
+    return "${rc}"
+  fi
+  local -a ids=()
+  mapfile -t ids < <("${DOCKER}" ps -aq --filter "label=com.restomarket.test=${RUN_ID}" 2>/dev/null || true)
+  ((${#ids[@]} == 0)) || "${DOCKER}" rm -f -v "${ids[@]}" >/dev/null 2>&1 || true
+  "${DOCKER}" network rm "${RUN_ID}" >/dev/null 2>&1 || true
+  local host
+  for host in "${HOSTS[@]}"; do "${DOCKER}" volume rm "${RUN_ID}-${host}-docker" >/dev/null 2>&1 || true; done
+  "${DOCKER}" rmi "${REPO:-none}:v1" "${REPO:-none}:v2" "${REPO:-none}:v3" "${REPO:-none}:v4" >/dev/null 2>&1 || true
+  [[ -z "${WORK}" ]] || rm -rf "${WORK}"
+  return "${rc}"
+}
+
+# ---- helpers ---------------------------------------------------------------------
+
+# on HOST COMMAND - run COMMAND on HOST as the deploy user over SSH.
+on() {
+  local host="$1"
+  shift
+  ssh -i "${WORK}/id_ed25519" -o UserKnownHostsFile="${WORK}/known_hosts" -o StrictHostKeyChecking=accept-new \
+    -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR "deploy@${IP[${host}]}" "$@"
+}
+
+# ssh_as USER HOST OPTIONS... - try a login (for the refusal checks).
+ssh_as() {
+  local user="$1" host="$2"
+  shift 2
+  ssh -i "${WORK}/id_ed25519" -o UserKnownHostsFile="${WORK}/known_hosts" -o StrictHostKeyChecking=accept-new \
+    -o BatchMode=yes -o ConnectTimeout=5 "$@" "${user}@${IP[${host}]}" true 2>&1
+}
+
+# recap LOG HOST FIELD - a number of the PLAY RECAP line of HOST (ok, changed, failed ...).
+recap() {
+  awk -v h="$2" -v f="$3" '$1 == h && $2 == ":" {for (i = 3; i <= NF; i++) {split($i, kv, "="); if (kv[1] == f) print kv[2]}}' "$1" |
+    tail -n1
+}
+
+host_version() { curl -fsS --max-time 5 "http://${IP[$1]}:3001/version" | jq -r .version 2>/dev/null || echo unreachable; }
+
+# build_variant TAG CMD_JSON - an image FROM v1 that reports version TAG (an earlier
+# class-path entry overrides the jar's version file), run with other arguments.
+build_variant() {
+  local tag="$1" args="$2" dir="${WORK}/build-$1"
+  mkdir -p "${dir}"
+  printf 'version=%s\ncommit=test\nbuildTime=test\n' "${tag}" >"${dir}/restomarket-version.properties"
+  cat >"${dir}/Dockerfile" <<EOF
+FROM ${REPO}:v1
+LABEL org.opencontainers.image.version="${tag}" com.restomarket.test="${RUN_ID}"
+COPY restomarket-version.properties /app/override/
+ENTRYPOINT ["/usr/bin/tini", "--", "java", "-XX:MaxRAMPercentage=75", "-cp", "/app/override:/app/restomarket-api.jar", "com.restomarket.api.RestomarketApiApplication"]
+CMD ${args}
+EOF
+  DOCKER_BUILDKIT=1 "${DOCKER}" build -q -t "${REPO}:${tag}" "${dir}" >/dev/null
+}
+
+# ---- setup -----------------------------------------------------------------------
+
+prepare_tools() {
+  "${SCRIPTS}/bootstrap/docker.sh" --no-compose >/dev/null 2>&1 || "${SCRIPTS}/bootstrap/docker.sh" --no-compose
+  "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh" >/dev/null 2>&1 ||
+    "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh"
+  have jq || ensure_apt_packages jq
+  have curl || ensure_apt_packages curl
+  have ssh || ensure_apt_packages openssh-client
+  VEGETA=$("${SCRIPTS}/bootstrap/load-tool.sh")
+  VENV=$("${ANSIBLE_SH}" venv 2>/dev/null | tail -n1)
+  # shellcheck source=/dev/null
+  source <("${SCRIPTS}/compose.sh" --env)
+  REPO=$(awk -F= '$1 == "IMAGE_REPO" {print $2}' "${SCRIPTS}/env/${DEPLOY_ENV}.env")
+  WORK=$(mktemp -d "/tmp/${RUN_ID}.XXXX")
+  ssh-keygen -q -t ed25519 -N '' -C "${RUN_ID}" -f "${WORK}/id_ed25519"
+}
+
+build_images() {
+  DOCKER_BUILDKIT=1 "${DOCKER}" build -q --build-arg BASE_IMAGE="${RUNTIME_BASE_IMAGE}" \
+    -t "${HOST_IMAGE}" "${HERE}/host" >/dev/null
+  env IMAGE_REPO="${REPO}" "${SCRIPTS}/build-image.sh" v1 >"${WORK}/build-v1.log" 2>&1 ||
+    { tail -n 30 "${WORK}/build-v1.log" >&2; return 1; }
+  build_variant v2 '[]'
+  # v3: Redis points nowhere, /health answers 503 forever; v4: a good release.
+  build_variant v3 '["--REDIS_PORT=1"]'
+  build_variant v4 '[]'
+}
+
+container_ip() { "${DOCKER}" inspect -f "{{(index .NetworkSettings.Networks \"${RUN_ID}\").IPAddress}}" "$1"; }
+
+start_databases() {
+  DB_PASSWORD=$(random_secret)
+  REDIS_PASSWORD=$(random_secret)
+  "${DOCKER}" run -d --name "${RUN_ID}-postgres" --network "${RUN_ID}" --label "com.restomarket.test=${RUN_ID}" \
+    -e POSTGRES_USER=restomarket -e POSTGRES_DB=restomarket -e POSTGRES_PASSWORD="${DB_PASSWORD}" \
+    "${POSTGRES_IMAGE}" >/dev/null
+  "${DOCKER}" run -d --name "${RUN_ID}-redis" --network "${RUN_ID}" --label "com.restomarket.test=${RUN_ID}" \
+    "${REDIS_IMAGE}" redis-server --requirepass "${REDIS_PASSWORD}" >/dev/null
+  wait_until 60 postgres "${DOCKER}" exec "${RUN_ID}-postgres" pg_isready -U restomarket -h 127.0.0.1
+}
+
+start_hosts() {
+  local host
+  for host in "${HOSTS[@]}"; do
+    # The capability set BUILD-ENVIRONMENT.md documents for Docker-in-Docker
+    # (--privileged is refused here); /var/lib/docker on a volume for overlay2.
+    "${DOCKER}" run -d --name "${RUN_ID}-${host}" --hostname "${host}" --network "${RUN_ID}" \
+      --label "com.restomarket.test=${RUN_ID}" \
+      --cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+      --security-opt systempaths=unconfined --device-cgroup-rule 'a *:* rwm' --cgroupns private \
+      --tmpfs /run --tmpfs /run/lock --tmpfs /tmp -v "${RUN_ID}-${host}-docker:/var/lib/docker" \
+      -e AUTHORIZED_KEY="$(cat "${WORK}/id_ed25519.pub")" "${HOST_IMAGE}" >/dev/null
+    IP[${host}]=$(container_ip "${RUN_ID}-${host}")
+  done
+  for host in "${HOSTS[@]}"; do
+    wait_until 60 "sshd on ${host}" ssh_as root "${host}" ||
+      die "sshd on ${host} (${IP[${host}]}) did not answer" "docker logs ${RUN_ID}-${host}"
+  done
+}
+
+# write_inventory - the shape of inventory/ENV.yml + group_vars/ENV/{main,vault}.yml,
+# sharing the repository's group_vars/all.
+write_inventory() {
+  local inv="${WORK}/inventory" host
+  mkdir -p "${inv}/group_vars/ci"
+  ln -s "${RM_REPO_ROOT}/infrastructure/ansible/inventory/group_vars/all" "${inv}/group_vars/all"
+  {
+    printf 'all:\n  children:\n    ci:\n      children:\n        api:\n          hosts:\n'
+    for host in "${HOSTS[@]}"; do
+      printf '            %s:\n              ansible_host: %s\n              private_ip: %s\n' "${host}" "${IP[${host}]}" "${IP[${host}]}"
+    done
+  } >"${inv}/hosts.yml"
+  cat >"${inv}/group_vars/ci/main.yml" <<EOF
+---
+restomarket_env: ${DEPLOY_ENV}
+restomarket_vpc_cidr: ${SUBNET_PREFIX}.0/24
+# Only this machine (the network's gateway) is an admin: the hosts cannot SSH to each other.
+restomarket_admin_cidrs: [${SUBNET_PREFIX}.1/32]
+restomarket_deploy_ssh_keys: ["$(cat "${WORK}/id_ed25519.pub")"]
+ansible_ssh_private_key_file: ${WORK}/id_ed25519
+ansible_ssh_common_args: -o UserKnownHostsFile=${WORK}/known_hosts
+# Not droplets: DigitalOcean's agent repository is out of reach.
+monitoring_agent_enabled: false
+postgres_host: $(container_ip "${RUN_ID}-postgres")
+postgres_port: 5432
+postgres_database: restomarket
+postgres_user: restomarket
+postgres_sslmode: disable
+valkey_host: $(container_ip "${RUN_ID}-redis")
+valkey_port: 6379
+deploy_engine_env_overrides:
+  PROXY_BIND: "{{ private_ip }}"
+  PROXY_IMAGE: ${PROXY_IMAGE}
+EOF
+  random_secret >"${WORK}/vault-password"
+  cat >"${WORK}/vault.yml" <<EOF
+---
+vault_database_password: ${DB_PASSWORD}
+vault_redis_password: ${REDIS_PASSWORD}
+EOF
+  "${VENV}/bin/ansible-vault" encrypt --vault-password-file "${WORK}/vault-password" \
+    --output "${inv}/group_vars/ci/vault.yml" "${WORK}/vault.yml" >/dev/null 2>&1
+  rm -f "${WORK}/vault.yml"
+  INVENTORY="${inv}/hosts.yml"
+}
+
+# load_images HOST TAG... - docker save | ssh | docker load, as the issue's image source.
+load_images() {
+  local host="$1"
+  shift
+  "${DOCKER}" save "$@" | gzip -1 | on "${host}" 'gunzip | docker load' >/dev/null
+}
+
+start_load_balancer() {
+  local host
+  mkdir -p "${WORK}/lb"
+  {
+    printf 'global\n    maxconn 2048\ndefaults\n    mode http\n    timeout connect 2s\n'
+    printf '    timeout client 30s\n    timeout server 30s\n    retries 2\n    option redispatch\n'
+    printf 'frontend lb\n    bind :8080\n    default_backend api\n'
+    printf 'backend api\n    option httpchk GET /health\n    http-check expect status 200\n'
+    for host in "${HOSTS[@]}"; do
+      printf '    server %s %s:3001 check inter 1s fall 2 rise 2\n' "${host}" "${IP[${host}]}"
+    done
+  } >"${WORK}/lb/haproxy.cfg"
+  chmod -R a+rX "${WORK}/lb"
+  "${DOCKER}" run -d --name "${RUN_ID}-lb" --network "${RUN_ID}" --label "com.restomarket.test=${RUN_ID}" \
+    -v "${WORK}/lb:/usr/local/etc/haproxy:ro" "${PROXY_IMAGE}" >/dev/null
+  LB_URL="http://$(container_ip "${RUN_ID}-lb"):8080"
+  wait_until 30 "load balancer" curl -fsS --max-time 2 "${LB_URL}/health"
+}
+
+setup() {
+  step tools prepare_tools
+  step images build_images
+  "${DOCKER}" network create --subnet "${SUBNET_PREFIX}.0/24" --label "com.restomarket.test=${RUN_ID}" "${RUN_ID}" >/dev/null
+  step databases start_databases
+  step hosts start_hosts
+  write_inventory
+  log "hosts: $(for h in "${HOSTS[@]}"; do printf '%s=%s ' "${h}" "${IP[${h}]}"; done)inventory ${INVENTORY}"
+}
+
+# ---- setup-api.yml -----------------------------------------------------------------
+
+# converge NAME ARGS... - ansible.sh setup with the test inventory; log in WORK/NAME.log.
+converge() {
+  local name="$1" rc=0
+  shift
+  ANSIBLE_VAULT_PASSWORD_FILE="${WORK}/vault-password" \
+    "${ANSIBLE_SH}" setup --inventory "${INVENTORY}" "$@" >"${WORK}/${name}.log" 2>&1 || rc=$?
+  grep -A3 'PLAY RECAP' "${WORK}/${name}.log" | sed 's/^/    /' >&2 || true
+  if ((rc != 0)); then grep -E 'fatal:|FAILED|ERROR' "${WORK}/${name}.log" | head -n 10 >&2 || true; fi
+  return "${rc}"
+}
+
+test_setup_converges() {
+  local host
+  if step "setup-api first run (root)" converge first --first-run; then
+    pass "setup-api.yml converges fresh hosts (as root, over SSH)"
+  else
+    fail "setup-api.yml converges fresh hosts (as root, over SSH)" "see ${WORK}/first.log"
+    return 1
+  fi
+  check "second run connects as deploy and succeeds" step "setup-api second run (deploy)" converge second
+  for host in "${HOSTS[@]}"; do
+    expect_eq "second run: changed=0 on ${host}" 0 "$(recap "${WORK}/second.log" "${host}" changed)"
+    expect_eq "second run: failed=0 on ${host}" 0 "$(recap "${WORK}/second.log" "${host}" failed)"
+  done
+  check "--check --diff run succeeds" step "setup-api --check --diff" converge check --check
+  for host in "${HOSTS[@]}"; do
+    expect_eq "--check --diff: changed=0 on ${host}" 0 "$(recap "${WORK}/check.log" "${host}" changed)"
+  done
+}
+
+test_ssh_hardening() {
+  local host out
+  for host in "${HOSTS[@]}"; do
+    out=$(on "${host}" 'sudo sshd -T' 2>&1)
+    expect_match "${host}: sshd -T permitrootlogin no" $'(^|\n)permitrootlogin no(\n|$)' "${out}"
+    expect_match "${host}: sshd -T passwordauthentication no" $'(^|\n)passwordauthentication no(\n|$)' "${out}"
+    expect_match "${host}: sshd -T kbdinteractiveauthentication no" $'(^|\n)kbdinteractiveauthentication no(\n|$)' "${out}"
+    expect_match "${host}: root login refused" 'Permission denied' "$(ssh_as root "${host}")"
+    expect_match "${host}: password login not offered (keys only)" 'Permission denied \(publickey\)' \
+      "$(ssh_as deploy "${host}" -o PubkeyAuthentication=no -o PreferredAuthentications=password,keyboard-interactive)"
+  done
+}
+
+test_deploy_user() {
+  local host
+  for host in "${HOSTS[@]}"; do
+    expect_eq "${host}: deploy user has uid 1001" 1001 "$(on "${host}" id -u)"
+    expect_match "${host}: deploy user is in group docker" '(^| )docker( |$)' "$(on "${host}" id -nG)"
+    expect_match "${host}: deploy runs Docker without sudo" '^[0-9]+\.' "$(on "${host}" 'docker info --format "{{.ServerVersion}}"' 2>&1)"
+    expect_eq "${host}: daemon.json (json-file logs, live restore)" "json-file true" \
+      "$(on "${host}" 'docker info --format "{{.LoggingDriver}} {{.LiveRestoreEnabled}}"')"
+  done
+}
+
+test_secrets() {
+  local host dir="/etc/restomarket/${DEPLOY_ENV}"
+  for host in "${HOSTS[@]}"; do
+    expect_eq "${host}: secret files are 0600, owned by deploy" \
+      "600 deploy ${dir}/secrets/DATABASE_PASSWORD 600 deploy ${dir}/secrets/REDIS_PASSWORD" \
+      "$(on "${host}" "stat -c '%a %U %n' ${dir}/secrets/* | sort | tr '\n' ' ' | sed 's/ \$//'")"
+    expect_eq "${host}: the secret is the vault's value" "${DB_PASSWORD}" "$(on "${host}" "cat ${dir}/secrets/DATABASE_PASSWORD")"
+    expect_eq "${host}: secrets directory is 0700" "700 deploy" "$(on "${host}" "stat -c '%a %U' ${dir}/secrets")"
+    check_fails "${host}: no secret in api.env" on "${host}" "grep -qF -e '${DB_PASSWORD}' -e '${REDIS_PASSWORD}' ${dir}/api.env"
+    check_fails "${host}: secrets unreadable to other users" on "${host}" "sudo -u nobody cat ${dir}/secrets/DATABASE_PASSWORD"
+  done
+}
+
+test_firewall() {
+  local host out
+  for host in "${HOSTS[@]}"; do
+    out=$(on "${host}" 'sudo ufw status verbose')
+    expect_match "${host}: ufw active, default deny incoming" 'Status: active.*Default: deny \(incoming\)' "$(tr '\n' ' ' <<<"${out}")"
+    expect_match "${host}: SSH allowed from the admin range only" "22/tcp +ALLOW IN +${SUBNET_PREFIX}\.1 " "${out}"
+    expect_match "${host}: 3001 allowed from the VPC" "3001/tcp +ALLOW IN +${SUBNET_PREFIX}\.0/24" "${out}"
+  done
+  # The effect, not just the rules: api-2 is in the VPC but not an admin.
+  check_fails "firewall: api-2 cannot reach SSH on api-1" \
+    on api-2 "timeout 4 bash -c 'exec 3<>/dev/tcp/${IP[api-1]}/22'"
+  check "firewall: this admin machine reaches SSH on api-1" \
+    timeout 4 bash -c "exec 3<>/dev/tcp/${IP[api-1]}/22"
+}
+
+test_updates_and_timer() {
+  local host
+  for host in "${HOSTS[@]}"; do
+    expect_eq "${host}: unattended upgrades on" 'APT::Periodic::Unattended-Upgrade "1";' \
+      "$(on "${host}" 'apt-config dump APT::Periodic::Unattended-Upgrade')"
+    expect_eq "${host}: unattended-upgrades service enabled" enabled "$(on "${host}" 'systemctl is-enabled unattended-upgrades')"
+    expect_eq "${host}: weekly cleanup timer enabled and waiting" "enabled active" \
+      "$(on "${host}" systemctl is-enabled restomarket-cleanup-images.timer\; systemctl is-active restomarket-cleanup-images.timer | tr '\n' ' ' | sed 's/ $//')"
+  done
+  check "api-1: the cleanup service runs" on api-1 sudo systemctl start restomarket-cleanup-images.service
+  expect_eq "api-1: cleanup-images.sh finished successfully" success \
+    "$(on api-1 systemctl show -p Result --value restomarket-cleanup-images.service)"
+}
+
+# ---- update-api.yml ----------------------------------------------------------------
+
+# update NAME TAG [LB_URL] - ansible.sh update with the test inventory; sets UPDATE_RC.
+update() {
+  local name="$1" tag="$2" lb="${3:-}"
+  local -a args=(update --inventory "${INVENTORY}" --tag "${tag}")
+  [[ -z "${lb}" ]] || args+=(--lb-url "${lb}")
+  UPDATE_RC=0
+  ANSIBLE_VAULT_PASSWORD_FILE="${WORK}/vault-password" "${ANSIBLE_SH}" "${args[@]}" >"${WORK}/${name}.log" 2>&1 || UPDATE_RC=$?
+  grep -A3 'PLAY RECAP' "${WORK}/${name}.log" | sed 's/^/    /' >&2 || true
+}
+
+expect_hosts_serve() {
+  local desc="$1" want="$2" host
+  for host in "${HOSTS[@]}"; do expect_eq "${desc}: ${host} serves ${want}" "${want}" "$(host_version "${host}")"; done
+}
+
+test_update_v1_v2() {
+  local host stats
+  for host in "${HOSTS[@]}"; do load_images "${host}" "${REPO}:v1" "${REPO}:v2" "${REPO}:v3" "${PROXY_IMAGE}"; done
+  load_images api-1 "${REPO}:v4"
+  step "update-api v1" update update-v1 v1
+  expect_eq "update-api.yml v1 succeeds" 0 "${UPDATE_RC}"
+  expect_hosts_serve "after v1" v1
+
+  step "load balancer" start_load_balancer
+  printf 'GET %s/version\n' "${LB_URL}" >"${WORK}/targets"
+  # Open loop, keep-alive, no retries; bounded to 10 minutes if nobody stops it.
+  TZ=UTC "${VEGETA}" attack -targets="${WORK}/targets" -rate="${LOAD_RATE}/1s" -duration=600s -timeout=10s \
+    -keepalive=true -output="${WORK}/load.bin" 2>"${WORK}/load.err" &
+  LOAD_PID=$!
+  sleep 2
+  step "update-api v2 under load" update update-v2 v2 "${LB_URL}"
+  sleep 2
+  kill -INT "${LOAD_PID}" 2>/dev/null || true
+  wait "${LOAD_PID}" 2>/dev/null || true
+  LOAD_PID=""
+  expect_eq "update-api.yml v2 succeeds (health per host and through the load balancer)" 0 "${UPDATE_RC}"
+  expect_hosts_serve "after v2" v2
+  expect_match "the play ran one host at a time (api-1 then api-2)" 'api-1.*api-2' \
+    "$(grep -E '^changed: \[api-[12]\]' "${WORK}/update-v2.log" | tr '\n' ' ')"
+  stats=$("${VEGETA}" encode --to json "${WORK}/load.bin" | jq -s '{
+      total: length,
+      non2xx: (map(select(.code < 200 or .code > 299)) | length),
+      errors: (map(select(.error != "")) | length),
+      versions: (map(.body | @base64d | fromjson? | .version) | group_by(.) | map({(.[0] // "none"): length}) | add),
+      p99_ms: (map(.latency) | sort | if length == 0 then 0 else .[((length - 1) * 0.99 | floor)] / 1e6 | round end)}')
+  log "rolling update v1 -> v2 under ${LOAD_RATE} req/s through the load balancer: $(jq -c . <<<"${stats}")"
+  expect_eq "rolling update under load: 0 non-2xx of $(jq .total <<<"${stats}") requests" 0 "$(jq .non2xx <<<"${stats}")"
+  expect_eq "rolling update under load: 0 socket errors" 0 "$(jq .errors <<<"${stats}")"
+  expect_match "rolling update under load: both versions answered during the roll" '"v1":[0-9]+.*"v2":[0-9]+' "$(jq -c .versions <<<"${stats}")"
+}
+
+test_broken_release() {
+  step "update-api v3 (broken)" update update-v3 v3
+  expect_eq "update-api.yml with a broken v3 fails" 2 "${UPDATE_RC}"
+  expect_match "the summary names host 1 and says host 2 was not attempted" \
+    'Release v3 failed on api-1.*Not attempted: api-2' "$(tr '\n' ' ' <<<"$(cat "${WORK}/update-v3.log")")"
+  expect_hosts_serve "after the broken v3" v2
+  check_fails "api-2 never tried v3 (not in its ledger)" on api-2 "grep -q '\"v3\"' /var/lib/restomarket/${DEPLOY_ENV}/releases.jsonl"
+}
+
+test_fails_on_second_host() {
+  step "update-api v4 (only api-1 has the image)" update update-v4 v4
+  expect_eq "update-api.yml fails when host 2 fails" 2 "${UPDATE_RC}"
+  expect_match "the summary names host 2 and the rollback of host 1" \
+    'Release v4 failed on api-2.*Rolled back to their previous release: api-1 \(ok\)' "$(tr '\n' ' ' <<<"$(cat "${WORK}/update-v4.log")")"
+  expect_hosts_serve "after v4 failed on api-2" v2
+  expect_eq "api-1's ledger, newest first: rollback to v2, then v4" "v2 v4" \
+    "$(on api-1 "/opt/restomarket/infrastructure/scripts/rollback.sh --env ${DEPLOY_ENV} --list" 2>/dev/null |
+      awk 'NR > 1 {print $3}' | head -n 2 | tr '\n' ' ' | sed 's/ $//')"
+}
+
+test_failed_check_after_deploy() {
+  # Nothing listens on port 9 of loopback: the load balancer check fails
+  # after deploy.sh switched api-1, so api-1 itself goes back as well.
+  step "update-api v4 with an unreachable load balancer" update update-lb v4 http://127.0.0.1:9
+  expect_eq "update-api.yml fails when the load balancer check fails" 2 "${UPDATE_RC}"
+  expect_match "the summary says api-1 deployed, failed a check and was rolled back" \
+    'Release v4 failed on api-1.*api-1: deployed, then failed a check.*Rolled back to their previous release: api-1 \(ok\).*Not attempted: api-2' \
+    "$(tr '\n' ' ' <"${WORK}/update-lb.log")"
+  expect_hosts_serve "after the failed load balancer check" v2
+}
+
+main() {
+  case "${1:-}" in
+    -h | --help) usage; return 0 ;;
+    --keep) KEEP=1 ;;
+    "") ;;
+    *) usage >&2; die "unknown argument '$1'" "see --help" 2 ;;
+  esac
+  [[ ${EUID} -eq 0 ]] || die "test-hosts.sh needs root (Docker, test hosts)" "run it as root (make ansible-check)"
+  trap cleanup EXIT
+  setup
+  if test_setup_converges; then
+    test_ssh_hardening
+    test_deploy_user
+    test_secrets
+    test_firewall
+    test_updates_and_timer
+    test_update_v1_v2
+    test_broken_release
+    test_fails_on_second_host
+    test_failed_check_after_deploy
+  fi
+  summary
+}
+
+main "$@"

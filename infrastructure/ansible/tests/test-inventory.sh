@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# Proves infrastructure/scripts/ansible-inventory.sh on fixtures shaped like
+# real `terraform output -json` (sensitive connection strings included):
+#   - the inventory parses with ansible-inventory, with the right groups,
+#     host vars and typed group vars, and no secret in it;
+#   - a re-run with the same outputs leaves the file alone, a new one replaces it;
+#   - bad outputs (unpaired or missing address lists) and bad ENVs are refused
+#     and never touch an existing inventory;
+#   - --output - writes nothing; the committed inventories have the script's shape;
+#   - an un-applied workspace (terraform prints {}) gets a clear message.
+# Everything lives in a temp dir removed on exit. Prints "N passed, N failed".
+set -Eeuo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../../scripts/lib/common.sh
+source "${HERE}/../../scripts/lib/common.sh"
+# shellcheck source=../../scripts/lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+export RM_LOG_TAG="test-inventory"
+
+SCRIPT="${RM_REPO_ROOT}/infrastructure/scripts/ansible-inventory.sh"
+INVENTORY_DIR="${RM_REPO_ROOT}/infrastructure/ansible/inventory"
+TF_ENVS_DIR="${RM_REPO_ROOT}/infrastructure/terraform/environments"
+# The password inside the sensitive outputs: it must never reach an inventory.
+SECRET="fixture-secret-$$-do-not-copy"
+WORK=""
+VENV=""
+RC=0
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0")
+
+Runs the checks of infrastructure/scripts/ansible-inventory.sh on Terraform
+output fixtures (a few seconds; needs the Ansible virtualenv, built by
+infrastructure/scripts/bootstrap/python-tools.sh ansible when missing).
+USAGE
+}
+
+cleanup() {
+  [[ -n "${WORK}" ]] && rm -rf "${WORK}"
+  return 0
+}
+
+setup() {
+  have jq || ensure_apt_packages jq
+  VENV=$("${RM_REPO_ROOT}/infrastructure/scripts/bootstrap/python-tools.sh" ansible 2>/dev/null | tail -n1)
+  [[ -x "${VENV}/bin/ansible-inventory" ]] || die "no ansible-inventory in ${VENV}" \
+    "run infrastructure/scripts/bootstrap/python-tools.sh ansible"
+  WORK=$(mktemp -d)
+  mkdir -p "${WORK}/inv" "${WORK}/bin" "${WORK}/empty"
+}
+
+# fixture FILE ENV COUNT [JQ_FILTER] - `terraform output -json` of ENV with
+# COUNT droplets (staging also has a load balancer), then JQ_FILTER applied.
+fixture() {
+  local file="$1" env="$2" count="$3" filter="${4:-.}" net=20
+  [[ "${env}" == dev ]] && net=10
+  jq -n --arg env "${env}" --argjson n "${count}" --argjson net "${net}" --arg secret "${SECRET}" '
+    def out(v): {sensitive: false, type: (if (v | type) == "array" then ["tuple", [v[] | "string"]] else (v | type) end), value: v};
+    def secret(v): {sensitive: true, type: "string", value: v};
+    {
+      api_private_ips: out([range(1; $n + 1) | "10.\($net).0.\(10 + .)"]),
+      api_public_ips: out([range(1; $n + 1) | "203.0.113.\(10 + .)"]),
+      api_target_tag: out("restomarket-\($env)-api"),
+      droplet_count: out($n),
+      firewall_inbound_rules: out([{protocol: "tcp", port_range: "22", source_addresses: ["203.0.113.0/28"]}]),
+      postgres_connection_string: secret("postgresql://restomarket_app:\($secret)@private-db.example:25060/restomarket?sslmode=require"),
+      postgres_database: out("restomarket"),
+      postgres_host: out("private-db.example"),
+      postgres_node_count: out(1),
+      postgres_port: out(25060),
+      postgres_user: out("restomarket_app"),
+      valkey_connection_string: secret("rediss://default:\($secret)@private-cache.example:25061"),
+      valkey_host: out("private-cache.example"),
+      valkey_port: out(25061),
+      vpc_id: out("00000000-0000-4000-8000-000000000000")
+    }
+    + if $env == "staging" then {load_balancer_ip: out("203.0.113.50"), api_url: out("https://staging.example")} else {} end
+  ' | jq "${filter}" >"${file}"
+}
+
+# gen ARGS... - run the script; stdout/stderr in WORK/out and WORK/err, exit code in RC.
+gen() {
+  RC=0
+  "${SCRIPT}" "$@" >"${WORK}/out" 2>"${WORK}/err" || RC=$?
+}
+
+# inventory_list FILE [ARGS...] - ansible-inventory --list of FILE as JSON; a
+# file Ansible cannot parse is an error, not an empty inventory.
+inventory_list() {
+  local file="$1"
+  shift
+  (cd "${WORK}/empty" && ANSIBLE_INVENTORY_UNPARSED_FAILED=true ANSIBLE_INVENTORY_ENABLED=yaml \
+    "${VENV}/bin/ansible-inventory" -i "${file}" --list "$@" 2>"${WORK}/ansible.err")
+}
+
+# identity FILE - content hash, inode and mtime: any rewrite (even mv of equal content) changes it.
+identity() { printf '%s %s\n' "$(sha256sum <"$1")" "$(stat -c '%i %y' "$1")"; }
+
+# shape FILE ENV - sorted group var keys of ENV and host var keys, ignoring group_vars/.
+shape() {
+  local copy="${WORK}/shape/$2.yml" json
+  mkdir -p "${WORK}/shape"
+  cp "$1" "${copy}"
+  json=$(inventory_list "${copy}" --export) || return 1
+  jq -c --arg env "$2" '{group_vars: (.[$env].vars // {} | keys), host_vars: ([._meta.hostvars[] | keys[]] | unique)}' <<<"${json}"
+}
+
+test_staging_inventory() {
+  local out="${WORK}/inv/staging.yml" json
+  fixture "${WORK}/staging.json" staging 2
+  gen staging --from-json "${WORK}/staging.json" --output "${out}"
+  expect_eq "staging fixture: exit 0" 0 "${RC}"
+  if ! json=$(inventory_list "${out}" --export); then
+    fail "staging inventory parses with ansible-inventory" "$(tail -n 5 "${WORK}/ansible.err")"
+    return 0
+  fi
+  pass "staging inventory parses with ansible-inventory"
+  expect_eq "hosts staging-api-1/2 in group api" '["staging-api-1","staging-api-2"]' "$(jq -c '.api.hosts' <<<"${json}")"
+  expect_eq "api is the child of staging" '["api"]' "$(jq -c '.staging.children' <<<"${json}")"
+  expect_eq "staging is a child of all" true "$(jq '.all.children | index("staging") != null' <<<"${json}")"
+  expect_eq "host vars of staging-api-1/2 (public ansible_host, private_ip)" \
+    '{"staging-api-1":{"ansible_host":"203.0.113.11","private_ip":"10.20.0.11"},"staging-api-2":{"ansible_host":"203.0.113.12","private_ip":"10.20.0.12"}}' \
+    "$(jq -c '._meta.hostvars' <<<"${json}")"
+  expect_eq "group vars of staging are exactly the copied outputs" \
+    '["load_balancer_ip","postgres_database","postgres_host","postgres_port","postgres_user","valkey_host","valkey_port"]' \
+    "$(jq -c '.staging.vars | keys' <<<"${json}")"
+  expect_eq "postgres_port and valkey_port are integers" '25060 number 25061 number' \
+    "$(jq -r '.staging.vars | "\(.postgres_port) \(.postgres_port | type) \(.valkey_port) \(.valkey_port | type)"' <<<"${json}")"
+  if grep -qF -e "${SECRET}" -e connection_string "${out}"; then
+    fail "no connection string or its password in the inventory" "$(grep -nF -e "${SECRET}" -e connection_string "${out}")"
+  else
+    pass "no connection string or its password in the inventory"
+  fi
+  expect_eq "no temp file left next to the inventory" "staging.yml" "$(ls -A "${WORK}/inv")"
+  expect_match "header names the environment and how to regenerate" \
+    '^# Generated by infrastructure/scripts/ansible-inventory.sh.*environments/staging\..*make ansible-inventory ENV=staging' \
+    "$(head -n 3 "${out}" | tr '\n' ' ')"
+}
+
+test_rerun_unchanged() {
+  local out="${WORK}/inv/staging.yml" before
+  before=$(identity "${out}")
+  gen staging --from-json "${WORK}/staging.json" --output "${out}"
+  expect_eq "re-run with the same outputs: exit 0" 0 "${RC}"
+  expect_eq "re-run leaves the file alone (hash, inode, mtime)" "${before}" "$(identity "${out}")"
+  expect_match "re-run logs unchanged" 'unchanged' "$(cat "${WORK}/err")"
+
+  fixture "${WORK}/staging3.json" staging 3
+  gen staging --from-json - --output "${out}" <"${WORK}/staging3.json"
+  expect_eq "new outputs from stdin: exit 0" 0 "${RC}"
+  expect_match "new outputs replace the file (3rd host)" 'staging-api-3:' "$(cat "${out}")"
+  gen staging --from-json "${WORK}/staging.json" --output "${out}"
+}
+
+test_mismatched_lists() {
+  local out="${WORK}/inv/staging.yml" before
+  before=$(identity "${out}")
+  fixture "${WORK}/mismatch.json" staging 2 '.api_private_ips.value |= .[:1]'
+  gen staging --from-json "${WORK}/mismatch.json" --output "${out}"
+  expect_eq "unpaired public/private lists: exit 1" 1 "${RC}"
+  expect_match "message names both outputs" 'api_public_ips.*api_private_ips' "$(cat "${WORK}/err")"
+  expect_eq "existing inventory untouched" "${before}" "$(identity "${out}")"
+  expect_eq "no temp file left after the refusal" "staging.yml" "$(ls -A "${WORK}/inv")"
+}
+
+test_missing_public_ips() {
+  fixture "${WORK}/nopublic.json" staging 2 'del(.api_public_ips)'
+  gen staging --from-json "${WORK}/nopublic.json" --output "${WORK}/inv/new.yml"
+  expect_eq "missing api_public_ips: exit 1" 1 "${RC}"
+  expect_match "message names api_public_ips" 'missing Terraform output api_public_ips' "$(cat "${WORK}/err")"
+  check_fails "no inventory created from bad outputs" test -e "${WORK}/inv/new.yml"
+
+  fixture "${WORK}/hidden.json" staging 2 '.api_public_ips.sensitive = true'
+  gen staging --from-json "${WORK}/hidden.json" --output -
+  expect_eq "sensitive api_public_ips is refused, not copied" "1 " "${RC} $(cat "${WORK}/out")"
+
+  fixture "${WORK}/badip.json" staging 2 '.api_private_ips.value[1] = "10.20.0.256"'
+  gen staging --from-json "${WORK}/badip.json" --output -
+  expect_match "a non-IPv4 address is refused" '10\.20\.0\.256.*not an IPv4' "${RC} $(cat "${WORK}/err")"
+
+  fixture "${WORK}/sensitive-host.json" staging 2 '.postgres_host.sensitive = true'
+  gen staging --from-json "${WORK}/sensitive-host.json" --output -
+  if ((RC == 0)) && ! grep -q 'postgres_host' "${WORK}/out" && grep -q 'postgres_port' "${WORK}/out"; then
+    pass "a sensitive optional output is left out, the others kept"
+  else
+    fail "a sensitive optional output is left out, the others kept" "exit ${RC}: $(cat "${WORK}/out" "${WORK}/err")"
+  fi
+}
+
+test_bad_env() {
+  local known env
+  known=$(find "${TF_ENVS_DIR}" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | paste -sd ' ')
+  for env in prod ../x staging/../dev Dev; do
+    gen "${env}" --from-json "${WORK}/staging.json" --output -
+    if ((RC != 0)) && grep -qF "${known}" "${WORK}/err" && [[ ! -s "${WORK}/out" ]]; then
+      pass "ENV '${env}' refused with the known envs (${known})"
+    else
+      fail "ENV '${env}' refused with the known envs (${known})" "exit ${RC}: $(cat "${WORK}/err")"
+    fi
+  done
+  gen staging --no-such-option
+  expect_match "unknown option refused" '^2 .*unknown option' "${RC} $(cat "${WORK}/err")"
+}
+
+test_stdout() {
+  local committed="${INVENTORY_DIR}/staging.yml" before="" out
+  [[ -f "${committed}" ]] && before=$(identity "${committed}")
+  out=$(cd "${WORK}/empty" && "${SCRIPT}" staging --from-json "${WORK}/staging.json" --output - 2>/dev/null)
+  expect_eq "--output - prints the same inventory as the file" "$(cat "${WORK}/inv/staging.yml")" "${out}"
+  expect_eq "--output - writes nothing in the current directory" "" "$(ls -A "${WORK}/empty")"
+  expect_eq "--output - leaves the default inventory/staging.yml alone" "${before}" \
+    "$([[ -f "${committed}" ]] && identity "${committed}")"
+}
+
+test_committed() {
+  local env count json want got
+  for env in dev staging; do
+    if [[ ! -f "${INVENTORY_DIR}/${env}.yml" ]]; then
+      fail "committed inventory/${env}.yml exists"
+      continue
+    fi
+    # In place, so the real group_vars/ are read too.
+    if ! json=$(inventory_list "${INVENTORY_DIR}/${env}.yml"); then
+      fail "committed inventory/${env}.yml parses with ansible-inventory" "$(tail -n 5 "${WORK}/ansible.err")"
+      continue
+    fi
+    pass "committed inventory/${env}.yml parses with ansible-inventory"
+    expect_eq "inventory/${env}.yml: api is the child of ${env}" '["api"]' "$(jq -c --arg e "${env}" '.[$e].children' <<<"${json}")"
+    count=$(sed -n 's/^droplet_count *= *\([0-9]*\).*/\1/p' "${TF_ENVS_DIR}/${env}/terraform.tfvars")
+    expect_eq "inventory/${env}.yml has droplet_count (${count}) hosts ${env}-api-N" \
+      "$(seq -f "${env}-api-%g" 1 "${count}" | jq -Rsc 'split("\n")[:-1]')" "$(jq -c '.api.hosts' <<<"${json}")"
+    fixture "${WORK}/full-${env}.json" "${env}" "${count}"
+    gen "${env}" --from-json "${WORK}/full-${env}.json" --output "${WORK}/full-${env}.yml"
+    want=$(shape "${WORK}/full-${env}.yml" "${env}") || want="unparsable: $(tail -n 3 "${WORK}/ansible.err")"
+    got=$(shape "${INVENTORY_DIR}/${env}.yml" "${env}") || got="unparsable: $(tail -n 3 "${WORK}/ansible.err")"
+    expect_eq "inventory/${env}.yml has the group and host var keys the script writes" "${want}" "${got}"
+    expect_match "inventory/${env}.yml keeps the generated header" \
+      "^# Generated by infrastructure/scripts/ansible-inventory.sh.*make ansible-inventory ENV=${env}" \
+      "$(head -n 3 "${INVENTORY_DIR}/${env}.yml" | tr '\n' ' ')"
+  done
+}
+
+test_unapplied_workspace() {
+  # Stands in for `terraform output -json` of a workspace that was never applied.
+  cat >"${WORK}/bin/terraform" <<'STUB'
+#!/usr/bin/env bash
+printf '%s\n' "$@" >"${0%/*}/terraform.args"
+echo '{}'
+STUB
+  chmod +x "${WORK}/bin/terraform"
+  RC=0
+  PATH="${WORK}/bin:${PATH}" "${SCRIPT}" dev --output "${WORK}/inv/dev.yml" >"${WORK}/out" 2>"${WORK}/err" || RC=$?
+  expect_match "un-applied workspace: clear message" \
+    '^1 .*ERROR: no Terraform outputs for dev: run terraform apply in infrastructure/terraform/environments/dev first, or pass --from-json FILE' \
+    "${RC} $(cat "${WORK}/err")"
+  expect_match "terraform ran as output -json in environments/dev" \
+    "^-chdir=${TF_ENVS_DIR}/dev output .*-json" "$(tr '\n' ' ' <"${WORK}/bin/terraform.args" 2>/dev/null)"
+  check_fails "no inventory written without outputs" test -e "${WORK}/inv/dev.yml"
+}
+
+main() {
+  case "${1:-}" in
+    -h | --help) usage; return 0 ;;
+    "") ;;
+    *) usage >&2; die "unknown argument '$1'" "see --help" 2 ;;
+  esac
+  trap cleanup EXIT
+  setup
+  test_staging_inventory
+  test_rerun_unchanged
+  test_mismatched_lists
+  test_missing_public_ips
+  test_bad_env
+  test_stdout
+  test_committed
+  test_unapplied_workspace
+  summary
+}
+
+main "$@"

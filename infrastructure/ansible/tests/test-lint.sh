@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Static checks of infrastructure/ansible: ansible-lint (production profile)
+# passes and would catch a bad task, both playbooks pass --syntax-check with
+# each inventory, the environments' address ranges match Terraform's, and
+# infrastructure/scripts/ansible.sh refuses bad input before touching a host.
+set -Eeuo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../../scripts/lib/common.sh
+source "${HERE}/../../scripts/lib/common.sh"
+# shellcheck source=../../scripts/lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+export RM_LOG_TAG="test-ansible-lint"
+
+ANSIBLE_DIR="${RM_REPO_ROOT}/infrastructure/ansible"
+ANSIBLE_SH="${RM_REPO_ROOT}/infrastructure/scripts/ansible.sh"
+TF_ENVS="${RM_REPO_ROOT}/infrastructure/terraform/environments"
+WORK=""
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0")
+
+ansible-lint (production profile), --syntax-check of both playbooks with every
+inventory, group_vars consistent with Terraform, and ansible.sh's refusals.
+USAGE
+}
+
+cleanup() { [[ -z "${WORK}" ]] || rm -rf "${WORK}"; }
+
+test_lint() {
+  local out rc=0
+  out=$(cd "${ANSIBLE_DIR}" && ansible-lint --strict 2>&1) || rc=$?
+  if ((rc == 0)) && grep -q "Profile 'production' was required, and it passed" <<<"${out}"; then
+    pass "ansible-lint --strict: production profile passes"
+  else
+    fail "ansible-lint --strict: production profile passes" "$(grep -vE 'WARNING|DEPRECATION|Alternatives' <<<"${out}" | tail -n 15)"
+  fi
+  # The linter must be able to fail: a copy with a short module name, a
+  # shell task without changed_when and a world-writable file.
+  cp -a "${ANSIBLE_DIR}/." "${WORK}/copy"
+  cat >>"${WORK}/copy/roles/docker_host/tasks/main.yml" <<'EOF'
+
+- name: bad task
+  shell: echo hello > /tmp/x
+- name: Write a file anyone can change
+  copy:
+    content: x
+    dest: /tmp/y
+EOF
+  out=$(cd "${WORK}/copy" && ansible-lint --strict 2>&1) && rc=0 || rc=$?
+  if ((rc != 0)) && grep -q 'fqcn' <<<"${out}" && grep -q 'no-changed-when' <<<"${out}"; then
+    pass "ansible-lint rejects a role with short module names and unguarded shell tasks"
+  else
+    fail "ansible-lint rejects a role with short module names and unguarded shell tasks" "exit ${rc}"
+  fi
+}
+
+test_syntax() {
+  local inv playbook
+  for inv in "${ANSIBLE_DIR}"/inventory/*.yml; do
+    for playbook in setup-api update-api; do
+      check "syntax-check ${playbook}.yml with inventory/$(basename "${inv}")" \
+        bash -c "cd '${ANSIBLE_DIR}' && ansible-playbook --syntax-check -i '${inv}' playbooks/${playbook}.yml"
+    done
+  done
+}
+
+# tfvar ENV NAME - a value of terraform.tfvars of ENV as the list/string it is.
+tfvar() { awk -F' = ' -v k="$2" '$1 == k {gsub(/[][" ]/, "", $2); print $2}' "${TF_ENVS}/$1/terraform.tfvars"; }
+
+test_matches_terraform() {
+  local env vars
+  for env in dev staging; do
+    vars=$(cd "${ANSIBLE_DIR}" && ansible-inventory -i "inventory/${env}.yml" --host "${env}-api-1" 2>/dev/null) || {
+      fail "${env}: inventory has ${env}-api-1"
+      continue
+    }
+    expect_eq "${env}: restomarket_env names the deploy environment" "${env}" "$(jq -r .restomarket_env <<<"${vars}")"
+    check "${env}: infrastructure/scripts/env/${env}.env exists for it" test -r "${RM_REPO_ROOT}/infrastructure/scripts/env/${env}.env"
+    expect_eq "${env}: VPC range equals Terraform's vpc_ip_range" "$(tfvar "${env}" vpc_ip_range)" \
+      "$(jq -r .restomarket_vpc_cidr <<<"${vars}")"
+    expect_eq "${env}: admin CIDRs equal Terraform's admin_cidrs" "$(tfvar "${env}" admin_cidrs)" \
+      "$(jq -r '.restomarket_admin_cidrs | join(",")' <<<"${vars}")"
+  done
+}
+
+# refused NAME REGEX ARGS... - ansible.sh ARGS exits non-zero with a message matching REGEX.
+refused() {
+  local name="$1" regex="$2" out rc=0
+  shift 2
+  out=$("${ANSIBLE_SH}" "$@" 2>&1) || rc=$?
+  if ((rc != 0)) && [[ "${out}" =~ ${regex} ]]; then pass "ansible.sh refuses ${name}"; else
+    fail "ansible.sh refuses ${name}" "exit ${rc}: $(tail -n 2 <<<"${out}")"
+  fi
+}
+
+test_wrapper_refusals() {
+  refused "an unknown environment" "unknown environment 'prod'.*use one of: dev staging" setup prod
+  refused "update without a tag" 'pass --tag TAG' update staging
+  refused "an invalid tag" "invalid tag 'v1;rm'" update staging --tag 'v1;rm'
+  refused "an --lb-url with a path" 'invalid --lb-url' update staging --tag v1 --lb-url http://lb/health
+  refused "--lb-url on setup" 'belong to update' setup staging --lb-url http://lb
+  refused "a missing inventory" 'does not exist' setup --inventory /nonexistent/hosts.yml
+  mkdir -p "${WORK}/vaulted/group_vars/ci"
+  printf 'all: {}\n' >"${WORK}/vaulted/hosts.yml"
+  printf '%s\n' "\$ANSIBLE_VAULT;1.1;AES256" 3132 >"${WORK}/vaulted/group_vars/ci/vault.yml"
+  refused "a vault without ANSIBLE_VAULT_PASSWORD_FILE" 'ANSIBLE_VAULT_PASSWORD_FILE is not set' \
+    setup --inventory "${WORK}/vaulted/hosts.yml"
+}
+
+main() {
+  case "${1:-}" in
+    -h | --help) usage; return 0 ;;
+    "") ;;
+    *) usage >&2; die "unknown argument '$1'" "see --help" 2 ;;
+  esac
+  trap cleanup EXIT
+  WORK=$(mktemp -d)
+  have jq || ensure_apt_packages jq
+  local venv
+  venv=$("${ANSIBLE_SH}" venv 2>/dev/null | tail -n1)
+  export PATH="${venv}/bin:${PATH}" ANSIBLE_CONFIG="${ANSIBLE_DIR}/ansible.cfg" ANSIBLE_NOCOLOR=1
+  test_lint
+  test_syntax
+  test_matches_terraform
+  test_wrapper_refusals
+  summary
+}
+
+main "$@"

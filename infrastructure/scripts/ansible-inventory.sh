@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Writes the Ansible inventory of one environment from its Terraform outputs,
+# so the hosts Ansible configures are always the droplets Terraform created.
+# Only addresses and connection coordinates are copied: sensitive outputs (and
+# anything named *connection_string*, which embeds a password) never reach the
+# inventory, which is committed. Secrets reach the hosts another way.
+set -Eeuo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib/common.sh
+source "${HERE}/lib/common.sh"
+export RM_LOG_TAG="ansible-inventory"
+
+TF_ENVS_REL="infrastructure/terraform/environments"
+TF_ENVS_DIR="${RM_REPO_ROOT}/${TF_ENVS_REL}"
+INVENTORY_DIR="${RM_REPO_ROOT}/infrastructure/ansible/inventory"
+# The environment becomes an Ansible group name, and Ansible warns about (and
+# may rewrite) group names that are not identifiers, so dashes are refused.
+ENV_PATTERN='^[a-z][a-z0-9_]*$'
+
+ENV_NAME=""
+FROM_JSON=""
+OUTPUT=""
+WORK=""
+TMP_OUT=""
+OUTPUTS_JSON=""
+PYTHON=""
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0") ENV [--from-json FILE] [--output FILE|-]
+
+Turns \`terraform output -json\` of ${TF_ENVS_REL}/ENV into the
+Ansible inventory infrastructure/ansible/inventory/ENV.yml: hosts ENV-api-1..N
+(ansible_host = public IP, private_ip = VPC IP) in group api, child of group
+ENV, whose vars are the load balancer IP and the PostgreSQL/Valkey coordinates.
+Sensitive outputs and connection strings are never copied.
+
+  ENV               environment (known: $(known_envs))
+  --from-json FILE  read the outputs JSON from FILE (- for stdin) instead of
+                    running terraform in ${TF_ENVS_REL}/ENV
+  --output FILE     write here instead of inventory/ENV.yml; - prints to stdout
+  -h, --help        show this help
+
+The file is replaced atomically and left alone when nothing changed.
+Example: terraform -chdir=${TF_ENVS_REL}/staging output -json | $(basename "$0") staging --from-json -
+USAGE
+}
+
+known_envs() {
+  local d names=()
+  for d in "${TF_ENVS_DIR}"/*/; do
+    d="${d%/}"
+    [[ -d "${d}" ]] && names+=("${d##*/}")
+  done
+  echo "${names[*]:-none}"
+}
+
+cleanup() {
+  [[ -n "${TMP_OUT}" ]] && rm -f "${TMP_OUT}"
+  [[ -n "${WORK}" ]] && rm -rf "${WORK}"
+  return 0
+}
+
+# value_after OPTION ARGS... - the value of OPTION; "-" is a value (stdin/stdout).
+value_after() {
+  [[ $# -ge 2 && ("$2" == - || "$2" != -*) ]] || die "$1 needs a value" "see --help" 2
+  echo "$2"
+}
+
+parse_args() {
+  while (($#)); do
+    case "$1" in
+      -h | --help) usage; exit 0 ;;
+      --from-json) FROM_JSON=$(value_after "$@") || exit 2; shift ;;
+      --output) OUTPUT=$(value_after "$@") || exit 2; shift ;;
+      -*) usage >&2; die "unknown option '$1'" "see --help" 2 ;;
+      *)
+        [[ -z "${ENV_NAME}" ]] || die "unexpected argument '$1' (ENV is already '${ENV_NAME}')" "see --help" 2
+        ENV_NAME="$1"
+        ;;
+    esac
+    shift
+  done
+  [[ -n "${ENV_NAME}" ]] || { usage >&2; die "no ENV given" "use one of: $(known_envs)" 2; }
+  if [[ ! "${ENV_NAME}" =~ ${ENV_PATTERN} || ! -d "${TF_ENVS_DIR}/${ENV_NAME}" ]]; then
+    die "unknown environment '${ENV_NAME}'" "use one of: $(known_envs)" 2
+  fi
+  OUTPUT="${OUTPUT:-${INVENTORY_DIR}/${ENV_NAME}.yml}"
+  if [[ "${OUTPUT}" != - && ! -d "$(dirname "${OUTPUT}")" ]]; then
+    die "directory of ${OUTPUT} does not exist" "create it or pick another --output" 2
+  fi
+}
+
+ensure_tools() {
+  have jq || ensure_apt_packages jq
+  local venv
+  if ! venv=$("${HERE}/bootstrap/python-tools.sh" ansible 2>"${WORK}/python-tools.log" | tail -n1); then
+    cat "${WORK}/python-tools.log" >&2
+    die "could not prepare the Ansible virtualenv" "run infrastructure/scripts/bootstrap/python-tools.sh ansible"
+  fi
+  PYTHON="${venv}/bin/python"
+  "${PYTHON}" -c 'import yaml' 2>/dev/null ||
+    die "PyYAML is missing from ${venv}" "re-run infrastructure/scripts/bootstrap/python-tools.sh ansible"
+}
+
+read_outputs() {
+  local file="${WORK}/outputs.json"
+  if [[ "${FROM_JSON}" == - ]]; then
+    cat >"${file}"
+  elif [[ -n "${FROM_JSON}" ]]; then
+    [[ -r "${FROM_JSON}" ]] || die "cannot read ${FROM_JSON}" "pass the file written by terraform output -json"
+    cat -- "${FROM_JSON}" >"${file}"
+  else
+    local dir="${TF_ENVS_REL}/${ENV_NAME}"
+    have terraform || die "terraform is not installed" "install it, or pass --from-json FILE (terraform output -json)"
+    if ! terraform -chdir="${RM_REPO_ROOT}/${dir}" output -no-color -json >"${file}" 2>"${WORK}/terraform.err"; then
+      cat "${WORK}/terraform.err" >&2
+      die "terraform output failed in ${dir}" "run terraform init and apply there first, or pass --from-json FILE"
+    fi
+    if [[ ! -s "${file}" ]] || jq -e 'length == 0' "${file}" >/dev/null 2>&1; then
+      die "no Terraform outputs for ${ENV_NAME}: run terraform apply in ${dir} first, or pass --from-json FILE"
+    fi
+  fi
+  # Anything else (plain values, -raw output, an error page) would silently
+  # produce a wrong inventory, so the shape is checked before use.
+  local origin="${FROM_JSON:-terraform output}"
+  [[ "${origin}" == - ]] && origin="stdin"
+  jq -e 'type == "object" and all(.[]; type == "object" and has("value"))' "${file}" >/dev/null 2>&1 ||
+    die "${origin} is not the JSON of terraform output -json" \
+      'expected {"NAME": {"sensitive": false, "type": ..., "value": ...}, ...}'
+  OUTPUTS_JSON="${file}"
+}
+
+# Shared by the check and the render: only non-sensitive outputs are visible.
+JQ_LIB='
+def usable: with_entries(select((.value.sensitive // false) != true and (.key | contains("connection_string") | not)));
+def ipv4: type == "string" and test("^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$");
+def port: if type == "string" and test("^[0-9]+$") then tonumber else . end;
+'
+
+# check_outputs - every problem with the outputs at once, then die if any.
+check_outputs() {
+  local problems
+  problems=$(jq -r "${JQ_LIB}"'
+    . as $all | usable as $o | def v($k): $o[$k].value;
+    [ (("api_public_ips", "api_private_ips") as $k
+        | if $all[$k] != null and $o[$k] == null then "\($k) is a sensitive output; it must not be"
+          elif v($k) == null then "missing Terraform output \($k)"
+          elif (v($k) | type) != "array" then "\($k) is not a list: \(v($k) | tojson)"
+          elif (v($k) | length) == 0 then "\($k) is empty (no API droplets)"
+          else v($k)[] | select(ipv4 | not) | "\($k) holds \(tojson), not an IPv4 address" end),
+      (if (v("api_public_ips") | type) == "array" and (v("api_private_ips") | type) == "array"
+          and (v("api_public_ips") | length) != (v("api_private_ips") | length)
+        then "api_public_ips has \(v("api_public_ips") | length) addresses but api_private_ips has \(v("api_private_ips") | length); they pair up one per droplet"
+        else empty end),
+      (v("load_balancer_ip") | select(. != null and (ipv4 | not)) | "load_balancer_ip is \(tojson), not an IPv4 address"),
+      (("postgres_port", "valkey_port") as $k | v($k) | select(. != null)
+        | select(port | (type == "number" and . == floor and . > 0 and . < 65536) | not)
+        | "\($k) is \(tojson), not a TCP port"),
+      (("postgres_host", "postgres_database", "postgres_user", "valkey_host") as $k | v($k) | select(. != null)
+        | select(type == "string" and test("^[A-Za-z0-9][A-Za-z0-9._-]*$") | not)
+        | "\($k) is \(tojson), not a host or identifier")
+    ] | .[]' "${OUTPUTS_JSON}")
+  [[ -z "${problems}" ]] && return 0
+  die "the Terraform outputs of ${ENV_NAME} cannot make an inventory: $(awk 'NR > 1 { printf "; " } { printf "%s", $0 }' <<<"${problems}")" \
+    "fix the outputs in ${TF_ENVS_REL}/${ENV_NAME}/outputs.tf (or the --from-json input) and re-run"
+}
+
+# render_inventory FILE - the inventory YAML, header included, into FILE.
+render_inventory() {
+  local target="$1"
+  jq --arg env "${ENV_NAME}" "${JQ_LIB}"'
+    usable as $o | def v($k): $o[$k].value;
+    (reduce ("load_balancer_ip", "postgres_host", "postgres_port", "postgres_database", "postgres_user",
+             "valkey_host", "valkey_port") as $k ({};
+      if v($k) == null then . else . + {($k): (if ($k | endswith("_port")) then (v($k) | port) else v($k) end)} end)) as $vars
+    | [range(0; v("api_public_ips") | length) as $i
+        | {key: "\($env)-api-\($i + 1)",
+           value: {ansible_host: v("api_public_ips")[$i], private_ip: v("api_private_ips")[$i]}}]
+      | from_entries as $hosts
+    | {all: {children: {($env): ((if $vars == {} then {} else {vars: $vars} end)
+                                 + {children: {api: {hosts: $hosts}}})}}}' "${OUTPUTS_JSON}" >"${WORK}/inventory.json"
+  {
+    cat <<HEADER
+# Generated by infrastructure/scripts/ansible-inventory.sh from the Terraform outputs of
+# ${TF_ENVS_REL}/${ENV_NAME}. Re-run it after \`terraform apply\`
+# (make ansible-inventory ENV=${ENV_NAME}); settings belong in inventory/group_vars/.
+HEADER
+    "${PYTHON}" -c 'import sys, json, yaml
+sys.stdout.write(yaml.safe_dump(json.load(sys.stdin), sort_keys=False, default_flow_style=False))' \
+      <"${WORK}/inventory.json"
+  } >"${target}"
+}
+
+# write_inventory - replace OUTPUT atomically, or leave it alone when equal.
+write_inventory() {
+  if [[ "${OUTPUT}" == - ]]; then
+    render_inventory "${WORK}/inventory.yml"
+    cat "${WORK}/inventory.yml"
+    return 0
+  fi
+  # Same directory as the target, so the final mv is a rename on one filesystem.
+  TMP_OUT=$(mktemp "$(dirname "${OUTPUT}")/.$(basename "${OUTPUT}").XXXXXX")
+  render_inventory "${TMP_OUT}"
+  if [[ -f "${OUTPUT}" ]] && cmp -s "${TMP_OUT}" "${OUTPUT}"; then
+    log "${OUTPUT} unchanged"
+    return 0
+  fi
+  chmod 0644 "${TMP_OUT}"
+  mv -f "${TMP_OUT}" "${OUTPUT}"
+  TMP_OUT=""
+  log "wrote ${OUTPUT} ($(grep -c '^ *ansible_host:' "${OUTPUT}") hosts)"
+}
+
+main() {
+  parse_args "$@"
+  trap cleanup EXIT
+  WORK=$(mktemp -d)
+  ensure_tools
+  read_outputs
+  check_outputs
+  write_inventory
+}
+
+main "$@"

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The one way this project runs Ansible: the pinned toolchain (a virtualenv
+# from infrastructure/python/requirements-ansible.txt), the project's
+# ansible.cfg and the environment's inventory. The playbooks call the deploy
+# engine on the hosts; this script only chooses what to run where.
+set -Eeuo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib/common.sh
+source "${HERE}/lib/common.sh"
+export RM_LOG_TAG="ansible"
+
+ANSIBLE_DIR="${RM_REPO_ROOT}/infrastructure/ansible"
+TAG_PATTERN='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0") setup  ENV|--inventory FILE [--first-run] [--check] [-- ANSIBLE ARGS...]
+       $(basename "$0") update ENV|--inventory FILE --tag TAG [--lb-url URL] [-- ANSIBLE ARGS...]
+       $(basename "$0") lint
+       $(basename "$0") venv
+
+  setup    converge playbooks/setup-api.yml (Docker, deploy user, ufw, security
+           updates, monitoring agent, deploy engine + secrets, SSH hardening)
+  update   roll release TAG across the hosts with playbooks/update-api.yml
+           (one host at a time; a failure returns the updated hosts to their
+           previous release and stops)
+  lint     ansible-lint (production profile) and --syntax-check of both playbooks
+  venv     create the Ansible virtualenv and print its path
+
+  ENV               dev or staging: inventory/ENV.yml under infrastructure/ansible
+  --inventory FILE  another inventory (a file or a directory)
+  --first-run       log in as root: a fresh droplet has no deploy user yet, and
+                    after this run root cannot log in any more
+  --check           dry run: --check --diff, change nothing
+  --tag TAG         the release (image tag) to roll out
+  --lb-url URL      also check health and the version through the load balancer
+  -- ARGS           passed to ansible-playbook as they are (e.g. --limit HOST)
+
+setup renders secrets from Ansible Vault (inventory/group_vars/ENV/vault.yml):
+set ANSIBLE_VAULT_PASSWORD_FILE to the file holding the vault password.
+
+Examples:
+  $(basename "$0") setup staging --first-run
+  $(basename "$0") update staging --tag 3f2c1ab --lb-url https://staging-api.restomarket.example
+USAGE
+}
+
+ansible_venv() {
+  VENV="$("${HERE}/bootstrap/python-tools.sh" ansible 2>/dev/null | tail -n1)" ||
+    VENV="$("${HERE}/bootstrap/python-tools.sh" ansible | tail -n1)"
+  export PATH="${VENV}/bin:${PATH}"
+  export ANSIBLE_CONFIG="${ANSIBLE_DIR}/ansible.cfg"
+  # ansible.cfg's relative paths (roles, default inventory) are read from here.
+  cd "${ANSIBLE_DIR}"
+}
+
+# resolve_inventory ENV FILE - the inventory to use: FILE, else inventory/ENV.yml.
+resolve_inventory() {
+  local env="$1" file="$2" known f
+  if [[ -n "${file}" ]]; then
+    [[ -e "${file}" ]] || die "inventory ${file} does not exist" "pass an existing file or directory to --inventory"
+    INVENTORY="$(cd "$(dirname "${file}")" && pwd)/$(basename "${file}")"
+    return 0
+  fi
+  known=""
+  for f in "${ANSIBLE_DIR}"/inventory/*.yml; do [[ -f "${f}" ]] && known+="$(basename "${f}" .yml) "; done
+  [[ -n "${env}" ]] || die "no environment given" "pass ENV (one of: ${known}) or --inventory FILE" 2
+  [[ "${env}" =~ ^[a-z0-9_-]+$ && -f "${ANSIBLE_DIR}/inventory/${env}.yml" ]] ||
+    die "unknown environment '${env}'" "use one of: ${known}(inventories in ${ANSIBLE_DIR}/inventory)" 2
+  INVENTORY="${ANSIBLE_DIR}/inventory/${env}.yml"
+}
+
+# require_vault_password - an encrypted vault in the inventory needs its password.
+require_vault_password() {
+  local dir vaults
+  dir="$(dirname "${INVENTORY}")"
+  [[ -d "${INVENTORY}" ]] && dir="${INVENTORY}"
+  vaults="$(grep -rl "^\\\$ANSIBLE_VAULT;" "${dir}/group_vars" "${dir}/host_vars" 2>/dev/null || true)"
+  [[ -z "${vaults}" || -n "${ANSIBLE_VAULT_PASSWORD_FILE:-}" ]] ||
+    die "the inventory has Ansible Vault files but ANSIBLE_VAULT_PASSWORD_FILE is not set" \
+      "export ANSIBLE_VAULT_PASSWORD_FILE=/path/to/vault-password (vaults: $(tr '\n' ' ' <<<"${vaults}"))"
+  [[ -z "${ANSIBLE_VAULT_PASSWORD_FILE:-}" || -r "${ANSIBLE_VAULT_PASSWORD_FILE}" ]] ||
+    die "cannot read the vault password file ${ANSIBLE_VAULT_PASSWORD_FILE}" "check ANSIBLE_VAULT_PASSWORD_FILE"
+}
+
+run_playbook() {
+  local playbook="$1"
+  shift
+  log "ansible-playbook ${playbook} -i ${INVENTORY} $*"
+  ansible-playbook -i "${INVENTORY}" "playbooks/${playbook}" "$@"
+}
+
+lint() {
+  step ansible-lint ansible-lint --strict
+  local inv
+  for inv in inventory/*.yml; do
+    step "syntax-check ${inv}" ansible-playbook --syntax-check -i "${inv}" playbooks/setup-api.yml playbooks/update-api.yml
+  done
+}
+
+main() {
+  local action="${1:-}" env="" inventory="" first_run=0 check=0 tag="" lb_url=""
+  local -a extra=()
+  case "${action}" in
+    -h | --help) usage; return 0 ;;
+    setup | update | lint | venv) shift ;;
+    "") usage >&2; die "no action given" "use setup, update, lint or venv" 2 ;;
+    *) usage >&2; die "unknown action '${action}'" "use setup, update, lint or venv" 2 ;;
+  esac
+  while (($# > 0)); do
+    case "$1" in
+      -h | --help) usage; return 0 ;;
+      --inventory | -i) [[ $# -ge 2 ]] || die "$1 needs a value" "see --help" 2; inventory="$2"; shift 2 ;;
+      --first-run) first_run=1; shift ;;
+      --check) check=1; shift ;;
+      --tag) [[ $# -ge 2 ]] || die "--tag needs a value" "see --help" 2; tag="$2"; shift 2 ;;
+      --lb-url) [[ $# -ge 2 ]] || die "--lb-url needs a value" "see --help" 2; lb_url="$2"; shift 2 ;;
+      --) shift; extra=("$@"); break ;;
+      -*) die "unknown option '$1'" "see --help" 2 ;;
+      *) [[ -z "${env}" ]] || die "unexpected argument '$1'" "see --help" 2; env="$1"; shift ;;
+    esac
+  done
+  case "${action}" in
+    venv) ansible_venv; echo "${VENV}"; return 0 ;;
+    lint) ansible_venv; lint; return 0 ;;
+  esac
+  if [[ "${action}" == update ]]; then
+    [[ -n "${tag}" ]] || die "no release given" "pass --tag TAG (the image tag to roll out)" 2
+    [[ "${tag}" =~ ${TAG_PATTERN} ]] || die "invalid tag '${tag}'" "letters, digits, '_', '.', '-'; at most 128 characters" 2
+    [[ -z "${lb_url}" || "${lb_url}" =~ ^https?://[^/[:space:]]+$ ]] ||
+      die "invalid --lb-url '${lb_url}'" "give the scheme and host only, e.g. https://staging-api.example.com" 2
+    ((first_run == 0 && check == 0)) || die "--first-run and --check belong to setup" "see --help" 2
+  fi
+  [[ "${action}" != setup || -z "${lb_url}${tag}" ]] || die "--tag and --lb-url belong to update" "see --help" 2
+  ansible_venv
+  resolve_inventory "${env}" "${inventory}"
+  if [[ "${action}" == setup ]]; then
+    # Only setup renders secrets; update-api.yml reads none.
+    require_vault_password
+    local -a args=()
+    ((first_run == 0)) || args+=(-e ansible_user=root)
+    ((check == 0)) || args+=(--check --diff)
+    run_playbook setup-api.yml "${args[@]}" "${extra[@]}"
+  else
+    run_playbook update-api.yml -e "image_tag=${tag}" -e "lb_url=${lb_url}" "${extra[@]}"
+  fi
+}
+
+main "$@"
