@@ -128,17 +128,33 @@ class RestaurantApiTest {
   }
 
   @Test
-  void evictsCachedPagesWhenARestaurantIsCreated() {
+  void servesPagesFromRedisCacheOnceRead() {
+    create("Cached", "Greek", "Athens");
+    http.get("/api/v1/restaurants");
+    assertThat(redis.hasKey(firstPageKey())).as("page cached before the response").isTrue();
+
+    jdbc.update("UPDATE restaurant SET name = 'Changed'");
+    JsonNode page = JSON.readTree(http.get("/api/v1/restaurants").body());
+    assertThat(page.get("items").get(0).get("name").asString()).isEqualTo("Cached");
+  }
+
+  @Test
+  void neverServesAPageComputedBeforeARestaurantWasCreated() {
     create("One", "Sushi", "Tokyo");
     assertThat(JSON.readTree(http.get("/api/v1/restaurants").body()).get("total").asLong())
         .isEqualTo(1);
-    awaitCached("restomarket:restaurant-pages::0:20");
+    String before = firstPageKey();
+    String stalePage = redis.opsForValue().get(before);
+    assertThat(stalePage).isNotNull();
 
     assertThat(create("Two", "Sushi", "Tokyo").statusCode()).isEqualTo(201);
-    assertThat(redis.hasKey("restomarket:restaurant-pages::0:20")).isFalse();
+    // A slow list request that read the database before the create writes its page after it.
+    redis.opsForValue().set(before, stalePage);
+
     JsonNode page = JSON.readTree(http.get("/api/v1/restaurants").body());
     assertThat(page.get("total").asLong()).isEqualTo(2);
     assertThat(page.get("items").get(0).get("name").asString()).isEqualTo("Two");
+    assertThat(firstPageKey()).isNotEqualTo(before);
   }
 
   @Test
@@ -185,6 +201,13 @@ class RestaurantApiTest {
         throw new IllegalStateException(e);
       }
     }
+  }
+
+  /** The cache key of page 0 (size 20) in the current generation. */
+  private String firstPageKey() {
+    return "restomarket:restaurant-pages::"
+        + redis.opsForValue().get(RestaurantPageGeneration.KEY)
+        + ":0:20";
   }
 
   private HttpResponse<String> create(String name, String cuisine, String city) {
