@@ -97,8 +97,14 @@ write_staging_secrets() {
   chown 1001:1001 "${dir}"/* 2>/dev/null || chmod 644 "${dir}"/*
 }
 
+# The stack's own containers hold its ports when it runs already. Asked of the
+# engine by compose's project label: a `compose ps` that fails under load must
+# not pass for "not running" and turn a second `make up` into a port conflict.
 port_owner_is_us() {
-  compose ps -q 2>/dev/null | grep -q .
+  local ids
+  ids=$("${DOCKER}" ps -q --filter "label=com.docker.compose.project=${STACK_NAME}") ||
+    die "cannot list the containers of stack ${STACK_NAME}" "check that the Docker engine answers: docker info"
+  [[ -n "${ids}" ]]
 }
 
 check_ports() {
