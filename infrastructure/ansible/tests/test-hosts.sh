@@ -93,21 +93,8 @@ recap() {
 
 host_version() { curl -fsS --max-time 5 "http://${IP[$1]}:3001/version" | jq -r .version 2>/dev/null || echo unreachable; }
 
-# build_variant TAG CMD_JSON - an image FROM v1 that reports version TAG (an earlier
-# class-path entry overrides the jar's version file), run with other arguments.
-build_variant() {
-  local tag="$1" args="$2" dir="${WORK}/build-$1"
-  mkdir -p "${dir}"
-  printf 'version=%s\ncommit=test\nbuildTime=test\n' "${tag}" >"${dir}/restomarket-version.properties"
-  cat >"${dir}/Dockerfile" <<EOF
-FROM ${REPO}:v1
-LABEL org.opencontainers.image.version="${tag}" com.restomarket.test="${RUN_ID}"
-COPY restomarket-version.properties /app/override/
-ENTRYPOINT ["/usr/bin/tini", "--", "java", "-XX:MaxRAMPercentage=75", "-cp", "/app/override:/app/restomarket-api.jar", "com.restomarket.api.RestomarketApiApplication"]
-CMD ${args}
-EOF
-  DOCKER_BUILDKIT=1 "${DOCKER}" build -q -t "${REPO}:${tag}" "${dir}" >/dev/null
-}
+# build_variant TAG CMD_JSON - REPO:TAG from v1, reporting TAG, run with CMD_JSON.
+build_variant() { api_image_variant "${REPO}:$1" "${REPO}:v1" "$1" "$2" "${WORK}/build-$1" "${RUN_ID}"; }
 
 # ---- setup -----------------------------------------------------------------------
 

@@ -80,22 +80,8 @@ free_port() {
 
 random_secret() { head -c 24 /dev/urandom | base64 | tr -d '/+='; }
 
-# build_variant TAG BASE CMD_JSON - an image FROM BASE reporting version TAG
-# (an earlier class-path entry overrides the jar's version file) with other
-# arguments: cheap broken releases.
-build_variant() {
-  local tag="$1" base="$2" args="$3" dir="${WORK}/build-$1"
-  mkdir -p "${dir}"
-  printf 'version=%s\ncommit=test\nbuildTime=test\n' "${tag}" >"${dir}/restomarket-version.properties"
-  cat >"${dir}/Dockerfile" <<EOF
-FROM ${base}
-LABEL org.opencontainers.image.version="${tag}" com.restomarket.test="${RUN_ID}"
-COPY restomarket-version.properties /app/override/
-ENTRYPOINT ["/usr/bin/tini", "--", "java", "-XX:MaxRAMPercentage=75", "-cp", "/app/override:/app/restomarket-api.jar", "com.restomarket.api.RestomarketApiApplication"]
-CMD ${args}
-EOF
-  DOCKER_BUILDKIT=1 "${DOCKER}" build -q -t "${REPO}:${tag}" "${dir}" >/dev/null
-}
+# build_variant TAG BASE CMD_JSON - REPO:TAG from BASE, reporting TAG, run with CMD_JSON.
+build_variant() { api_image_variant "${REPO}:$1" "$2" "$1" "$3" "${WORK}/build-$1" "${RUN_ID}"; }
 
 write_env_file() {
   local name="$1" repo="$2" state="$3"
