@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end checks of the packaged API as a real process against the real
 # local PostgreSQL and Redis: /health follows a real server stop and start
-# within 2 s, and SIGTERM lets an in-flight request finish before exit 0.
+# within 2 s, SIGTERM lets an in-flight request finish before exit 0, and
+# REDIS_SSL talks TLS to a real TLS-only Redis and verifies its certificate.
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../../infrastructure/scripts/lib/common.sh
@@ -15,6 +16,7 @@ JAR="${RM_REPO_ROOT}/apps/api/target/restomarket-api.jar"
 JAVA="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java"
 PORT="${E2E_PORT:-38080}"
 API_PID=""
+TLS_REDIS_PID=""
 
 usage() {
   cat <<USAGE
@@ -28,6 +30,7 @@ USAGE
 
 cleanup() {
   if [[ -n "${API_PID}" ]]; then kill "${API_PID}" 2>/dev/null || true; fi
+  if [[ -n "${TLS_REDIS_PID}" ]]; then kill "${TLS_REDIS_PID}" 2>/dev/null || true; fi
   if [[ -f "${RM_REPO_ROOT}/.run/redis/redis.pid" ]]; then
     kill -CONT "$(cat "${RM_REPO_ROOT}/.run/redis/redis.pid")" 2>/dev/null || true
   fi
@@ -111,6 +114,66 @@ test_missing_setting_fails_fast() {
   expect_match "the error names DATABASE_URL" 'set DATABASE_URL' "${out}"
 }
 
+# start_tls_redis - a TLS-only redis-server (the local one's binary and password)
+# with a certificate for 127.0.0.1 from a throwaway CA; TLS_PORT, TLS_DIR.
+start_tls_redis() {
+  TLS_DIR="${WORK}/tls"
+  mkdir -p "${TLS_DIR}"
+  TLS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  (
+    cd "${TLS_DIR}"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=restomarket-e2e-ca -keyout ca.key -out ca.crt
+    openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout redis.key -out redis.csr
+    printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+    openssl x509 -req -in redis.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext -out redis.crt
+    "${JAVA%/java}/keytool" -importcert -noprompt -alias e2e-ca -file ca.crt -keystore trust.p12 \
+      -storetype PKCS12 -storepass e2e-trust
+  ) >"${WORK}/tls.log" 2>&1 || { cat "${WORK}/tls.log" >&2; return 1; }
+  # shellcheck source=/dev/null
+  (set -a && source "${RM_REPO_ROOT}/.run/local-services.env" &&
+    exec redis-server --port 0 --tls-port "${TLS_PORT}" --bind 127.0.0.1 --save '' --appendonly no \
+      --tls-cert-file "${TLS_DIR}/redis.crt" --tls-key-file "${TLS_DIR}/redis.key" \
+      --tls-ca-cert-file "${TLS_DIR}/ca.crt" --tls-auth-clients no --requirepass "${REDIS_PASSWORD}") \
+    >"${WORK}/tls-redis.log" 2>&1 &
+  TLS_REDIS_PID=$!
+  wait_until 10 "TLS Redis on ${TLS_PORT}" bash -c "exec 3<>/dev/tcp/127.0.0.1/${TLS_PORT}"
+}
+
+# redis_status_with ENV... - start the API with ENV on the TLS Redis, print the
+# redis field of its first /health answer, stop it.
+redis_status_with() {
+  local port=$((PORT + 1)) body="" pid
+  # shellcheck source=/dev/null
+  (set -a && source "${RM_REPO_ROOT}/.run/local-services.env" && set +a &&
+    exec env DATABASE_URL="${DATABASE_URL}_test" PORT="${port}" LOG_FORMAT= REDIS_PORT="${TLS_PORT}" "$@" \
+      "${JAVA}" -jar "${JAR}") >"${WORK}/api-tls.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 120); do
+    body=$(curl -s --max-time 3 "http://127.0.0.1:${port}/health" || true)
+    [[ -n "${body}" ]] && break
+    sleep 0.5
+  done
+  # A first TLS handshake can outlast one health check: ask until Redis is up or 5 s passed.
+  for _ in $(seq 1 10); do
+    [[ "${body}" == *'"redis":"connected"'* ]] && break
+    sleep 0.5
+    body=$(curl -s --max-time 3 "http://127.0.0.1:${port}/health" || true)
+  done
+  kill "${pid}" 2>/dev/null || true
+  wait "${pid}" 2>/dev/null || true
+  sed -n 's/.*"redis":"\([a-z]*\)".*/\1/p' <<<"${body}"
+}
+
+test_redis_tls() {
+  start_tls_redis || { fail "a TLS-only Redis starts"; return 0; }
+  expect_eq "REDIS_SSL=true, CA trusted: Redis connected over TLS" connected \
+    "$(redis_status_with REDIS_SSL=true JAVA_TOOL_OPTIONS="-Djavax.net.ssl.trustStore=${TLS_DIR}/trust.p12 -Djavax.net.ssl.trustStorePassword=e2e-trust")"
+  expect_eq "REDIS_SSL=true, CA not trusted: refused (the certificate is verified)" disconnected \
+    "$(redis_status_with REDIS_SSL=true)"
+  expect_eq "REDIS_SSL=false against the TLS-only port: disconnected" disconnected \
+    "$(redis_status_with REDIS_SSL=false)"
+}
+
 main() {
   case "${1:-}" in
     -h | --help) usage; return 0 ;;
@@ -126,6 +189,7 @@ main() {
   test_health_follows_real redis redis
   test_sigterm_is_graceful
   test_missing_setting_fails_fast
+  test_redis_tls
   summary
 }
 

@@ -187,6 +187,7 @@ postgres_user: restomarket
 postgres_sslmode: disable
 valkey_host: $(container_ip "${RUN_ID}-redis")
 valkey_port: 6379
+valkey_ssl: false
 deploy_engine_env_overrides:
   PROXY_BIND: "{{ private_ip }}"
   PROXY_IMAGE: ${PROXY_IMAGE}

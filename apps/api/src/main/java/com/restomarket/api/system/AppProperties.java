@@ -41,19 +41,24 @@ public record AppProperties(
     }
   }
 
-  /** Redis connection; the password may be empty for a server without authentication. */
+  /**
+   * Redis connection; the password may be empty for a server without authentication. With {@code
+   * ssl} the connection is TLS and the server's certificate is verified against the JVM's trusted
+   * CAs (managed Valkey on DigitalOcean presents a Let's Encrypt certificate).
+   */
   public record Redis(
       @NotBlank(message = "is missing: set REDIS_HOST") String host,
       @Min(value = 1, message = "must be a TCP port: set REDIS_PORT")
           @Max(value = 65535, message = "must be a TCP port: set REDIS_PORT")
           int port,
       String password,
+      boolean ssl,
       @NotNull Duration timeout,
       @NotNull Duration cacheTtl) {
 
     @Override
     public String toString() {
-      return "Redis[host=" + host + ", port=" + port + ", password=***]";
+      return "Redis[host=" + host + ", port=" + port + ", ssl=" + ssl + ", password=***]";
     }
   }
 

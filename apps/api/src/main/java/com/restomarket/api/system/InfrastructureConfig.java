@@ -70,12 +70,14 @@ class InfrastructureConfig {
             .socketOptions(SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).build())
             .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
             .build();
-    LettuceClientConfiguration client =
+    LettuceClientConfiguration.LettuceClientConfigurationBuilder client =
         LettuceClientConfiguration.builder()
             .commandTimeout(redis.timeout())
             .clientResources(clientResources)
-            .clientOptions(options)
-            .build();
-    return new LettuceConnectionFactory(server, client);
+            .clientOptions(options);
+    if (redis.ssl()) {
+      client.useSsl();
+    }
+    return new LettuceConnectionFactory(server, client.build());
   }
 }

@@ -55,7 +55,12 @@ class ConfigurationTest {
         new AppProperties.Database("jdbc:postgresql://x/y", "u", "s3cr3t", 5);
     AppProperties.Redis redis =
         new AppProperties.Redis(
-            "h", 6379, "r3d1s", java.time.Duration.ofSeconds(1), java.time.Duration.ofMinutes(1));
+            "h",
+            6379,
+            "r3d1s",
+            true,
+            java.time.Duration.ofSeconds(1),
+            java.time.Duration.ofMinutes(1));
     assertThat(db.toString()).doesNotContain("s3cr3t");
     assertThat(redis.toString()).doesNotContain("r3d1s");
   }
