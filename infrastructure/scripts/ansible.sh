@@ -17,7 +17,6 @@ usage() {
   cat <<USAGE
 Usage: $(basename "$0") setup  ENV|--inventory FILE [--first-run] [--check] [-- ANSIBLE ARGS...]
        $(basename "$0") update ENV|--inventory FILE --tag TAG [--lb-url URL] [-- ANSIBLE ARGS...]
-       $(basename "$0") lint
        $(basename "$0") venv
 
   setup    converge playbooks/setup-api.yml (Docker, deploy user, ufw, security
@@ -25,7 +24,6 @@ Usage: $(basename "$0") setup  ENV|--inventory FILE [--first-run] [--check] [-- 
   update   roll release TAG across the hosts with playbooks/update-api.yml
            (one host at a time; a failure returns the updated hosts to their
            previous release and stops)
-  lint     ansible-lint (production profile) and --syntax-check of both playbooks
   venv     create the Ansible virtualenv and print its path
 
   ENV               dev or staging: inventory/ENV.yml under infrastructure/ansible
@@ -91,22 +89,14 @@ run_playbook() {
   ansible-playbook -i "${INVENTORY}" "playbooks/${playbook}" "$@"
 }
 
-lint() {
-  step ansible-lint ansible-lint --strict
-  local inv
-  for inv in inventory/*.yml; do
-    step "syntax-check ${inv}" ansible-playbook --syntax-check -i "${inv}" playbooks/setup-api.yml playbooks/update-api.yml
-  done
-}
-
 main() {
   local action="${1:-}" env="" inventory="" first_run=0 check=0 tag="" lb_url=""
   local -a extra=()
   case "${action}" in
     -h | --help) usage; return 0 ;;
-    setup | update | lint | venv) shift ;;
-    "") usage >&2; die "no action given" "use setup, update, lint or venv" 2 ;;
-    *) usage >&2; die "unknown action '${action}'" "use setup, update, lint or venv" 2 ;;
+    setup | update | venv) shift ;;
+    "") usage >&2; die "no action given" "use setup, update or venv" 2 ;;
+    *) usage >&2; die "unknown action '${action}'" "use setup, update or venv" 2 ;;
   esac
   while (($# > 0)); do
     case "$1" in
@@ -123,7 +113,6 @@ main() {
   done
   case "${action}" in
     venv) ansible_venv; echo "${VENV}"; return 0 ;;
-    lint) ansible_venv; lint; return 0 ;;
   esac
   if [[ "${action}" == update ]]; then
     [[ -n "${tag}" ]] || die "no release given" "pass --tag TAG (the image tag to roll out)" 2
