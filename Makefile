@@ -13,13 +13,13 @@ VERSION ?= $(shell sed -n 's:^  <version>\(.*\)</version>:\1:p' apps/api/pom.xml
 BUILD_FLAGS := -Dgit.commit=$(GIT_COMMIT) -Dapp.version=$(VERSION)
 
 # Suites that `make test` runs, in order; each is a target of its own.
-TEST_SUITES := test-shell test-api test-api-e2e test-docker test-deploy tf-check ansible-check ci-check
+TEST_SUITES := test-shell test-api test-api-e2e test-docker test-fresh test-deploy tf-check ansible-check ci-check
 TAG ?= $(GIT_COMMIT)
 ENV ?= local
 
 .PHONY: help
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^##@ / {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 ##@ Everyday
 .PHONY: up
@@ -129,6 +129,10 @@ test-docker: images ## Base images, the API image (user, labels, secrets, SIGTER
 	@$(SCRIPTS)/build-image.sh test
 	@infrastructure/docker/tests/test-api-image.sh restomarket/api:test
 	@infrastructure/docker/tests/test-stacks.sh
+
+.PHONY: test-fresh
+test-fresh: images ## make up from nothing on a pristine Debian 12 machine (a container with its own Docker engine)
+	@infrastructure/docker/tests/test-fresh.sh
 
 .PHONY: test-deploy
 test-deploy: images ## Deploy engine under load (deploy, rollback, failed releases, SIGKILL, locks, bad input, retention) and make deploy/releases/rollback

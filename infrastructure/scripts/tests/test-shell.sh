@@ -37,11 +37,22 @@ check_script() {
   if ((rc != 0)) && [[ -n "${out}" ]]; then pass "rejects bad input ${f}"; else fail "rejects bad input ${f}" "exit ${rc}"; fi
 }
 
+# make help groups the targets under the Makefile's ##@ section headers.
+test_make_help() {
+  local out sections
+  out=$(make --no-print-directory -C "${RM_REPO_ROOT}" help 2>&1 | sed 's/\x1b\[[0-9;]*m//g')
+  sections=$(grep -c '^##@ ' "${RM_REPO_ROOT}/Makefile")
+  expect_eq "make help prints every ##@ section header (${sections})" "${sections}" \
+    "$(grep -cxFf <(sed -n 's/^##@ //p' "${RM_REPO_ROOT}/Makefile") <<<"${out}")"
+  expect_match "make help lists make up under its section" $'Everyday\n  up ' "${out}"
+}
+
 main() {
   [[ "${1:-}" == -h || "${1:-}" == --help ]] && { usage; return 0; }
   ensure_apt_packages shellcheck
   local f
   while read -r f; do check_script "${f}"; done < <(list_scripts)
+  test_make_help
   summary
 }
 
