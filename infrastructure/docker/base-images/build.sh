@@ -111,6 +111,14 @@ official_images_present() {
   done
 }
 
+airgap_images_present() {
+  [[ -f "${AIRGAP_ENV}" ]] || return 1
+  local var
+  for var in "${IMAGE_VARS[@]}"; do
+    image_exists "${AIRGAP_IMAGE[${var}]}" || return 1
+  done
+}
+
 probe_registry() {
   local probe="${OFFICIAL_IMAGE[RUNTIME_BASE_IMAGE]}" out
   log "probing the registry: pulling ${probe} (timeout ${PULL_PROBE_SECONDS}s)"
@@ -127,7 +135,18 @@ choose_mode() {
   case "${requested}" in
     pull | airgap) echo "${requested}" ;;
     auto)
-      if official_images_present || probe_registry; then echo pull; else echo airgap; fi
+      # A machine that built the air-gapped set once keeps it: asking the
+      # registry again on every run only costs the probe's timeout.
+      if official_images_present; then
+        echo pull
+      elif airgap_images_present; then
+        log "using the air-gapped images built earlier (${AIRGAP_ENV}); --mode pull to try the registry"
+        echo airgap
+      elif probe_registry; then
+        echo pull
+      else
+        echo airgap
+      fi
       ;;
     *) die "unknown mode: ${requested}" "use --mode auto, pull or airgap" ;;
   esac
