@@ -11,6 +11,8 @@ export RM_LOG_TAG="stack"
 COMPOSE="${RM_REPO_ROOT}/infrastructure/scripts/compose.sh"
 DOCKER=/usr/bin/docker
 UP_TIMEOUT="${STACK_UP_TIMEOUT:-300}"
+# Settings of .env.staging that must hold a real secret.
+STAGING_SECRETS=(POSTGRES_PASSWORD REDIS_PASSWORD API_WRITE_TOKEN)
 
 usage() {
   cat <<USAGE
@@ -54,11 +56,22 @@ compose() {
   "${COMPOSE}" -p "${STACK_NAME}" -f "${RM_REPO_ROOT}/${FILE}" --env-file "${ENV_FILE}" "$@"
 }
 
-env_value() { sed -n "s/^$1=//p" "${ENV_FILE}" | tail -n 1; }
+# env_value KEY - a setting as compose resolves it: the caller's environment
+# wins over the settings file (e.g. API_PORT=4001 make up).
+env_value() {
+  if [[ -n "${!1:-}" ]]; then
+    printf '%s\n' "${!1}"
+  else
+    sed -n "s/^$1=//p" "${ENV_FILE}" | tail -n 1
+  fi
+}
 
 
 create_dev_env() {
-  [[ -f "${ENV_FILE}" ]] && return 0
+  if [[ -f "${ENV_FILE}" ]]; then
+    add_generated_settings
+    return 0
+  fi
   # New passwords cannot open a database initialised with older ones.
   if "${DOCKER}" volume inspect "${STACK_NAME}_postgres_data" >/dev/null 2>&1; then
     die "${ENV_FILE} is missing but the volume ${STACK_NAME}_postgres_data exists, initialised with its passwords" \
@@ -75,11 +88,24 @@ create_dev_env() {
   )
 }
 
+# A settings file made by an older checkout lacks the generated settings added
+# since (e.g. API_WRITE_TOKEN): append those with fresh values, keep the rest.
+add_generated_settings() {
+  local line key
+  while IFS= read -r line; do
+    [[ "${line}" =~ ^([A-Z_]+)=generate$ ]] || continue
+    key="${BASH_REMATCH[1]}"
+    grep -q "^${key}=" "${ENV_FILE}" && continue
+    log "adding ${key} to ${ENV_FILE} (a fresh random value)"
+    printf '%s=%s\n' "${key}" "$(random_secret)" >>"${ENV_FILE}"
+  done <"${RM_REPO_ROOT}/${EXAMPLE}"
+}
+
 require_staging_env() {
   [[ -f "${ENV_FILE}" ]] ||
-    die "missing ${ENV_FILE}: the staging stack needs its own settings" "cp ${EXAMPLE} ${ENV_FILE}, set POSTGRES_PASSWORD and REDIS_PASSWORD, then re-run"
+    die "missing ${ENV_FILE}: the staging stack needs its own settings" "cp ${EXAMPLE} ${ENV_FILE}, set POSTGRES_PASSWORD, REDIS_PASSWORD and API_WRITE_TOKEN, then re-run"
   local key
-  for key in POSTGRES_PASSWORD REDIS_PASSWORD; do
+  for key in "${STAGING_SECRETS[@]}"; do
     case "$(env_value "${key}")" in
       "" | replace-me) die "${key} in ${ENV_FILE} is not set" "put a real secret there, e.g. \$(openssl rand -base64 24)" ;;
     esac
@@ -92,7 +118,8 @@ write_staging_secrets() {
   mkdir -p "${dir}"
   chmod 700 "${dir}"
   (umask 077 && printf '%s' "$(env_value POSTGRES_PASSWORD)" >"${dir}/DATABASE_PASSWORD" &&
-    printf '%s' "$(env_value REDIS_PASSWORD)" >"${dir}/REDIS_PASSWORD")
+    printf '%s' "$(env_value REDIS_PASSWORD)" >"${dir}/REDIS_PASSWORD" &&
+    printf '%s' "$(env_value API_WRITE_TOKEN)" >"${dir}/API_WRITE_TOKEN")
   # The API runs as uid 1001 and reads them through a bind mount.
   chown 1001:1001 "${dir}"/* 2>/dev/null || chmod 644 "${dir}"/*
 }
@@ -148,9 +175,11 @@ URLS
 }
 
 up() {
+  # Docker first: the settings and port checks below ask the engine questions,
+  # and on a fresh machine there is no engine until this step installs it.
+  step docker "${RM_REPO_ROOT}/infrastructure/scripts/bootstrap/docker.sh"
   if [[ "${STACK}" == dev ]]; then create_dev_env; else require_staging_env; fi
   check_ports
-  step docker "${RM_REPO_ROOT}/infrastructure/scripts/bootstrap/docker.sh"
   step base-images "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh"
   if [[ "${STACK}" == staging ]]; then
     write_staging_secrets
