@@ -63,7 +63,7 @@ start_to_healthy() {
   start=$(date +%s%N)
   "${DOCKER}" run -d --name "${PREFIX}-api" --network "${PREFIX}-net" -p 127.0.0.1::3000 \
     -e DATABASE_URL="jdbc:postgresql://${PREFIX}-pg:5432/bench" -e DATABASE_USERNAME=bench \
-    -e DATABASE_PASSWORD=bench-only -e REDIS_HOST="${PREFIX}-redis" "$@" >/dev/null
+    -e DATABASE_PASSWORD=bench-only -e API_WRITE_TOKEN=bench-only-write-token -e REDIS_HOST="${PREFIX}-redis" "$@" >/dev/null
   port=$("${DOCKER}" port "${PREFIX}-api" 3000 | head -n 1 | sed 's/.*://')
   until [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:${port}/health")" == 200 ]]; do
     (($(date +%s%N) - start > 120000000000)) && die "the API did not become healthy in 120 s" "docker logs ${PREFIX}-api"

@@ -35,7 +35,7 @@ redis_container() { echo "${STACK_NAME}-redis"; }
 write_env_dir() {
   mkdir -p "${ENV_DIR}/secrets"
   local name
-  for name in DATABASE_PASSWORD REDIS_PASSWORD; do
+  for name in DATABASE_PASSWORD REDIS_PASSWORD API_WRITE_TOKEN; do
     [[ -s "${ENV_DIR}/secrets/${name}" ]] && continue
     (umask 077 && random_secret >"${ENV_DIR}/secrets/${name}")
     log "generated ${ENV_DIR}/secrets/${name}"

@@ -130,6 +130,7 @@ container_ip() { "${DOCKER}" inspect -f "{{(index .NetworkSettings.Networks \"${
 start_databases() {
   DB_PASSWORD=$(random_secret)
   REDIS_PASSWORD=$(random_secret)
+  WRITE_TOKEN=$(random_secret)
   "${DOCKER}" run -d --name "${RUN_ID}-postgres" --network "${RUN_ID}" --label "com.restomarket.test=${RUN_ID}" \
     -e POSTGRES_USER=restomarket -e POSTGRES_DB=restomarket -e POSTGRES_PASSWORD="${DB_PASSWORD}" \
     "${POSTGRES_IMAGE}" >/dev/null
@@ -197,6 +198,7 @@ EOF
 ---
 vault_database_password: ${DB_PASSWORD}
 vault_redis_password: ${REDIS_PASSWORD}
+vault_api_write_token: ${WRITE_TOKEN}
 EOF
   "${VENV}/bin/ansible-vault" encrypt --vault-password-file "${WORK}/vault-password" \
     --output "${inv}/group_vars/ci/vault.yml" "${WORK}/vault.yml" >/dev/null 2>&1
@@ -303,11 +305,12 @@ test_secrets() {
   local host dir="/etc/restomarket/${DEPLOY_ENV}"
   for host in "${HOSTS[@]}"; do
     expect_eq "${host}: secret files are 0600, owned by deploy" \
-      "600 deploy ${dir}/secrets/DATABASE_PASSWORD 600 deploy ${dir}/secrets/REDIS_PASSWORD" \
+      "600 deploy ${dir}/secrets/API_WRITE_TOKEN 600 deploy ${dir}/secrets/DATABASE_PASSWORD 600 deploy ${dir}/secrets/REDIS_PASSWORD" \
       "$(on "${host}" "stat -c '%a %U %n' ${dir}/secrets/* | sort | tr '\n' ' ' | sed 's/ \$//'")"
     expect_eq "${host}: the secret is the vault's value" "${DB_PASSWORD}" "$(on "${host}" "cat ${dir}/secrets/DATABASE_PASSWORD")"
+    expect_eq "${host}: the write token is the vault's value" "${WRITE_TOKEN}" "$(on "${host}" "cat ${dir}/secrets/API_WRITE_TOKEN")"
     expect_eq "${host}: secrets directory is 0700" "700 deploy" "$(on "${host}" "stat -c '%a %U' ${dir}/secrets")"
-    check_fails "${host}: no secret in api.env" on "${host}" "grep -qF -e '${DB_PASSWORD}' -e '${REDIS_PASSWORD}' ${dir}/api.env"
+    check_fails "${host}: no secret in api.env" on "${host}" "grep -qF -e '${DB_PASSWORD}' -e '${REDIS_PASSWORD}' -e '${WRITE_TOKEN}' ${dir}/api.env"
     check_fails "${host}: secrets unreadable to other users" on "${host}" "sudo -u nobody cat ${dir}/secrets/DATABASE_PASSWORD"
   done
 }

@@ -73,11 +73,11 @@ test_no_secrets_in_image() {
   local tar="${WORK}/image.tar" secret found=0 history
   "${DOCKER}" save -o "${tar}" "${IMAGE}"
   history=$("${DOCKER}" history --no-trunc "${IMAGE}")
-  local secrets=("${DB_PASSWORD}" "${REDIS_PASSWORD}")
+  local secrets=("${DB_PASSWORD}" "${REDIS_PASSWORD}" "${WRITE_TOKEN}")
   local f
   for f in "${RM_REPO_ROOT}/.env.development" "${RM_REPO_ROOT}/.env.staging" "${RM_REPO_ROOT}/.run/local-services.env"; do
     [[ -f "${f}" ]] || continue
-    while IFS= read -r secret; do [[ ${#secret} -ge 8 ]] && secrets+=("${secret}"); done < <(sed -n 's/^[A-Z_]*PASSWORD=//p' "${f}")
+    while IFS= read -r secret; do [[ ${#secret} -ge 8 ]] && secrets+=("${secret}"); done < <(sed -En 's/^[A-Z_]*(PASSWORD|TOKEN)=//p' "${f}")
   done
   mkdir -p "${WORK}/layers"
   tar -xf "${tar}" -C "${WORK}/layers"
@@ -116,12 +116,38 @@ test_healthy_with_file_secrets() {
   expect_match "/version reports the image tag" "\"version\":\"${IMAGE##*:}\"" "$(curl -s "http://127.0.0.1:${PORT}/version")"
   local inspect
   inspect=$("${DOCKER}" inspect "${PREFIX}-api")
-  if grep -qF -- "${DB_PASSWORD}" <<<"${inspect}" || grep -qF -- "${REDIS_PASSWORD}" <<<"${inspect}"; then
+  if grep -qF -e "${DB_PASSWORD}" -e "${REDIS_PASSWORD}" -e "${WRITE_TOKEN}" <<<"${inspect}"; then
     fail "secret values absent from docker inspect"
   else
     pass "secret values absent from docker inspect"
   fi
   expect_eq "process runs as uid 1001" 1001 "$("${DOCKER}" top "${PREFIX}-api" -eo pid,uid,comm | awk '$3 == "java" {print $2}')"
+}
+
+# in_container PORT PATH - status line and body of GET PATH on PORT from inside
+# the API container (bash's /dev/tcp: the image has no curl).
+in_container() {
+  "${DOCKER}" exec "${PREFIX}-api" bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf 'GET $2 HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 && cat <&3" 2>&1 || true
+}
+
+# Writes need the token from the secret file; docs are off by default; metrics
+# answer on the management port inside the container and never on the public one.
+test_api_surface() {
+  local url="http://127.0.0.1:${PORT}" body='{"name":"Image Test","cuisine":"thai","city":"Lyon"}'
+  expect_eq "POST without a token is 401" 401 \
+    "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d "${body}" "${url}/api/v1/restaurants")"
+  expect_eq "POST with the token from /run/secrets is 201" 201 \
+    "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -H "Authorization: Bearer ${WRITE_TOKEN}" -d "${body}" "${url}/api/v1/restaurants")"
+  expect_eq "Swagger UI off by default (404)" 404 "$(curl -s -o /dev/null -w '%{http_code}' "${url}/swagger-ui/index.html")"
+  expect_eq "no metrics on the public port (404)" 404 "$(curl -s -o /dev/null -w '%{http_code}' "${url}/actuator/prometheus")"
+  local metrics
+  metrics=$(in_container 8081 /actuator/prometheus)
+  expect_match "metrics on the management port 8081 inside the container" 'HTTP/1.1 200' "${metrics}"
+  local series
+  for series in http_server_requests_seconds_count jvm_memory_used_bytes hikaricp_connections; do
+    expect_match "...with ${series}" "${series}" "${metrics}"
+  done
+  expect_eq "the management port is not published" "3000/tcp -> 127.0.0.1:${PORT}" "$("${DOCKER}" port "${PREFIX}-api" | sed 's/0\.0\.0\.0/127.0.0.1/')"
 }
 
 test_sigterm_completes_in_flight_request() {
@@ -155,12 +181,15 @@ main() {
   mkdir -p "${WORK}/secrets"
   printf '%s' "${DB_PASSWORD}" >"${WORK}/secrets/DATABASE_PASSWORD"
   printf '%s' "${REDIS_PASSWORD}" >"${WORK}/secrets/REDIS_PASSWORD"
+  WRITE_TOKEN=$(random_secret)
+  printf '%s' "${WRITE_TOKEN}" >"${WORK}/secrets/API_WRITE_TOKEN"
   chmod 0644 "${WORK}/secrets/"*
   start_dependencies
   test_labels_and_user
   test_no_secrets_in_image
   test_migrate_command
   test_healthy_with_file_secrets
+  test_api_surface
   test_sigterm_completes_in_flight_request
   summary
 }

@@ -66,7 +66,7 @@ require_env_dir() {
   [[ -r "${ENV_DIR}/api.env" ]] || die "settings file ${ENV_DIR}/api.env is missing or unreadable" \
     "create it (KEY=value lines: DATABASE_URL, DATABASE_USERNAME, REDIS_HOST, ...); see infrastructure/docs/deploy-engine.md"
   [[ -d "${ENV_DIR}/secrets" ]] || die "secrets directory ${ENV_DIR}/secrets is missing" \
-    "create it with one file per secret (DATABASE_PASSWORD, REDIS_PASSWORD), readable by uid 1001"
+    "create it with one file per secret (DATABASE_PASSWORD, REDIS_PASSWORD, API_WRITE_TOKEN), readable by uid 1001"
 }
 
 require_docker() {

@@ -117,6 +117,7 @@ setup() {
   REDIS_PASSWORD=$(random_secret)
   printf '%s' "${DB_PASSWORD}" >"${WORK}/envdir/secrets/DATABASE_PASSWORD"
   printf '%s' "${REDIS_PASSWORD}" >"${WORK}/envdir/secrets/REDIS_PASSWORD"
+  random_secret >"${WORK}/envdir/secrets/API_WRITE_TOKEN"
   chmod 0755 "${WORK}/envdir/secrets"
   chmod 0644 "${WORK}/envdir/secrets/"*
   cat >"${WORK}/envdir/api.env" <<EOF
