@@ -55,6 +55,10 @@ run: services-up build ## Run the API on localhost:3000 against local PostgreSQL
 build: ## Package the API jar (skips tests)
 	$(MVN) -pl apps/api package -DskipTests $(BUILD_FLAGS)
 
+.PHONY: openapi
+openapi: services-up ## Regenerate apps/api/openapi.json from the running API (commit it; test-api fails when it is stale)
+	$(MVN) -pl apps/api test -Dtest=ApiDocumentTest -Dopenapi.update=true $(BUILD_FLAGS)
+
 .PHONY: format
 format: ## Reformat Java sources (google-java-format via Spotless)
 	$(MVN) -pl apps/api spotless:apply

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Real PostgreSQL 15 and Redis 7 on loopback for `make run` and `make test`,
 # from Debian's packages, with data under .run/ in the repository (gitignored).
-# Passwords are generated once per checkout and written to .run/local-services.env
-# (mode 0600), which callers source for DATABASE_URL, REDIS_HOST and friends.
+# Passwords and the API's write token are generated once per checkout and written to
+# .run/local-services.env (mode 0600), which callers source for DATABASE_URL, REDIS_HOST,
+# API_WRITE_TOKEN and friends.
 set -Eeuo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -49,14 +50,14 @@ install_packages() {
 }
 
 write_env_file() {
-  [[ -f "${ENV_FILE}" ]] && return 0
-  mkdir -p "${RUN_DIR}"
-  local pg_pass redis_pass
-  pg_pass=$(random_secret)
-  redis_pass=$(random_secret)
-  (
-    umask 077
-    cat >"${ENV_FILE}" <<ENV
+  if [[ ! -f "${ENV_FILE}" ]]; then
+    mkdir -p "${RUN_DIR}"
+    local pg_pass redis_pass
+    pg_pass=$(random_secret)
+    redis_pass=$(random_secret)
+    (
+      umask 077
+      cat >"${ENV_FILE}" <<ENV
 DATABASE_URL=jdbc:postgresql://127.0.0.1:${PG_PORT}/restomarket
 DATABASE_USERNAME=restomarket
 DATABASE_PASSWORD=${pg_pass}
@@ -64,8 +65,18 @@ REDIS_HOST=127.0.0.1
 REDIS_PORT=${REDIS_PORT}
 REDIS_PASSWORD=${redis_pass}
 ENV
-  )
-  log "wrote ${ENV_FILE}"
+    )
+    log "wrote ${ENV_FILE}"
+  fi
+  add_write_token
+}
+
+# add_write_token - the API refuses to start without API_WRITE_TOKEN; files written
+# before it existed get one, and an existing value is kept.
+add_write_token() {
+  grep -q '^API_WRITE_TOKEN=' "${ENV_FILE}" && return 0
+  printf 'API_WRITE_TOKEN=%s\n' "$(random_secret)" >>"${ENV_FILE}"
+  log "added API_WRITE_TOKEN to ${ENV_FILE}"
 }
 
 env_value() { sed -n "s/^$1=//p" "${ENV_FILE}"; }

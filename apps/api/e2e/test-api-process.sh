@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end checks of the packaged API as a real process against the real
-# local PostgreSQL and Redis: /health follows a real server stop and start
-# within 2 s, SIGTERM lets an in-flight request finish before exit 0, and
-# REDIS_SSL talks TLS to a real TLS-only Redis and verifies its certificate.
+# local PostgreSQL and Redis: changes need the write token and bodies have a
+# size limit, metrics answer on the management port only, /health follows a
+# real server stop and start within 2 s, SIGTERM lets an in-flight request
+# finish before exit 0, and REDIS_SSL talks TLS to a real TLS-only Redis and
+# verifies its certificate.
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../../infrastructure/scripts/lib/common.sh
@@ -15,6 +17,8 @@ SERVICES="${RM_REPO_ROOT}/infrastructure/scripts/local-services.sh"
 JAR="${RM_REPO_ROOT}/apps/api/target/restomarket-api.jar"
 JAVA="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java"
 PORT="${E2E_PORT:-38080}"
+MANAGEMENT_PORT="${E2E_MANAGEMENT_PORT:-38081}"
+ENV_FILE="${RM_REPO_ROOT}/.run/local-services.env"
 API_PID=""
 TLS_REDIS_PID=""
 
@@ -22,8 +26,9 @@ usage() {
   cat <<USAGE
 Usage: $(basename "$0")
 
-Starts ${JAR#"${RM_REPO_ROOT}/"} on 127.0.0.1:${PORT} (E2E_PORT) against the local
-services, stops and restarts the real PostgreSQL and Redis, and sends SIGTERM.
+Starts ${JAR#"${RM_REPO_ROOT}/"} on 127.0.0.1:${PORT} (E2E_PORT), management on
+${MANAGEMENT_PORT} (E2E_MANAGEMENT_PORT), against the local services, stops and
+restarts the real PostgreSQL and Redis, and sends SIGTERM.
 Build the jar first (make build). Prints "N passed, N failed".
 USAGE
 }
@@ -41,13 +46,45 @@ start_api() {
   local log="$1"
   shift
   # shellcheck source=/dev/null
-  (set -a && source "${RM_REPO_ROOT}/.run/local-services.env" && set +a &&
-    exec env DATABASE_URL="${DATABASE_URL}_test" PORT="${PORT}" LOG_FORMAT= "$@" "${JAVA}" -jar "${JAR}") >"${log}" 2>&1 &
+  (set -a && source "${ENV_FILE}" && set +a &&
+    exec env DATABASE_URL="${DATABASE_URL}_test" PORT="${PORT}" MANAGEMENT_PORT="${MANAGEMENT_PORT}" LOG_FORMAT= \
+      "$@" "${JAVA}" -jar "${JAR}") >"${log}" 2>&1 &
   API_PID=$!
   wait_until 60 "API on ${PORT}" curl -fsS "http://127.0.0.1:${PORT}/health" || {
     tail -n 30 "${log}" >&2
     return 1
   }
+}
+
+# post_restaurant CURL_ARGS... - POST a restaurant; prints the status code.
+post_restaurant() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'Content-Type: application/json' \
+    "$@" "http://127.0.0.1:${PORT}/api/v1/restaurants" || true
+}
+
+test_writes_need_the_token() {
+  local body='{"name":"E2E","cuisine":"Thai","city":"Bern"}' big="${WORK}/big.json"
+  # The token goes to curl in a header file, so it never shows in `ps`.
+  (umask 077 && printf 'Authorization: Bearer %s\n' "$(sed -n 's/^API_WRITE_TOKEN=//p' "${ENV_FILE}")" >"${WORK}/auth")
+  printf 'Authorization: Bearer not-the-write-token\n' >"${WORK}/wrong-auth"
+  expect_eq "POST without a token: 401" 401 "$(post_restaurant --data-binary "${body}")"
+  expect_eq "POST with a wrong token: 401" 401 "$(post_restaurant -H @"${WORK}/wrong-auth" --data-binary "${body}")"
+  expect_eq "POST with the write token: 201" 201 "$(post_restaurant -H @"${WORK}/auth" --data-binary "${body}")"
+  { printf '{"name":"Big","cuisine":"Thai","city":"Bern"'; head -c 20000 /dev/zero | tr '\0' ' '; printf '}'; } >"${big}"
+  expect_eq "a 20 KB body with Content-Length: 413" 413 \
+    "$(post_restaurant -H @"${WORK}/auth" --data-binary @"${big}")"
+  expect_eq "a 20 KB chunked body: 413" 413 \
+    "$(post_restaurant -H @"${WORK}/auth" -H 'Transfer-Encoding: chunked' --data-binary @"${big}")"
+}
+
+test_metrics_on_the_management_port() {
+  local scrape
+  scrape=$(curl -s --max-time 5 "http://127.0.0.1:${MANAGEMENT_PORT}/actuator/prometheus" || true)
+  expect_match "/actuator/prometheus on MANAGEMENT_PORT has request metrics" \
+    'http_server_requests_seconds_count\{[^}]*uri="/api/v1/restaurants"' "${scrape}"
+  expect_match "... and the connection pool's" 'hikaricp_connections\{' "${scrape}"
+  expect_eq "/actuator/prometheus on PORT: 404" 404 \
+    "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:${PORT}/actuator/prometheus" || true)"
 }
 
 # status_within SECONDS EXPECTED_CODE - polls /health; prints ms until it answered EXPECTED_CODE.
@@ -108,7 +145,7 @@ test_sigterm_is_graceful() {
 
 test_missing_setting_fails_fast() {
   local out rc=0
-  out=$(env -u DATABASE_URL -u DATABASE_PASSWORD DATABASE_USERNAME=x REDIS_HOST=127.0.0.1 PORT=0 LOG_FORMAT= \
+  out=$(env -u DATABASE_URL -u DATABASE_PASSWORD DATABASE_USERNAME=x REDIS_HOST=127.0.0.1 PORT=0 MANAGEMENT_PORT=0 LOG_FORMAT= \
     timeout 60 "${JAVA}" -jar "${JAR}" 2>&1) || rc=$?
   if ((rc != 0)); then pass "start-up without DATABASE_URL exits non-zero"; else fail "start-up without DATABASE_URL exits non-zero"; fi
   expect_match "the error names DATABASE_URL" 'set DATABASE_URL' "${out}"
@@ -130,7 +167,7 @@ start_tls_redis() {
       -storetype PKCS12 -storepass e2e-trust
   ) >"${WORK}/tls.log" 2>&1 || { cat "${WORK}/tls.log" >&2; return 1; }
   # shellcheck source=/dev/null
-  (set -a && source "${RM_REPO_ROOT}/.run/local-services.env" &&
+  (set -a && source "${ENV_FILE}" &&
     exec redis-server --port 0 --tls-port "${TLS_PORT}" --bind 127.0.0.1 --save '' --appendonly no \
       --tls-cert-file "${TLS_DIR}/redis.crt" --tls-key-file "${TLS_DIR}/redis.key" \
       --tls-ca-cert-file "${TLS_DIR}/ca.crt" --tls-auth-clients no --requirepass "${REDIS_PASSWORD}") \
@@ -144,8 +181,8 @@ start_tls_redis() {
 redis_status_with() {
   local port=$((PORT + 1)) body="" pid
   # shellcheck source=/dev/null
-  (set -a && source "${RM_REPO_ROOT}/.run/local-services.env" && set +a &&
-    exec env DATABASE_URL="${DATABASE_URL}_test" PORT="${port}" LOG_FORMAT= REDIS_PORT="${TLS_PORT}" "$@" \
+  (set -a && source "${ENV_FILE}" && set +a &&
+    exec env DATABASE_URL="${DATABASE_URL}_test" PORT="${port}" MANAGEMENT_PORT=0 LOG_FORMAT= REDIS_PORT="${TLS_PORT}" "$@" \
       "${JAVA}" -jar "${JAR}") >"${WORK}/api-tls.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 120); do
@@ -185,6 +222,8 @@ main() {
   trap 'cleanup; rm -rf "${WORK}"' EXIT
   services start
   start_api "${WORK}/api.log"
+  test_writes_need_the_token
+  test_metrics_on_the_management_port
   test_health_follows_real postgres database
   test_health_follows_real redis redis
   test_sigterm_is_graceful

@@ -1,5 +1,10 @@
 package com.restomarket.api.restaurant;
 
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.headers.Header;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
+import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
@@ -16,7 +21,11 @@ import org.springframework.web.bind.annotation.RestController;
 /** The restaurant catalogue over HTTP. */
 @RestController
 @RequestMapping("/api/v1/restaurants")
+@Tag(name = "restaurants", description = "The restaurant catalogue")
 class RestaurantController {
+
+  /** Deeper pages are refused: OFFSET makes the database walk every row before the page. */
+  static final int MAX_PAGE = 1000;
 
   private final RestaurantService service;
 
@@ -25,20 +34,38 @@ class RestaurantController {
   }
 
   @PostMapping
+  @Operation(operationId = "createRestaurant", summary = "List a new restaurant")
+  @ApiResponse(
+      responseCode = "201",
+      description = "Created",
+      headers = @Header(name = "Location", description = "The new restaurant's URL"))
   ResponseEntity<Restaurant> create(@Valid @RequestBody NewRestaurant restaurant) {
     Restaurant created = service.create(restaurant);
     return ResponseEntity.created(URI.create("/api/v1/restaurants/" + created.id())).body(created);
   }
 
   @GetMapping("/{id}")
-  Restaurant get(@PathVariable @Min(1) long id) {
+  @Operation(operationId = "getRestaurant", summary = "Read one restaurant")
+  @ApiResponse(responseCode = "200", description = "The restaurant")
+  @ApiResponse(responseCode = "404", description = "No restaurant has this id")
+  Restaurant get(@PathVariable @Min(1) @Parameter(example = "42") long id) {
     return service.get(id);
   }
 
   @GetMapping
+  @Operation(operationId = "listRestaurants", summary = "List restaurants, newest first")
+  @ApiResponse(responseCode = "200", description = "One page of restaurants")
   RestaurantPage list(
-      @RequestParam(defaultValue = "0") @Min(0) int page,
-      @RequestParam(defaultValue = "20") @Min(1) @Max(100) int size) {
+      @RequestParam(defaultValue = "0")
+          @Min(0)
+          @Max(MAX_PAGE)
+          @Parameter(description = "Page number, from 0")
+          int page,
+      @RequestParam(defaultValue = "20")
+          @Min(1)
+          @Max(100)
+          @Parameter(description = "Restaurants per page")
+          int size) {
     return service.list(page, size);
   }
 }

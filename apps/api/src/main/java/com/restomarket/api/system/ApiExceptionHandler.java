@@ -10,6 +10,7 @@ import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
+import org.springframework.http.converter.HttpMessageNotReadableException;
 import org.springframework.validation.FieldError;
 import org.springframework.web.bind.MethodArgumentNotValidException;
 import org.springframework.web.bind.annotation.ExceptionHandler;
@@ -62,6 +63,25 @@ class ApiExceptionHandler extends ResponseEntityExceptionHandler {
                                     String.valueOf(error.getDefaultMessage()))))
             .toList();
     return ResponseEntity.status(status).body(validationProblem(problems));
+  }
+
+  /**
+   * The body limit can trip inside a JSON string value, where the parser wraps what the stream
+   * threw into an unreadable-message error: that is still a body over the limit, so 413.
+   */
+  @Override
+  protected @Nullable ResponseEntity<Object> handleHttpMessageNotReadable(
+      HttpMessageNotReadableException ex,
+      HttpHeaders headers,
+      HttpStatusCode status,
+      WebRequest request) {
+    for (Throwable cause = ex.getCause(); cause != null; cause = cause.getCause()) {
+      if (cause instanceof RequestBodyTooLargeException tooLarge) {
+        return handleErrorResponseException(
+            tooLarge, tooLarge.getHeaders(), tooLarge.getStatusCode(), request);
+      }
+    }
+    return super.handleHttpMessageNotReadable(ex, headers, status, request);
   }
 
   @ExceptionHandler(NotFoundException.class)

@@ -1,6 +1,7 @@
 package com.restomarket.api.system;
 
 import jakarta.validation.Valid;
+import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotBlank;
@@ -20,7 +21,8 @@ public record AppProperties(
     @Valid @NotNull Database database,
     @Valid @NotNull Redis redis,
     @Valid @NotNull Health health,
-    @Valid @NotNull Shutdown shutdown) {
+    @Valid @NotNull Shutdown shutdown,
+    @Valid @NotNull Api api) {
 
   /** PostgreSQL connection. */
   public record Database(
@@ -70,4 +72,29 @@ public record AppProperties(
    * server's graceful shutdown starts; gives a load balancer time to notice.
    */
   public record Shutdown(@NotNull Duration drainDelay) {}
+
+  /**
+   * Who may change data: a caller presenting {@code writeToken} as a bearer token. The length is
+   * checked without the value ever appearing in a start-up failure message.
+   */
+  public record Api(
+      @NotBlank(
+              message =
+                  "is missing: set API_WRITE_TOKEN (or the file /run/secrets/API_WRITE_TOKEN)")
+          String writeToken) {
+
+    static final int MIN_WRITE_TOKEN_LENGTH = 16;
+
+    @AssertTrue(message = "is too short: API_WRITE_TOKEN needs at least 16 characters")
+    public boolean isWriteTokenLongEnough() {
+      return writeToken == null
+          || writeToken.isBlank()
+          || writeToken.length() >= MIN_WRITE_TOKEN_LENGTH;
+    }
+
+    @Override
+    public String toString() {
+      return "Api[writeToken=***]";
+    }
+  }
 }

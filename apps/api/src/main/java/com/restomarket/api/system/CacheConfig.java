@@ -42,7 +42,8 @@ class CacheConfig implements CachingConfigurer {
               SerializationPair.fromSerializer(
                   new JacksonJsonRedisSerializer<>(cache.valueType()))));
     }
-    return builder.disableCreateOnMissingCache().build();
+    // Statistics feed the cache_gets{result="hit"|"miss"} metrics.
+    return builder.disableCreateOnMissingCache().enableStatistics().build();
   }
 
   @Override

@@ -1,12 +1,16 @@
 package com.restomarket.api.system;
 
+import io.swagger.v3.oas.annotations.media.Schema;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.Properties;
 
 /** The release identity baked into the jar at build time (version, git commit, build time). */
-public record VersionInfo(String version, String commit, String buildTime) {
+public record VersionInfo(
+    @Schema(example = "1.4.0") String version,
+    @Schema(example = "3f2c1e9") String commit,
+    @Schema(example = "2026-01-15T09:30:00Z") String buildTime) {
 
   static final String RESOURCE = "/restomarket-version.properties";
 

@@ -80,7 +80,9 @@ class RestaurantApiTest {
   void rejectsInvalidRestaurantWithProblemDetailsNamingTheField() {
     HttpResponse<String> response =
         http.postJson(
-            "/api/v1/restaurants", "{\"name\":\"\",\"cuisine\":\"Thai\",\"city\":\"Paris\"}");
+            "/api/v1/restaurants",
+            "{\"name\":\"\",\"cuisine\":\"Thai\",\"city\":\"Paris\"}",
+            TestServices.WRITE_TOKEN);
     assertThat(response.statusCode()).isEqualTo(400);
     assertThat(response.headers().firstValue("Content-Type"))
         .hasValueSatisfying(t -> assertThat(t).startsWith("application/problem+json"));
@@ -93,7 +95,8 @@ class RestaurantApiTest {
 
   @Test
   void rejectsMalformedJsonWithoutAStackTrace() {
-    HttpResponse<String> response = http.postJson("/api/v1/restaurants", "{not json");
+    HttpResponse<String> response =
+        http.postJson("/api/v1/restaurants", "{not json", TestServices.WRITE_TOKEN);
     assertThat(response.statusCode()).isEqualTo(400);
     assertThat(response.body()).contains("\"status\":400").doesNotContain("\tat ");
   }
@@ -104,6 +107,19 @@ class RestaurantApiTest {
     assertThat(response.statusCode()).isEqualTo(400);
     assertThat(JSON.readTree(response.body()).get("errors").get(0).get("field").asString())
         .isEqualTo("size");
+  }
+
+  @Test
+  void rejectsAPagePastTheBoundNamingThePage() {
+    assertThat(http.get("/api/v1/restaurants?page=" + RestaurantController.MAX_PAGE).statusCode())
+        .isEqualTo(200);
+    HttpResponse<String> response =
+        http.get("/api/v1/restaurants?page=" + (RestaurantController.MAX_PAGE + 1));
+    assertThat(response.statusCode()).isEqualTo(400);
+    assertThat(response.headers().firstValue("Content-Type"))
+        .hasValueSatisfying(t -> assertThat(t).startsWith("application/problem+json"));
+    assertThat(JSON.readTree(response.body()).get("errors").get(0).get("field").asString())
+        .isEqualTo("page");
   }
 
   @Test
@@ -213,6 +229,7 @@ class RestaurantApiTest {
   private HttpResponse<String> create(String name, String cuisine, String city) {
     return http.postJson(
         "/api/v1/restaurants",
-        "{\"name\":\"" + name + "\",\"cuisine\":\"" + cuisine + "\",\"city\":\"" + city + "\"}");
+        "{\"name\":\"" + name + "\",\"cuisine\":\"" + cuisine + "\",\"city\":\"" + city + "\"}",
+        TestServices.WRITE_TOKEN);
   }
 }

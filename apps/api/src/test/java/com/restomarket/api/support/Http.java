@@ -30,6 +30,30 @@ public final class Http {
             .POST(HttpRequest.BodyPublishers.ofString(json)));
   }
 
+  /** A change, with {@code Authorization: Bearer <token>}. */
+  public HttpResponse<String> postJson(String path, String json, String token) {
+    return send(
+        HttpRequest.newBuilder(URI.create(base + path))
+            .header("Content-Type", "application/json")
+            .header("Authorization", "Bearer " + token)
+            .POST(HttpRequest.BodyPublishers.ofString(json)));
+  }
+
+  /** A change whose body is sent chunked, without a Content-Length. */
+  public HttpResponse<String> postJsonChunked(String path, String json, String token) {
+    return send(
+        HttpRequest.newBuilder(URI.create(base + path))
+            .header("Content-Type", "application/json")
+            .header("Authorization", "Bearer " + token)
+            .POST(
+                HttpRequest.BodyPublishers.fromPublisher(
+                    HttpRequest.BodyPublishers.ofString(json))));
+  }
+
+  public HttpRequest.Builder request(String path) {
+    return HttpRequest.newBuilder(URI.create(base + path));
+  }
+
   public HttpResponse<String> send(HttpRequest.Builder request) {
     try {
       return CLIENT.send(

@@ -15,6 +15,9 @@ import org.springframework.test.context.DynamicPropertyRegistry;
  */
 public final class TestServices {
 
+  /** The API_WRITE_TOKEN every test application runs with. */
+  public static final String WRITE_TOKEN = "test-write-token-0123456789";
+
   private static final String ENV_FILE = ".run/local-services.env";
   private static final Map<String, String> SETTINGS = load();
 
@@ -44,7 +47,10 @@ public final class TestServices {
     return SETTINGS.get("REDIS_PASSWORD");
   }
 
-  /** Points a Spring test context at the real services. */
+  /**
+   * Points a Spring test context at the real services, with the test write token and the management
+   * server on a free port (several test contexts run at once).
+   */
   public static void register(DynamicPropertyRegistry registry) {
     registry.add("restomarket.database.url", TestServices::databaseUrl);
     registry.add("restomarket.database.username", TestServices::databaseUser);
@@ -52,6 +58,8 @@ public final class TestServices {
     registry.add("restomarket.redis.host", TestServices::redisHost);
     registry.add("restomarket.redis.port", TestServices::redisPort);
     registry.add("restomarket.redis.password", TestServices::redisPassword);
+    registry.add("restomarket.api.write-token", () -> WRITE_TOKEN);
+    registry.add("management.server.port", () -> 0);
   }
 
   /** The same settings as command-line arguments for a hand-started application. */
@@ -63,6 +71,8 @@ public final class TestServices {
       "--REDIS_HOST=" + redisHost(),
       "--REDIS_PORT=" + redisPort(),
       "--REDIS_PASSWORD=" + redisPassword(),
+      "--API_WRITE_TOKEN=" + WRITE_TOKEN,
+      "--MANAGEMENT_PORT=0",
     };
   }
 

@@ -1,0 +1,42 @@
+package com.restomarket.api.system;
+
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
+import org.springframework.web.servlet.HandlerExceptionResolver;
+import org.springframework.web.servlet.config.annotation.InterceptorRegistry;
+import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
+
+/**
+ * What a request must pass before a handler sees it: the body limit, right after the identity
+ * filter, and the write token on every change. Only when serving HTTP ({@code migrate} does not).
+ */
+@Configuration(proxyBeanMethods = false)
+@ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
+class RequestGuardsConfig implements WebMvcConfigurer {
+
+  private final AppProperties properties;
+
+  RequestGuardsConfig(AppProperties properties) {
+    this.properties = properties;
+  }
+
+  @Bean
+  FilterRegistrationBean<RequestBodyLimitFilter> requestBodyLimitFilter(
+      @Qualifier("handlerExceptionResolver") HandlerExceptionResolver errors) {
+    FilterRegistrationBean<RequestBodyLimitFilter> registration =
+        new FilterRegistrationBean<>(new RequestBodyLimitFilter(errors));
+    registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 1);
+    return registration;
+  }
+
+  @Override
+  public void addInterceptors(InterceptorRegistry registry) {
+    registry
+        .addInterceptor(new WriteTokenInterceptor(properties.api().writeToken()))
+        .addPathPatterns(WriteTokenInterceptor.PROTECTED_PATHS);
+  }
+}

@@ -1,0 +1,66 @@
+package com.restomarket.api.system;
+
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.server.PathContainer;
+import org.springframework.web.servlet.HandlerInterceptor;
+import org.springframework.web.util.pattern.PathPattern;
+import org.springframework.web.util.pattern.PathPatternParser;
+
+/**
+ * Changes to the API's data need {@code Authorization: Bearer <API_WRITE_TOKEN>}; reads stay
+ * public. Runs before the handler reads the body, so a caller without the token is turned away
+ * before anything it sent is parsed. The API documentation asks {@link #requiresToken} too, so it
+ * cannot drift from what is enforced.
+ */
+final class WriteTokenInterceptor implements HandlerInterceptor {
+
+  static final String PROTECTED_PATHS = "/api/**";
+
+  private static final PathPattern PROTECTED =
+      PathPatternParser.defaultInstance.parse(PROTECTED_PATHS);
+  private static final Set<String> READS = Set.of("GET", "HEAD", "OPTIONS");
+  private static final String BEARER = "Bearer ";
+
+  private final byte[] expected;
+
+  WriteTokenInterceptor(String writeToken) {
+    this.expected = writeToken.getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** Whether a request with this method to this path (or path template) needs the token. */
+  static boolean requiresToken(String method, String path) {
+    return !READS.contains(method) && PROTECTED.matches(PathContainer.parsePath(path));
+  }
+
+  @Override
+  public boolean preHandle(
+      HttpServletRequest request, HttpServletResponse response, Object handler) {
+    if (READS.contains(request.getMethod())) {
+      return true;
+    }
+    String presented = bearerToken(request.getHeader(HttpHeaders.AUTHORIZATION));
+    if (presented == null) {
+      throw WriteTokenRejectedException.missing();
+    }
+    // Constant time in the presented token's length, whatever it shares with the expected one.
+    if (!MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8), expected)) {
+      throw WriteTokenRejectedException.wrong();
+    }
+    return true;
+  }
+
+  private static @Nullable String bearerToken(@Nullable String authorization) {
+    if (authorization == null
+        || !authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
+      return null;
+    }
+    String token = authorization.substring(BEARER.length()).strip();
+    return token.isEmpty() ? null : token;
+  }
+}
