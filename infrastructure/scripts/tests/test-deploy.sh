@@ -281,6 +281,8 @@ test_first_deploy() {
   else
     pass "secret values absent from docker inspect of the slot"
   fi
+  expect_eq "metrics are not routed by the proxy (404)" 404 \
+    "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:${PORT}/actuator/prometheus")"
   expect_eq "the live slot restarts with the host" unless-stopped "$("${DOCKER}" inspect -f '{{.HostConfig.RestartPolicy.Name}}' "${RUN_ID}-blue")"
   expect_eq "ledger: one JSON line with the release" "v1 ok test-deploy" \
     "$(jq -r 'select(.outcome == "ok") | "\(.tag) \(.outcome) \(.actor)"' "${LEDGER}")"
