@@ -82,7 +82,7 @@ prepare() {
 build_machine_image() {
   local ctx="${WORK}/image"
   mkdir -p "${ctx}/local-ca"
-  cp "${HERE}/fresh-machine/Dockerfile" "${HERE}/fresh-machine/boot.sh" "${ctx}/"
+  cp "${HERE}/fresh-machine/Dockerfile" "${ctx}/"
   if [[ -d "${LOCAL_CA_DIR}" ]]; then find "${LOCAL_CA_DIR}" -type f -name '*.crt' -exec cp -t "${ctx}/local-ca" {} +; fi
   cp "${JAVA_CACERTS}" "${ctx}/java-cacerts"
   DOCKER_BUILDKIT=1 "${DOCKER}" build -q --build-arg BASE_IMAGE="${RUNTIME_BASE_IMAGE}" -t "${IMAGE}" "${ctx}" \
