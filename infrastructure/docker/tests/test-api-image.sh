@@ -125,9 +125,12 @@ test_healthy_with_file_secrets() {
 }
 
 # in_container PORT PATH - status line and body of GET PATH on PORT from inside
-# the API container (bash's /dev/tcp: the image has no curl).
+# the API container (bash builtins only: the image has no curl, not even cat).
 in_container() {
-  "${DOCKER}" exec "${PREFIX}-api" bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf 'GET $2 HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 && cat <&3" 2>&1 || true
+  # shellcheck disable=SC2016 # expanded by the container's bash
+  "${DOCKER}" exec "${PREFIX}-api" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" &&
+    printf "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" "$2" >&3 &&
+    while IFS= read -r line || [[ -n ${line} ]]; do printf "%s\n" "${line}"; done <&3' in-container "$1" "$2" 2>&1 || true
 }
 
 # Writes need the token from the secret file; docs are off by default; metrics
