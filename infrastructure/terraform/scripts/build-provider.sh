@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# Build the DigitalOcean Terraform provider from the Go module proxy into a
-# local filesystem mirror, and write the Terraform CLI config that uses it.
+# Build the DigitalOcean Terraform provider from the vendored source archive
+# into a local filesystem mirror, and write the Terraform CLI config that uses
+# it. Without the archive, fall back to the Terraform registry when it answers.
 set -Eeuo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -9,37 +10,60 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${SCRIPT_DIR}/../../scripts/lib/common.sh"
 export RM_LOG_TAG="tf-providers"
 
-PROVIDER_SRC_DIR="${RM_REPO_ROOT}/infrastructure/terraform/provider"
-UPSTREAM_MODULE="github.com/digitalocean/terraform-provider-digitalocean"
+# The one source of the provider version: every versions.tf pins exactly this
+# (check.sh verifies it) and the environments' lock files record it.
+TF_PROVIDER_VERSION="2.99.1"
+# A Go binary is bit-for-bit repeatable only with the same toolchain, and the
+# environments' lock files hold the hash of this build; pinning the toolchain
+# keeps that hash the same on every linux_amd64 machine.
+GO_TOOLCHAIN="go1.26.8"
 PROVIDER_ADDRESS="registry.terraform.io/digitalocean/digitalocean"
+ARCHIVE_NAME="terraform-provider-digitalocean-${TF_PROVIDER_VERSION}-src.tar.gz"
+ARCHIVE_TOP="terraform-provider-digitalocean-${TF_PROVIDER_VERSION}"
+REGISTRY_PROBE="https://registry.terraform.io/.well-known/terraform.json"
+
+VENDOR_DIR="${RESTOMARKET_VENDOR_DIR:-${RM_REPO_ROOT}/../shared/vendor}"
 TF_HOME="${RM_CACHE_DIR}/terraform"
 MIRROR_DIR="${TF_HOME}/mirror"
 CLI_CONFIG="${TF_HOME}/terraformrc"
-BUILD_DIR="${TF_HOME}/provider-build"
+SRC_ROOT="${TF_HOME}/provider-src"
+BUILD_LOG="${TF_HOME}/provider-build.log"
+PLATFORM_DIR="${MIRROR_DIR}/${PROVIDER_ADDRESS}/${TF_PROVIDER_VERSION}/linux_amd64"
+BINARY="${PLATFORM_DIR}/terraform-provider-digitalocean_v${TF_PROVIDER_VERSION}"
 # Outside the mirror: Terraform treats any file there named terraform-provider-* as a plugin.
 STAMP_FILE="${TF_HOME}/provider.stamp"
+BUILD_FLAGS=(-trimpath -buildvcs=false -ldflags "-s -w -buildid=")
 
 usage() {
   cat <<USAGE
-Usage: $(basename "$0") [-h|--help]
+Usage: $(basename "$0") [--print-version] [-h|--help]
 
-Builds ${PROVIDER_ADDRESS} from the Go module proxy with the
-project's wrapper module (infrastructure/terraform/provider) and installs it as
+Makes ${PROVIDER_ADDRESS} ${TF_PROVIDER_VERSION} available
+to Terraform on a machine that cannot reach the Terraform registry.
 
-  ${MIRROR_DIR}/${PROVIDER_ADDRESS}/<VERSION>/linux_amd64/terraform-provider-digitalocean_v<VERSION>
+With the vendored source archive (${VENDOR_DIR}/${ARCHIVE_NAME}):
+  verifies it against SHA256SUMS beside it, extracts it under ${SRC_ROOT},
+  builds it offline (GOFLAGS=-mod=vendor GOPROXY=off CGO_ENABLED=0 go build
+  ${BUILD_FLAGS[*]}, toolchain ${GO_TOOLCHAIN}) and installs
+    ${BINARY}
+  then writes the CLI config ${CLI_CONFIG}
+  (filesystem mirror for this provider, no registry download for it).
+  A stamp of the archive's hash and the toolchain makes a re-run a no-op.
 
-then writes the Terraform CLI config ${CLI_CONFIG}
-(filesystem mirror for the DigitalOcean provider, no registry download for it).
-Use it with:  export TF_CLI_CONFIG_FILE=${CLI_CONFIG}
+Without the archive, when ${REGISTRY_PROBE} answers (a CI runner with
+internet access): writes a CLI config with no mirror, so terraform init
+downloads the signed release from the registry. Otherwise it stops.
 
-Idempotent: a binary built from the same pins and wrapper source is reused, so
-a second run takes about a second. The versions come from
-infrastructure/terraform/provider/versions.env; DO_PROVIDER_GO_VERSION in the
-environment overrides GO_MODULE_VERSION there.
+Prints the provider source on stdout ("vendored" or "registry"); logs go to stderr.
+Use the result with:  export TF_CLI_CONFIG_FILE=${CLI_CONFIG}
+
+Options:
+  --print-version   print ${TF_PROVIDER_VERSION} and exit
 
 Environment:
-  RESTOMARKET_CACHE_DIR  cache root (default: ~/.cache/restomarket)
-  DO_PROVIDER_GO_VERSION Go pseudo-version of the upstream commit to build
+  RESTOMARKET_CACHE_DIR   cache root (default: ~/.cache/restomarket)
+  RESTOMARKET_VENDOR_DIR  folder holding the archive and SHA256SUMS
+                          (default: <repo>/../shared/vendor)
 USAGE
 }
 
@@ -47,88 +71,126 @@ parse_args() {
   while (($# > 0)); do
     case "$1" in
       -h | --help) usage; exit 0 ;;
+      --print-version) printf '%s\n' "${TF_PROVIDER_VERSION}"; exit 0 ;;
       *) usage >&2; die "unknown argument: $1" "run with --help" ;;
     esac
   done
 }
 
-load_pins() {
-  local pins="${PROVIDER_SRC_DIR}/versions.env"
-  [[ -f "${pins}" ]] || die "missing ${pins}" "restore it from git"
-  # shellcheck source=../provider/versions.env
-  source "${pins}"
-  TF_PROVIDER_VERSION="${TF_PROVIDER_VERSION:?versions.env must set TF_PROVIDER_VERSION}"
-  GO_MODULE_VERSION="${DO_PROVIDER_GO_VERSION:-${GO_MODULE_VERSION:-}}"
-  PLATFORM_DIR="${MIRROR_DIR}/${PROVIDER_ADDRESS}/${TF_PROVIDER_VERSION}/linux_amd64"
-  BINARY="${PLATFORM_DIR}/terraform-provider-digitalocean_v${TF_PROVIDER_VERSION}"
-  log "provider ${PROVIDER_ADDRESS} ${TF_PROVIDER_VERSION} from ${UPSTREAM_MODULE}@${GO_MODULE_VERSION:-<unpinned>}"
+check_platform() {
+  [[ "$(uname -s)/$(uname -m)" == "Linux/x86_64" ]] \
+    || die "only linux_amd64 is supported, this is $(uname -s)/$(uname -m)" "run on the project's Debian build machine"
+}
+
+archive_path() { printf '%s/%s' "${VENDOR_DIR}" "${ARCHIVE_NAME}"; }
+
+registry_answers() {
+  have curl && curl -fsS --max-time 10 -o /dev/null "${REGISTRY_PROBE}" 2>/dev/null
+}
+
+# choose_source - "vendored" when the archive is there, "registry" when it is
+# not but the registry answers; stops otherwise.
+choose_source() {
+  if [[ -f "$(archive_path)" ]]; then
+    log "using the vendored source archive $(archive_path)"
+    SOURCE="vendored"
+    return 0
+  fi
+  if registry_answers; then
+    log "no vendored archive at $(archive_path); registry.terraform.io answers, so terraform init will download ${TF_PROVIDER_VERSION} from it"
+    SOURCE="registry"
+    return 0
+  fi
+  die "the vendored provider archive $(archive_path) is missing and registry.terraform.io is unreachable" \
+    "put the project's shared/ folder beside the repository (it holds vendor/${ARCHIVE_NAME} and SHA256SUMS) or set RESTOMARKET_VENDOR_DIR to the folder that holds them"
+}
+
+archive_sha256() {
+  sha256sum "$(archive_path)" | cut -d' ' -f1
+}
+
+verify_archive() {
+  local sums="${VENDOR_DIR}/SHA256SUMS" expected actual
+  [[ -f "${sums}" ]] || die "${sums} is missing, so $(archive_path) cannot be verified" \
+    "restore SHA256SUMS from the shared folder; never build from an unverified archive"
+  expected="$(awk -v f="${ARCHIVE_NAME}" '$2 == f || $2 == "*" f { print $1 }' "${sums}")"
+  [[ -n "${expected}" ]] || die "${sums} has no line for ${ARCHIVE_NAME}" \
+    "restore the shared folder; its SHA256SUMS must list the archive"
+  actual="$(archive_sha256)"
+  [[ "${actual}" == "${expected}" ]] || die "checksum mismatch for $(archive_path): SHA256SUMS says ${expected}, the file is ${actual}" \
+    "the archive is corrupt or was replaced; restore it from the shared folder and do not build from it"
+  ARCHIVE_SHA256="${actual}"
+  log "archive verified: sha256 ${actual}"
 }
 
 check_toolchain() {
-  [[ "$(uname -s)/$(uname -m)" == "Linux/x86_64" ]] \
-    || die "only linux_amd64 is supported, this is $(uname -s)/$(uname -m)" "run on the project's Debian build machine"
-  have go || die "go not found" "install Go 1.24 or newer (the build machines have it at /usr/local/go/bin)"
-  have terraform || die "terraform not found on PATH" \
-    "install Terraform 1.11 (the build machines have /usr/local/bin/terraform); it cannot be downloaded from here"
-  log "$(go version), $(terraform version 2>/dev/null | head -n1)"
+  have go || die "go not found" "install Go (the build machines have ${GO_TOOLCHAIN} at /usr/local/go/bin)"
+  local current
+  current="$(go env GOVERSION)"
+  if [[ "${current}" != "${GO_TOOLCHAIN}" ]]; then
+    # The go command fetches golang.org/toolchain from the Go module proxy.
+    log "Go here is ${current}; fetching the pinned ${GO_TOOLCHAIN} so the binary matches the lock files"
+    GOTOOLCHAIN="${GO_TOOLCHAIN}" go version >/dev/null \
+      || die "could not get Go toolchain ${GO_TOOLCHAIN} (go ${current} here)" \
+        "install ${GO_TOOLCHAIN} or let the Go module proxy serve golang.org/toolchain, then re-run"
+  fi
+  log "toolchain ${GO_TOOLCHAIN}"
 }
 
 # The stamp ties a binary to everything it was built from.
 build_stamp() {
-  printf '%s\n' "${TF_PROVIDER_VERSION}" "${GO_MODULE_VERSION}" "$(go env GOVERSION)" \
-    "$(cat "${PROVIDER_SRC_DIR}/go.mod" "${PROVIDER_SRC_DIR}/main.go" | sha256sum | cut -d' ' -f1)"
+  printf '%s\n' "${ARCHIVE_SHA256}" "${GO_TOOLCHAIN}" "${BUILD_FLAGS[*]}"
 }
 
 binary_is_current() {
   [[ -x "${BINARY}" && -f "${STAMP_FILE}" && "$(cat "${STAMP_FILE}")" == "$(build_stamp)" ]]
 }
 
-require_pin() {
-  [[ -n "${GO_MODULE_VERSION}" ]] && return 0
-  die "no Go module version pinned for ${UPSTREAM_MODULE} ${TF_PROVIDER_VERSION}" \
-    "set GO_MODULE_VERSION in infrastructure/terraform/provider/versions.env to the pseudo-version of the commit tagged v${TF_PROVIDER_VERSION} (go mod download -json ${UPSTREAM_MODULE}@<commit> prints it on a machine whose proxy resolves commits)"
-}
-
-prepare_build_dir() {
-  rm -rf "${BUILD_DIR}"
-  mkdir -p "${BUILD_DIR}"
-  cp "${PROVIDER_SRC_DIR}/go.mod" "${PROVIDER_SRC_DIR}/main.go" "${BUILD_DIR}/"
-  (cd "${BUILD_DIR}" && go mod edit -require="${UPSTREAM_MODULE}@${GO_MODULE_VERSION}")
+extract_source() {
+  rm -rf "${SRC_ROOT}"
+  mkdir -p "${SRC_ROOT}"
+  tar -xzf "$(archive_path)" -C "${SRC_ROOT}" \
+    || die "could not extract $(archive_path) into ${SRC_ROOT}" "check free space in ${RM_CACHE_DIR} and re-run"
+  [[ -f "${SRC_ROOT}/${ARCHIVE_TOP}/main.go" ]] \
+    || die "$(archive_path) has no ${ARCHIVE_TOP}/main.go" "the archive is not the provider source; restore it from the shared folder"
 }
 
 compile_provider() {
   local tmp="${BINARY}.tmp"
   mkdir -p "${PLATFORM_DIR}"
-  # -mod=mod lets go resolve the provider's own dependencies into go.sum.
-  # The proxy's checksum-database endpoint answers 404 for the provider module
-  # (its dependencies verify normally), so only that module skips the lookup.
-  if ! (cd "${BUILD_DIR}" && GOFLAGS="${GOFLAGS:-} -mod=mod" CGO_ENABLED=0 \
-    GONOSUMDB="${GONOSUMDB:+${GONOSUMDB},}${UPSTREAM_MODULE}" \
-    go build -trimpath -ldflags "-s -w" -o "${tmp}" .); then
+  log "compiling (cold: about a minute on 2 cores; log: ${BUILD_LOG})"
+  if ! (
+    cd "${SRC_ROOT}/${ARCHIVE_TOP}"
+    GOTOOLCHAIN="${GO_TOOLCHAIN}" GOFLAGS=-mod=vendor GOPROXY=off CGO_ENABLED=0 \
+      go build "${BUILD_FLAGS[@]}" -o "${tmp}" .
+  ) >"${BUILD_LOG}" 2>&1; then
+    tail -n 5 "${BUILD_LOG}" >&2
     rm -f "${tmp}"
-    die "go build of ${UPSTREAM_MODULE}@${GO_MODULE_VERSION} failed" \
-      "check that the Go module proxy serves that exact version (go mod download -json ${UPSTREAM_MODULE}@${GO_MODULE_VERSION})"
+    die "go build of the provider failed (log: ${BUILD_LOG})" \
+      "the vendored build needs no network; read the log, fix the toolchain, and re-run"
   fi
   mv -f "${tmp}" "${BINARY}"
   build_stamp >"${STAMP_FILE}"
-  log "installed $(du -h "${BINARY}" | cut -f1) binary at ${BINARY}"
+  # The source is only needed for the build.
+  rm -rf "${SRC_ROOT}"
+  log "installed $(du -h "${BINARY}" | cut -f1) binary, sha256 $(sha256sum "${BINARY}" | cut -d' ' -f1)"
 }
 
 build_provider() {
+  verify_archive
   if binary_is_current; then
     log "provider binary is up to date: ${BINARY}"
     return 0
   fi
-  require_pin
-  prepare_build_dir
+  check_toolchain
+  extract_source
   compile_provider
 }
 
-write_cli_config() {
-  local content
-  content=$(
+cli_config() {
+  echo "# Written by infrastructure/terraform/scripts/build-provider.sh; do not edit."
+  if [[ "${SOURCE}" == "vendored" ]]; then
     cat <<HCL
-# Written by infrastructure/terraform/scripts/build-provider.sh; do not edit.
 provider_installation {
   filesystem_mirror {
     path    = "${MIRROR_DIR}"
@@ -139,23 +201,40 @@ provider_installation {
   }
 }
 HCL
-  )
+  else
+    cat <<HCL
+provider_installation {
+  direct {}
+}
+HCL
+  fi
+}
+
+write_cli_config() {
+  local content
+  content="$(cli_config)"
   mkdir -p "${TF_HOME}"
   if [[ -f "${CLI_CONFIG}" && "$(cat "${CLI_CONFIG}")" == "${content}" ]]; then
     log "CLI config is up to date: ${CLI_CONFIG}"
     return 0
   fi
-  printf '%s\n' "${content}" >"${CLI_CONFIG}"
-  log "wrote CLI config ${CLI_CONFIG}"
+  printf '%s\n' "${content}" >"${CLI_CONFIG}.tmp"
+  mv -f "${CLI_CONFIG}.tmp" "${CLI_CONFIG}"
+  log "wrote CLI config ${CLI_CONFIG} (${SOURCE})"
 }
 
 main() {
   parse_args "$@"
-  step load-pins load_pins
-  step toolchain check_toolchain
-  step build-provider build_provider
-  step cli-config write_cli_config
+  SOURCE=""
+  ARCHIVE_SHA256=""
+  check_platform
+  choose_source
+  if [[ "${SOURCE}" == "vendored" ]]; then
+    step build-provider build_provider
+  fi
+  write_cli_config
   log "use it with: export TF_CLI_CONFIG_FILE=${CLI_CONFIG}"
+  printf '%s\n' "${SOURCE}"
 }
 
 main "$@"

@@ -49,18 +49,19 @@ variable "droplet_size" {
 }
 
 variable "ssh_key_fingerprints" {
-  description = "Fingerprints of SSH keys uploaded to DigitalOcean, installed for root. Set in a local *.auto.tfvars or TF_VAR_ssh_key_fingerprints."
-  type        = list(string)
-}
-
-variable "deploy_ssh_public_keys" {
-  description = "Public keys allowed to log in as the deploy user (CI and operators). Set like ssh_key_fingerprints."
+  description = "Fingerprints of SSH keys uploaded to DigitalOcean, installed for root when a droplet is created (Ansible's first run logs in with one; the deploy keys live in the Ansible inventory). Set in a local *.auto.tfvars or TF_VAR_ssh_key_fingerprints."
   type        = list(string)
 }
 
 variable "postgres_version" {
-  description = "PostgreSQL major version."
+  description = "PostgreSQL major version; 15, as on Debian 12 and in the compose stacks and tests."
   type        = string
+  default     = "15"
+
+  validation {
+    condition     = var.postgres_version == "15"
+    error_message = "postgres_version must be \"15\": the API is tested against PostgreSQL 15 (Debian 12, the compose stacks and make test)."
+  }
 }
 
 variable "postgres_size" {

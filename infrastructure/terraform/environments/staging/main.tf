@@ -26,13 +26,12 @@ module "network" {
 module "api" {
   source = "../../modules/api-cluster"
 
-  environment            = local.environment
-  region                 = var.region
-  droplet_count          = var.droplet_count
-  droplet_size           = var.droplet_size
-  vpc_id                 = module.network.vpc_id
-  ssh_key_fingerprints   = var.ssh_key_fingerprints
-  deploy_ssh_public_keys = var.deploy_ssh_public_keys
+  environment          = local.environment
+  region               = var.region
+  droplet_count        = var.droplet_count
+  droplet_size         = var.droplet_size
+  vpc_id               = module.network.vpc_id
+  ssh_key_fingerprints = var.ssh_key_fingerprints
 }
 
 module "lb" {

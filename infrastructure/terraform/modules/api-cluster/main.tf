@@ -4,11 +4,8 @@ locals {
   target_tag = "${var.project}-${var.environment}-${var.service}"
   tags       = distinct(concat([var.project, var.environment, var.service, local.target_tag], var.extra_tags))
 
-  cloud_init = templatefile("${path.module}/templates/cloud-init.yaml.tftpl", {
-    deploy_user     = var.deploy_user
-    deploy_ssh_keys = var.deploy_ssh_public_keys
-    app_dir         = var.app_dir
-  })
+  # Ansible does all the provisioning; this only lets it connect.
+  cloud_init = templatefile("${path.module}/templates/cloud-init.yaml.tftpl", {})
 }
 
 resource "digitalocean_tag" "this" {
@@ -32,8 +29,11 @@ resource "digitalocean_droplet" "this" {
   user_data = local.cloud_init
 
   lifecycle {
-    # A new base image must not replace running API servers; roll them with
-    # the deploy engine instead.
-    ignore_changes = [image]
+    # Each of these forces a new droplet, and none of them matters after the
+    # first boot: a new base image is rolled out by replacing hosts on
+    # purpose, root's keys only serve Ansible's first run (Ansible manages
+    # every key after it), and the cloud-init user data runs once. Rotating a
+    # key must never destroy a running API server.
+    ignore_changes = [image, ssh_keys, user_data]
   }
 }

@@ -38,12 +38,12 @@ output "tags" {
   value       = local.tags
 }
 
-output "deploy_user" {
-  description = "Unprivileged user created by cloud-init for deployments."
-  value       = var.deploy_user
+output "cloud_init" {
+  description = "Rendered cloud-init user data given to every droplet (installs python3 for Ansible; nothing secret)."
+  value       = local.cloud_init
 }
 
-output "cloud_init" {
-  description = "Rendered cloud-init user data given to every droplet (contains public keys only)."
-  value       = local.cloud_init
+output "droplet_images" {
+  description = "Base image slug of each droplet."
+  value       = digitalocean_droplet.this[*].image
 }

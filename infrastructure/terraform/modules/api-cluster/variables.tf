@@ -62,13 +62,13 @@ variable "droplet_size" {
 }
 
 variable "image" {
-  description = "Base image slug. The cloud-init template expects Ubuntu 24.04 package names."
+  description = "Base image slug. Debian 12 is the OS the Ansible roles are tested on (infrastructure/ansible)."
   type        = string
-  default     = "ubuntu-24-04-x64"
+  default     = "debian-12-x64"
 
   validation {
-    condition     = can(regex("^ubuntu-2[4-9]-[0-9]{2}-x64$", var.image))
-    error_message = "image must be an Ubuntu 24.04 or newer x64 slug, for example ubuntu-24-04-x64."
+    condition     = var.image == "debian-12-x64"
+    error_message = "image must be debian-12-x64, the OS the Ansible roles that provision the droplets are tested on."
   }
 }
 
@@ -83,49 +83,12 @@ variable "vpc_id" {
 }
 
 variable "ssh_key_fingerprints" {
-  description = "Fingerprints (or IDs) of SSH keys already uploaded to DigitalOcean, installed for root."
+  description = "Fingerprints (or IDs) of SSH keys already uploaded to DigitalOcean, installed for root at creation; Ansible's first run logs in with one. Changing them later does not touch existing droplets."
   type        = list(string)
 
   validation {
     condition     = length(var.ssh_key_fingerprints) > 0
     error_message = "ssh_key_fingerprints must contain at least one key, otherwise nobody can log in."
-  }
-}
-
-variable "deploy_user" {
-  description = "Name of the unprivileged user the deploy engine logs in as; member of the docker group."
-  type        = string
-  default     = "deploy"
-
-  validation {
-    condition     = can(regex("^[a-z_][a-z0-9_-]{0,31}$", var.deploy_user)) && var.deploy_user != "root"
-    error_message = "deploy_user must be a valid Linux user name and not root."
-  }
-}
-
-variable "deploy_ssh_public_keys" {
-  description = "OpenSSH public keys allowed to log in as the deploy user (CI's deploy key and operators)."
-  type        = list(string)
-
-  validation {
-    condition     = length(var.deploy_ssh_public_keys) > 0
-    error_message = "deploy_ssh_public_keys must contain at least one public key."
-  }
-
-  validation {
-    condition     = alltrue([for k in var.deploy_ssh_public_keys : can(regex("^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$", k))])
-    error_message = "deploy_ssh_public_keys must be OpenSSH public keys (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)."
-  }
-}
-
-variable "app_dir" {
-  description = "Directory, owned by the deploy user, that holds the Compose project on each droplet."
-  type        = string
-  default     = "/opt/restomarket"
-
-  validation {
-    condition     = can(regex("^/[A-Za-z0-9._/-]+$", var.app_dir))
-    error_message = "app_dir must be an absolute path."
   }
 }
 

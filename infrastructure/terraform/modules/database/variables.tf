@@ -19,9 +19,9 @@ variable "region" {
 }
 
 variable "engine_version" {
-  description = "Major PostgreSQL version."
+  description = "Major PostgreSQL version. 15 matches Debian 12 and the compose stacks and tests the API is proven on."
   type        = string
-  default     = "17"
+  default     = "15"
 
   validation {
     condition     = contains(["14", "15", "16", "17", "18"], var.engine_version)

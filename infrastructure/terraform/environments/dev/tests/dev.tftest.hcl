@@ -2,8 +2,7 @@
 mock_provider "digitalocean" {}
 
 variables {
-  ssh_key_fingerprints   = ["aa:bb:cc:dd"]
-  deploy_ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnlyForTests ci@restomarket"]
+  ssh_key_fingerprints = ["aa:bb:cc:dd"]
 }
 
 run "dev_runs_one_api_droplet" {
@@ -94,4 +93,28 @@ run "rejects_zero_database_nodes" {
   }
 
   expect_failures = [var.postgres_node_count]
+}
+
+run "dev_matches_what_ansible_and_the_api_are_tested_on" {
+  command = plan
+
+  assert {
+    condition     = alltrue([for d in module.api.droplet_images : d == "debian-12-x64"])
+    error_message = "The API droplets must run debian-12-x64, the OS the Ansible roles are tested on."
+  }
+
+  assert {
+    condition     = module.database.engine_version == "15"
+    error_message = "PostgreSQL must be 15, the version of Debian 12, the compose stacks and the tests."
+  }
+}
+
+run "rejects_another_postgres_major" {
+  command = plan
+
+  variables {
+    postgres_version = "17"
+  }
+
+  expect_failures = [var.postgres_version]
 }

@@ -3,8 +3,7 @@
 mock_provider "digitalocean" {}
 
 variables {
-  ssh_key_fingerprints   = ["aa:bb:cc:dd"]
-  deploy_ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnlyForTests ci@restomarket"]
+  ssh_key_fingerprints = ["aa:bb:cc:dd"]
 }
 
 run "staging_runs_two_api_droplets_and_a_two_node_postgres" {
@@ -156,4 +155,28 @@ run "rejects_an_invalid_admin_cidr" {
   }
 
   expect_failures = [var.admin_cidrs]
+}
+
+run "staging_matches_what_ansible_and_the_api_are_tested_on" {
+  command = plan
+
+  assert {
+    condition     = alltrue([for d in module.api.droplet_images : d == "debian-12-x64"])
+    error_message = "The API droplets must run debian-12-x64, the OS the Ansible roles are tested on."
+  }
+
+  assert {
+    condition     = module.database.engine_version == "15"
+    error_message = "PostgreSQL must be 15, the version of Debian 12, the compose stacks and the tests."
+  }
+}
+
+run "rejects_another_postgres_major" {
+  command = plan
+
+  variables {
+    postgres_version = "17"
+  }
+
+  expect_failures = [var.postgres_version]
 }

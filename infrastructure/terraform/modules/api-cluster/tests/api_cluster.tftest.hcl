@@ -1,12 +1,11 @@
 mock_provider "digitalocean" {}
 
 variables {
-  environment            = "staging"
-  region                 = "fra1"
-  droplet_count          = 2
-  vpc_id                 = "vpc-0000"
-  ssh_key_fingerprints   = ["aa:bb:cc:dd"]
-  deploy_ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnlyForTests ci@restomarket"]
+  environment          = "staging"
+  region               = "fra1"
+  droplet_count        = 2
+  vpc_id               = "vpc-0000"
+  ssh_key_fingerprints = ["aa:bb:cc:dd"]
 }
 
 run "creates_the_requested_number_of_droplets" {
@@ -55,27 +54,34 @@ run "droplets_have_monitoring_vpc_keys_and_tags" {
   }
 }
 
-run "cloud_init_installs_docker_and_creates_the_deploy_user" {
+run "runs_debian_12_the_os_ansible_is_tested_on" {
   command = plan
 
   assert {
-    condition     = strcontains(output.cloud_init, "docker.io") && strcontains(output.cloud_init, "docker-compose-v2")
-    error_message = "cloud-init must install Docker and the Compose plugin."
+    condition     = alltrue([for d in digitalocean_droplet.this : d.image == "debian-12-x64"])
+    error_message = "The droplets must run debian-12-x64, the OS the Ansible roles are tested on."
+  }
+}
+
+run "cloud_init_only_prepares_the_host_for_ansible" {
+  command = plan
+
+  assert {
+    condition     = yamldecode(output.cloud_init).packages == ["python3"]
+    error_message = "cloud-init must install python3 (what Ansible needs to connect) and nothing else."
   }
 
   assert {
-    condition     = strcontains(output.cloud_init, "- name: deploy") && strcontains(output.cloud_init, "groups: [docker]")
-    error_message = "cloud-init must create the deploy user in the docker group."
+    condition = alltrue([
+      for key in ["users", "groups", "write_files", "runcmd", "ssh_authorized_keys"] :
+      !contains(keys(yamldecode(output.cloud_init)), key)
+    ])
+    error_message = "Users, keys, files and commands belong to Ansible, not to cloud-init."
   }
 
   assert {
-    condition     = strcontains(output.cloud_init, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnlyForTests")
-    error_message = "cloud-init must authorise the deploy keys."
-  }
-
-  assert {
-    condition     = can(yamldecode(output.cloud_init))
-    error_message = "The rendered cloud-init must be valid YAML."
+    condition     = !strcontains(output.cloud_init, "docker")
+    error_message = "Docker is installed by Ansible's docker_host role, not by cloud-init."
   }
 }
 
@@ -99,12 +105,12 @@ run "rejects_an_unknown_environment" {
   expect_failures = [var.environment]
 }
 
-run "rejects_a_malformed_deploy_key" {
+run "rejects_an_image_ansible_is_not_tested_on" {
   command = plan
 
   variables {
-    deploy_ssh_public_keys = ["not a key"]
+    image = "ubuntu-24-04-x64"
   }
 
-  expect_failures = [var.deploy_ssh_public_keys]
+  expect_failures = [var.image]
 }

@@ -16,7 +16,6 @@ mock_provider "digitalocean" {
 variables {
   name                 = "restomarket-test-pg"
   region               = "fra1"
-  engine_version       = "17"
   size                 = "db-s-1vcpu-2gb"
   node_count           = 2
   vpc_id               = "vpc-0000"
@@ -29,12 +28,12 @@ run "creates_postgres_with_the_configured_shape" {
   assert {
     condition = (
       digitalocean_database_cluster.this.engine == "pg" &&
-      digitalocean_database_cluster.this.version == "17" &&
+      digitalocean_database_cluster.this.version == "15" &&
       digitalocean_database_cluster.this.size == "db-s-1vcpu-2gb" &&
       digitalocean_database_cluster.this.node_count == 2 &&
       digitalocean_database_cluster.this.region == "fra1"
     )
-    error_message = "The cluster must be PostgreSQL 17, 2 nodes of db-s-1vcpu-2gb in fra1."
+    error_message = "The cluster must be PostgreSQL 15 by default, 2 nodes of db-s-1vcpu-2gb in fra1."
   }
 
   assert {

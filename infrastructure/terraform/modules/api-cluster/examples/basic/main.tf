@@ -11,20 +11,14 @@ variable "ssh_key_fingerprint" {
   type        = string
 }
 
-variable "deploy_public_key" {
-  description = "OpenSSH public key for the deploy user."
-  type        = string
-}
-
 module "api" {
   source = "../.."
 
-  environment            = "dev"
-  region                 = "fra1"
-  droplet_count          = 1
-  vpc_id                 = var.vpc_id
-  ssh_key_fingerprints   = [var.ssh_key_fingerprint]
-  deploy_ssh_public_keys = [var.deploy_public_key]
+  environment          = "dev"
+  region               = "fra1"
+  droplet_count        = 1
+  vpc_id               = var.vpc_id
+  ssh_key_fingerprints = [var.ssh_key_fingerprint]
 }
 
 output "public_ips" {

@@ -1,3 +1,0 @@
-module restomarket.invalid/infrastructure/terraform/provider
-
-go 1.24
