@@ -170,11 +170,11 @@ ci-fast: ## ci-quality + test-api + ci-image, then the wall time (target: 8 min 
 
 ##@ Terraform (DigitalOcean)
 .PHONY: tf-providers
-tf-providers: ## Build the DigitalOcean provider offline into the local mirror
+tf-providers: ## Build the DigitalOcean provider 2.99.1 from the vendored source into the local mirror
 	@infrastructure/terraform/scripts/build-provider.sh
 
 .PHONY: tf-check
-tf-check: ## fmt, validate, terraform test, security scan, backend script test
+tf-check: ## fmt, checkov + trivy, validate, terraform test, offline plans, guards, backend script test
 	@infrastructure/terraform/scripts/check.sh
 
 ##@ Ansible (droplet setup and rolling deploys; see infrastructure/docs/ansible.md)

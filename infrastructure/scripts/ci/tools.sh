@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # Builds the pinned Go command-line tools of the CI checks (gitleaks,
-# actionlint) from the Go module proxy into RM_BIN_DIR, once per version.
+# actionlint, trivy) from the Go module proxy into RM_BIN_DIR, once per version.
 # GitHub is unreachable from the build machines, so release downloads are not
 # an option; the module proxy is, and `go install M@V` verifies every module
 # against the checksum database.
@@ -16,10 +16,20 @@ export RM_LOG_TAG="ci-tools"
 declare -A TOOL_PACKAGE=(
   [gitleaks]="github.com/zricethezav/gitleaks/v8"
   [actionlint]="github.com/rhysd/actionlint/cmd/actionlint"
+  [trivy]="github.com/aquasecurity/trivy/cmd/trivy"
 )
 declare -A TOOL_VERSION=(
   [gitleaks]="v8.30.1"
   [actionlint]="v1.7.12"
+  [trivy]="v0.74.0"
+)
+# Extra build settings a tool's own release build uses. trivy needs the
+# encoding/json/v2 experiment and reports its version from a linker variable.
+declare -A TOOL_GOEXPERIMENT=(
+  [trivy]="jsonv2"
+)
+declare -A TOOL_LDFLAGS=(
+  [trivy]="-s -w -X github.com/aquasecurity/trivy/pkg/version/app.ver=0.74.0"
 )
 
 usage() {
@@ -59,8 +69,8 @@ build_tool() {
   local gobin
   gobin=$(mktemp -d)
   # -p 1 keeps the build to one package at a time: these machines are shared.
-  if ! GOBIN="${gobin}" GOFLAGS="-p=1 -trimpath" CGO_ENABLED=0 \
-    "${GO_BIN}" install "${TOOL_PACKAGE[${TOOL}]}@${TOOL_VERSION[${TOOL}]}" >&2; then
+  if ! GOBIN="${gobin}" GOFLAGS="-p=1 -trimpath" CGO_ENABLED=0 GOEXPERIMENT="${TOOL_GOEXPERIMENT[${TOOL}]:-}" \
+    "${GO_BIN}" install -ldflags "${TOOL_LDFLAGS[${TOOL}]:-}" "${TOOL_PACKAGE[${TOOL}]}@${TOOL_VERSION[${TOOL}]}" >&2; then
     rm -rf "${gobin}"
     die "could not build ${TOOL} ${TOOL_VERSION[${TOOL}]}" "check that https://proxy.golang.org is reachable (GOPROXY)"
   fi

@@ -13,7 +13,7 @@ class CiCdWorkflowTest {
 
   private static final Workflow CI = Workflow.load(".github/workflows/ci-cd.yml");
   private static final List<String> PIPELINE =
-      List.of("code-quality", "test", "build", "docker-build", "deploy-staging");
+      List.of("code-quality", "test", "build", "docker-build", "deploy-staging", "terraform");
 
   @Test
   void runsOnEveryPullRequestAndOnPushesToMainAndDevelop() {
@@ -35,7 +35,8 @@ class CiCdWorkflowTest {
             "code-quality", Map.of("contents", "read", "security-events", "write", "actions", "read"),
             "docker-build",
                 Map.of("contents", "read", "packages", "write", "security-events", "write", "actions", "read"),
-            "deploy-staging", Map.of("contents", "read", "packages", "read"));
+            "deploy-staging", Map.of("contents", "read", "packages", "read"),
+            "terraform", Map.of("contents", "read"));
     for (String job : CI.jobNames()) {
       Object permissions = CI.job(job).get("permissions");
       if (permissions == null) {
@@ -63,6 +64,7 @@ class CiCdWorkflowTest {
     assertThat(CI.needs("build")).containsExactly("test");
     assertThat(CI.needs("docker-build")).containsExactly("build");
     assertThat(CI.needs("deploy-staging")).containsExactly("docker-build");
+    assertThat(CI.needs("terraform")).as("independent of the Java pipeline").isEmpty();
   }
 
   @Test
@@ -90,6 +92,25 @@ class CiCdWorkflowTest {
     assertThat(runs("code-quality")).contains("make ci-quality");
     assertThat(runs("test")).contains("make ci-test");
     assertThat(runs("build")).contains("make ci-build");
+    assertThat(runs("terraform")).contains("make tf-check");
+  }
+
+  @Test
+  void terraformChecksRunWhenTheTerraformCodeChangesWithReadOnlyAccess() {
+    assertThat(CI.job("terraform").get("permissions")).isEqualTo(Map.of("contents", "read"));
+    Map<String, Object> detect = CI.stepNamed("terraform", "Detect changes to the Terraform code");
+    assertThat(String.valueOf(Workflow.map(detect.get("env")).get("WATCHED"))).contains("infrastructure/terraform/");
+    assertThat(String.valueOf(detect.get("run"))).contains("git diff").contains("GITHUB_OUTPUT");
+    Map<String, Object> check = CI.stepNamed("terraform", "make tf-check");
+    assertThat(check.get("if")).isEqualTo("steps.changes.outputs.terraform == 'true'");
+    assertThat(Workflow.with(CI.stepsUsing("terraform", "actions/checkout@").getFirst()).get("fetch-depth"))
+        .as("the base commit must be there to compare with")
+        .isEqualTo(0);
+    assertThat(Repo.text("infrastructure/terraform/scripts/build-provider.sh"))
+        .as("the vendored provider where it exists, the registry otherwise")
+        .contains("RESTOMARKET_VENDOR_DIR")
+        .contains("../shared/vendor")
+        .contains("registry");
   }
 
   @Test
