@@ -119,7 +119,7 @@ test-api: services-up ## API: format check, Error Prone, unit + integration test
 	@awk -F, 'NR > 1 { missed += $$8; covered += $$9 } END { printf "line coverage: %.1f%%\n", 100 * covered / (missed + covered) }' apps/api/target/site/jacoco/jacoco.csv
 
 .PHONY: test-api-e2e
-test-api-e2e: services-up ## API as a real process: health follows real server stops, SIGTERM is graceful
+test-api-e2e: services-up ## API as a real process: health follows real server stops, SIGTERM is graceful, TLS to Redis and PostgreSQL verified
 	@[[ -f apps/api/target/restomarket-api.jar ]] || $(MAKE) --no-print-directory build
 	@apps/api/e2e/test-api-process.sh
 

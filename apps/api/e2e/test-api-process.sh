@@ -3,8 +3,10 @@
 # local PostgreSQL and Redis: changes need the write token and bodies have a
 # size limit, metrics answer on the management port only, /health follows a
 # real server stop and start within 2 s, SIGTERM lets an in-flight request
-# finish before exit 0, and REDIS_SSL talks TLS to a real TLS-only Redis and
-# verifies its certificate.
+# finish before exit 0, REDIS_SSL talks TLS to a real TLS-only Redis and
+# verifies its certificate, and a DATABASE_URL with sslmode=verify-full and
+# sslrootcert=<secrets dir>/DATABASE_CA_CERT (the droplets' managed PostgreSQL)
+# talks TLS to a real TLS-only PostgreSQL 15, verifying its CA and host name.
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../../infrastructure/scripts/lib/common.sh
@@ -21,6 +23,8 @@ MANAGEMENT_PORT="${E2E_MANAGEMENT_PORT:-38081}"
 ENV_FILE="${RM_REPO_ROOT}/.run/local-services.env"
 API_PID=""
 TLS_REDIS_PID=""
+PG_BIN=/usr/lib/postgresql/15/bin
+TLS_PG_DATA=""
 
 usage() {
   cat <<USAGE
@@ -28,7 +32,9 @@ Usage: $(basename "$0")
 
 Starts ${JAR#"${RM_REPO_ROOT}/"} on 127.0.0.1:${PORT} (E2E_PORT), management on
 ${MANAGEMENT_PORT} (E2E_MANAGEMENT_PORT), against the local services, stops and
-restarts the real PostgreSQL and Redis, and sends SIGTERM.
+restarts the real PostgreSQL and Redis, and sends SIGTERM; then starts it against
+a throwaway TLS-only Redis and a throwaway TLS-only PostgreSQL 15 (own data
+directory, free port) to check that their certificates are verified.
 Build the jar first (make build). Prints "N passed, N failed".
 USAGE
 }
@@ -36,6 +42,7 @@ USAGE
 cleanup() {
   if [[ -n "${API_PID}" ]]; then kill "${API_PID}" 2>/dev/null || true; fi
   if [[ -n "${TLS_REDIS_PID}" ]]; then kill "${TLS_REDIS_PID}" 2>/dev/null || true; fi
+  if [[ -n "${TLS_PG_DATA}" ]]; then as_postgres "${PG_BIN}/pg_ctl" -D "${TLS_PG_DATA}" -m fast -w stop >/dev/null 2>&1 || true; fi
   if [[ -f "${RM_REPO_ROOT}/.run/redis/redis.pid" ]]; then
     kill -CONT "$(cat "${RM_REPO_ROOT}/.run/redis/redis.pid")" 2>/dev/null || true
   fi
@@ -211,6 +218,146 @@ test_redis_tls() {
     "$(redis_status_with REDIS_SSL=false)"
 }
 
+# as_postgres COMMAND... - PostgreSQL refuses to run as root; as root, run COMMAND as its user.
+as_postgres() {
+  if ((EUID == 0)); then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# make_pg_certs DIR - in DIR: a throwaway CA (ca.crt), a server certificate from it
+# that names only IP 127.0.0.1 (server.crt, server.key) and a second, unrelated CA
+# (other-ca.crt). The CN is not a host name, so a match can only come from the IP
+# SAN (pgjdbc compares the CN only when no SAN is of the host's kind).
+make_pg_certs() {
+  (
+    cd "$1"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=restomarket-e2e-pg-ca -keyout ca.key -out ca.crt
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=restomarket-e2e-other-ca \
+      -keyout other-ca.key -out other-ca.crt
+    openssl req -newkey rsa:2048 -nodes -subj /CN=restomarket-e2e-postgres -keyout server.key -out server.csr
+    printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext -out server.crt
+  )
+}
+
+# init_tls_postgres DATA CERTS - a new cluster in DATA (user restomarket with the local
+# services' password, scram-sha-256) that listens on 127.0.0.1:TLS_PG_PORT only, with
+# its socket in DATA, ssl=on with CERTS/server.{crt,key}, and a pg_hba.conf that
+# allows hostssl only.
+init_tls_postgres() {
+  local data="$1" certs="$2" pwfile="${WORK}/pg-pwfile"
+  mkdir -p "${data}"
+  chmod 700 "${data}"
+  (umask 077 && sed -n 's/^DATABASE_PASSWORD=//p' "${ENV_FILE}" >"${pwfile}")
+  if ((EUID == 0)); then
+    # The postgres user must get through WORK (mktemp's 0700) to its data directory.
+    chmod 711 "${WORK}"
+    chown postgres: "${data}" "${pwfile}"
+  fi
+  as_postgres "${PG_BIN}/initdb" -D "${data}" -U restomarket --pwfile="${pwfile}" \
+    --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 --no-sync || return 1
+  rm -f "${pwfile}"
+  cp "${certs}/server.crt" "${certs}/server.key" "${data}/"
+  chmod 600 "${data}/server.key"
+  if ((EUID == 0)); then chown postgres: "${data}/server.crt" "${data}/server.key"; fi
+  printf '# TLS only: plain TCP and the unix socket have no entry.\nhostssl all all 127.0.0.1/32 scram-sha-256\n' \
+    >"${data}/pg_hba.conf"
+  cat >>"${data}/postgresql.conf" <<CONF
+port = ${TLS_PG_PORT}
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '${data}'
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+fsync = off
+lc_messages = 'C'
+CONF
+}
+
+# start_tls_postgres - a throwaway TLS-only PostgreSQL 15 with database restomarket on
+# 127.0.0.1:TLS_PG_PORT (stopped by cleanup), and PG_SECRETS: a secrets directory as
+# on a droplet, whose DATABASE_CA_CERT holds the CA PEM; PG_CERTS/other-ca.crt is a CA
+# that signed nothing here.
+start_tls_postgres() {
+  local data="${WORK}/pg-tls-data"
+  PG_CERTS="${WORK}/pg-tls"
+  PG_SECRETS="${WORK}/pg-secrets"
+  mkdir -p "${PG_CERTS}" "${PG_SECRETS}"
+  TLS_PG_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  {
+    make_pg_certs "${PG_CERTS}" && init_tls_postgres "${data}" "${PG_CERTS}" &&
+      as_postgres "${PG_BIN}/pg_ctl" -D "${data}" -l "${data}/server.log" -w -t 30 start
+  } >"${WORK}/pg-tls.log" 2>&1 || {
+    cat "${WORK}/pg-tls.log" "${data}/server.log" >&2 2>/dev/null
+    return 1
+  }
+  TLS_PG_DATA="${data}"
+  cp "${PG_CERTS}/ca.crt" "${PG_SECRETS}/DATABASE_CA_CERT"
+  # psql (libpq) creates the database over verify-full: the server is usable as the API will use it.
+  PGPASSWORD="$(sed -n 's/^DATABASE_PASSWORD=//p' "${ENV_FILE}")" "${PG_BIN}/psql" -tAq -c 'CREATE DATABASE restomarket' \
+    "host=127.0.0.1 port=${TLS_PG_PORT} dbname=postgres user=restomarket sslmode=verify-full sslrootcert=${PG_CERTS}/ca.crt" \
+    >>"${WORK}/pg-tls.log" 2>&1 || { cat "${WORK}/pg-tls.log" >&2; return 1; }
+}
+
+# database_status_with URL - start the API with DATABASE_URL=URL and SECRETS_DIR=PG_SECRETS;
+# print the database field of its first /health answer, or "exit N" when it stopped
+# before answering; stop it. Its log is ${WORK}/api-pg.log.
+database_status_with() {
+  local port=$((PORT + 1)) body="" pid rc=0
+  # `timeout` bounds the API even if this suite dies before stopping it.
+  # shellcheck source=/dev/null
+  (set -a && source "${ENV_FILE}" && set +a &&
+    exec env DATABASE_URL="$1" SECRETS_DIR="${PG_SECRETS}" PORT="${port}" MANAGEMENT_PORT=0 LOG_FORMAT= \
+      timeout 120 "${JAVA}" -jar "${JAR}") >"${WORK}/api-pg.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 120); do
+    body=$(curl -s --max-time 3 "http://127.0.0.1:${port}/health" || true)
+    [[ -n "${body}" ]] && break
+    if ! kill -0 "${pid}" 2>/dev/null; then
+      wait "${pid}" || rc=$?
+      echo "exit ${rc}"
+      return 0
+    fi
+    sleep 0.5
+  done
+  # Flyway connected before /health could answer; still, allow the pool 5 s.
+  for _ in $(seq 1 10); do
+    [[ -z "${body}" || "${body}" == *'"database":"connected"'* ]] && break
+    sleep 0.5
+    body=$(curl -s --max-time 3 "http://127.0.0.1:${port}/health" || true)
+  done
+  kill "${pid}" 2>/dev/null || true
+  wait "${pid}" 2>/dev/null || true
+  if [[ -z "${body}" ]]; then echo "no answer"; else sed -n 's/.*"database":"\([a-z]*\)".*/\1/p' <<<"${body}"; fi
+}
+
+# expect_refused NAME STATUS LOG_REGEX - the API did not get the database: it exited
+# non-zero at start (Flyway could not connect) or reports it disconnected; and its log
+# names the reason, LOG_REGEX.
+expect_refused() {
+  expect_match "$1 (${2})" '^(exit [1-9][0-9]*|disconnected)$' "$2"
+  expect_match "... the log says why" "$3" "$(cat "${WORK}/api-pg.log")"
+}
+
+# test_database_tls - the API's DATABASE_URL as on the droplets (verify-full, the CA
+# file in the secrets dir) connects to a TLS-only PostgreSQL; another CA, another
+# host name or no TLS at all are refused.
+test_database_tls() {
+  start_tls_postgres || { fail "a TLS-only PostgreSQL starts"; return 0; }
+  local base="jdbc:postgresql://127.0.0.1:${TLS_PG_PORT}/restomarket" status
+  local ca="sslrootcert=${PG_SECRETS}/DATABASE_CA_CERT"
+  expect_eq "sslmode=verify-full, CA in the secrets dir: database connected over TLS" connected \
+    "$(database_status_with "${base}?sslmode=verify-full&${ca}")"
+  status=$(database_status_with "${base}?sslmode=verify-full&sslrootcert=${PG_CERTS}/other-ca.crt")
+  expect_refused "sslmode=verify-full, another CA: refused (the certificate is verified)" "${status}" \
+    'PSQLException: SSL error: .*PKIX path (building|validation) failed'
+  status=$(database_status_with "jdbc:postgresql://localhost:${TLS_PG_PORT}/restomarket?sslmode=verify-full&${ca}")
+  expect_refused "sslmode=verify-full, host localhost, certificate for 127.0.0.1: refused (the host name is verified)" \
+    "${status}" 'PSQLException: The hostname localhost could not be verified'
+  status=$(database_status_with "${base}?sslmode=disable")
+  expect_refused "sslmode=disable against the TLS-only server: refused" "${status}" \
+    'PSQLException: FATAL: no pg_hba.conf entry for host "127\.0\.0\.1".*no encryption'
+}
+
 main() {
   case "${1:-}" in
     -h | --help) usage; return 0 ;;
@@ -229,6 +376,7 @@ main() {
   test_sigterm_is_graceful
   test_missing_setting_fails_fast
   test_redis_tls
+  test_database_tls
   summary
 }
 
