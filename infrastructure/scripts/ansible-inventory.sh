@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Writes the Ansible inventory of one environment from its Terraform outputs,
-# so the hosts Ansible configures are always the droplets Terraform created.
-# Only addresses and connection coordinates are copied: sensitive outputs (and
+# so the hosts Ansible configures are always the droplets Terraform created,
+# and the API port, address ranges and database CA the hosts' firewall, proxy
+# and API use are Terraform's, never copied by hand.
+# Only addresses, ranges and connection coordinates are copied: sensitive outputs (and
 # anything named *connection_string*, which embeds a password) never reach the
 # inventory, which is committed. Secrets reach the hosts another way.
 set -Eeuo pipefail
@@ -32,8 +34,9 @@ Usage: $(basename "$0") ENV [--from-json FILE] [--output FILE|-]
 Turns \`terraform output -json\` of ${TF_ENVS_REL}/ENV into the
 Ansible inventory infrastructure/ansible/inventory/ENV.yml: hosts ENV-api-1..N
 (ansible_host = public IP, private_ip = VPC IP) in group api, child of group
-ENV, whose vars are the load balancer IP and the PostgreSQL/Valkey coordinates.
-Sensitive outputs and connection strings are never copied.
+ENV, whose vars are the API port, the VPC range, admin_cidrs, api_public_cidrs,
+the load balancer IP, the PostgreSQL/Valkey coordinates and the PostgreSQL CA
+certificate. Sensitive outputs and connection strings are never copied.
 
   ENV               environment (known: $(known_envs))
   --from-json FILE  read the outputs JSON from FILE (- for stdin) instead of
@@ -136,6 +139,11 @@ JQ_LIB='
 def usable: with_entries(select((.value.sensitive // false) != true and (.key | contains("connection_string") | not)));
 def ipv4: type == "string" and test("^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$");
 def port: if type == "string" and test("^[0-9]+$") then tonumber else . end;
+def cidr: type == "string" and test("^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/([0-9]|[12][0-9]|3[0-2])$");
+# Copied into the group vars under the same names, when present.
+def group_keys: ["api_port", "vpc_ip_range", "admin_cidrs", "api_public_cidrs", "load_balancer_ip",
+  "postgres_host", "postgres_port", "postgres_database", "postgres_user", "postgres_ca_certificate",
+  "valkey_host", "valkey_port"];
 '
 
 # check_outputs - every problem with the outputs at once, then die if any.
@@ -154,7 +162,18 @@ check_outputs() {
         then "api_public_ips has \(v("api_public_ips") | length) addresses but api_private_ips has \(v("api_private_ips") | length); they pair up one per droplet"
         else empty end),
       (v("load_balancer_ip") | select(. != null and (ipv4 | not)) | "load_balancer_ip is \(tojson), not an IPv4 address"),
-      (("postgres_port", "valkey_port") as $k | v($k) | select(. != null)
+      (("api_port", "vpc_ip_range", "admin_cidrs", "api_public_cidrs") as $k
+        | select(v($k) == null) | "missing Terraform output \($k) (the hosts firewall and proxy follow it)"),
+      (v("vpc_ip_range") | select(. != null and (cidr | not)) | "vpc_ip_range is \(tojson), not an IPv4 CIDR block"),
+      (("admin_cidrs", "api_public_cidrs") as $k | v($k) | select(. != null)
+        | if type != "array" then "\($k) is not a list: \(tojson)"
+          else (.[] | select(cidr | not) | "\($k) holds \(tojson), not an IPv4 CIDR block"),
+               (.[] | select(type == "string" and endswith("/0")) | "\($k) holds \(.), the whole internet") end),
+      (v("admin_cidrs") | select(type == "array" and length == 0) | "admin_cidrs is empty: nobody could reach SSH"),
+      (v("postgres_ca_certificate") | select(. != null)
+        | select(type == "string" and test("^-----BEGIN CERTIFICATE-----\n(.|\n)*-----END CERTIFICATE-----\n?$") | not)
+        | "postgres_ca_certificate is not a PEM certificate"),
+      (("api_port", "postgres_port", "valkey_port") as $k | v($k) | select(. != null)
         | select(port | (type == "number" and . == floor and . > 0 and . < 65536) | not)
         | "\($k) is \(tojson), not a TCP port"),
       (("postgres_host", "postgres_database", "postgres_user", "valkey_host") as $k | v($k) | select(. != null)
@@ -171,8 +190,7 @@ render_inventory() {
   local target="$1"
   jq --arg env "${ENV_NAME}" "${JQ_LIB}"'
     usable as $o | def v($k): $o[$k].value;
-    (reduce ("load_balancer_ip", "postgres_host", "postgres_port", "postgres_database", "postgres_user",
-             "valkey_host", "valkey_port") as $k ({};
+    (reduce group_keys[] as $k ({};
       if v($k) == null then . else . + {($k): (if ($k | endswith("_port")) then (v($k) | port) else v($k) end)} end)) as $vars
     | [range(0; v("api_public_ips") | length) as $i
         | {key: "\($env)-api-\($i + 1)",
@@ -186,8 +204,16 @@ render_inventory() {
 # ${TF_ENVS_REL}/${ENV_NAME}. Re-run it after \`terraform apply\`
 # (make ansible-inventory ENV=${ENV_NAME}); settings belong in inventory/group_vars/.
 HEADER
+    # Multi-line values (the CA certificate) as literal blocks, readable as PEM;
+    # list items indented under their key, as yamllint expects.
     "${PYTHON}" -c 'import sys, json, yaml
-sys.stdout.write(yaml.safe_dump(json.load(sys.stdin), sort_keys=False, default_flow_style=False))' \
+class Dumper(yaml.SafeDumper):
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+def text(dumper, value):
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+Dumper.add_representer(str, text)
+sys.stdout.write(yaml.dump(json.load(sys.stdin), Dumper=Dumper, sort_keys=False, default_flow_style=False))' \
       <"${WORK}/inventory.json"
   } >"${target}"
 }

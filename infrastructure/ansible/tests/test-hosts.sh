@@ -2,7 +2,8 @@
 # Proves the playbooks on real Debian 12 hosts reached over SSH: two test
 # hosts (containers with systemd, sshd and their own Docker engine; see
 # tests/host/Dockerfile) on a network of this test, with PostgreSQL and Redis
-# beside them as the managed databases, and an HAProxy as the load balancer.
+# beside them as the managed databases (PostgreSQL TLS-only, verified against
+# its CA as on DigitalOcean), and an HAProxy as the load balancer.
 #   setup-api.yml  first run as root, second run as deploy (changed=0),
 #                  --check --diff (changed=0), then the hosts are inspected:
 #                  sshd -T, root and password logins refused, deploy runs
@@ -29,6 +30,8 @@ HOST_IMAGE=restomarket/test-debian-host:bookworm
 HOSTS=(api-1 api-2)
 # A subnet of its own: the hosts' inner Docker uses 172.17.0.0/16.
 SUBNET_PREFIX=172.30.213
+# PostgreSQL's fixed address: its certificate names it, the API verifies it.
+PG_IP="${SUBNET_PREFIX}.250"
 DEPLOY_ENV=staging
 LOAD_RATE=50
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
@@ -127,13 +130,36 @@ build_images() {
 
 container_ip() { "${DOCKER}" inspect -f "{{(index .NetworkSettings.Networks \"${RUN_ID}\").IPAddress}}" "$1"; }
 
+# postgres_tls - a throwaway CA and a server certificate for PG_IP only, and an
+# hba file that admits TCP clients over TLS only, in WORK/pg-tls.
+postgres_tls() {
+  local dir="${WORK}/pg-tls" uid
+  mkdir -p "${dir}"
+  (
+    cd "${dir}"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=restomarket-test-pg-ca -keyout ca.key -out ca.crt
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=${PG_IP}" -keyout server.key -out server.csr
+    printf 'subjectAltName=IP:%s\n' "${PG_IP}" >san.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext -out server.crt
+  ) >"${WORK}/pg-tls.log" 2>&1 || { cat "${WORK}/pg-tls.log" >&2; return 1; }
+  printf 'local all all trust\nhostssl all all all scram-sha-256\n' >"${dir}/pg_hba.conf"
+  # PostgreSQL reads its key only when the server's user owns it, mode 0600.
+  uid=$("${DOCKER}" run --rm --entrypoint id "${POSTGRES_IMAGE}" -u postgres)
+  chown "${uid}" "${dir}/server.key"
+  chmod 0600 "${dir}/server.key"
+  chmod 0644 "${dir}/server.crt" "${dir}/pg_hba.conf"
+}
+
 start_databases() {
   DB_PASSWORD=$(random_secret)
   REDIS_PASSWORD=$(random_secret)
   WRITE_TOKEN=$(random_secret)
-  "${DOCKER}" run -d --name "${RUN_ID}-postgres" --network "${RUN_ID}" --label "com.restomarket.test=${RUN_ID}" \
+  postgres_tls
+  "${DOCKER}" run -d --name "${RUN_ID}-postgres" --network "${RUN_ID}" --ip "${PG_IP}" \
+    --label "com.restomarket.test=${RUN_ID}" -v "${WORK}/pg-tls:/tls:ro" \
     -e POSTGRES_USER=restomarket -e POSTGRES_DB=restomarket -e POSTGRES_PASSWORD="${DB_PASSWORD}" \
-    "${POSTGRES_IMAGE}" >/dev/null
+    "${POSTGRES_IMAGE}" postgres -c ssl=on -c ssl_cert_file=/tls/server.crt -c ssl_key_file=/tls/server.key \
+    -c hba_file=/tls/pg_hba.conf >/dev/null
   "${DOCKER}" run -d --name "${RUN_ID}-redis" --network "${RUN_ID}" --label "com.restomarket.test=${RUN_ID}" \
     "${REDIS_IMAGE}" redis-server --requirepass "${REDIS_PASSWORD}" >/dev/null
   wait_until 60 postgres "${DOCKER}" exec "${RUN_ID}-postgres" pg_isready -U restomarket -h 127.0.0.1
@@ -173,24 +199,30 @@ write_inventory() {
   cat >"${inv}/group_vars/ci/main.yml" <<EOF
 ---
 restomarket_env: ${DEPLOY_ENV}
-restomarket_vpc_cidr: ${SUBNET_PREFIX}.0/24
+# What the inventory gets from Terraform's outputs on droplets.
+api_port: 3001
+vpc_ip_range: ${SUBNET_PREFIX}.0/24
 # Only this machine (the network's gateway) is an admin: the hosts cannot SSH to each other.
-restomarket_admin_cidrs: [${SUBNET_PREFIX}.1/32]
+admin_cidrs: [${SUBNET_PREFIX}.1/32]
+# As staging: only the load balancer (in the VPC) reaches the API port.
+api_public_cidrs: []
 restomarket_deploy_ssh_keys: ["$(cat "${WORK}/id_ed25519.pub")"]
 ansible_ssh_private_key_file: ${WORK}/id_ed25519
 ansible_ssh_common_args: -o UserKnownHostsFile=${WORK}/known_hosts
 # Not droplets: DigitalOcean's agent repository is out of reach.
 monitoring_agent_enabled: false
-postgres_host: $(container_ip "${RUN_ID}-postgres")
+postgres_host: ${PG_IP}
 postgres_port: 5432
 postgres_database: restomarket
 postgres_user: restomarket
-postgres_sslmode: disable
+postgres_ca_certificate: |
+$(sed 's/^/  /' "${WORK}/pg-tls/ca.crt")
 valkey_host: $(container_ip "${RUN_ID}-redis")
 valkey_port: 6379
 valkey_ssl: false
 deploy_engine_env_overrides:
-  PROXY_BIND: "{{ private_ip }}"
+  PROXY_BIND: "{{ restomarket_proxy_bind }}"
+  PROXY_PORT: "{{ api_port }}"
   PROXY_IMAGE: ${PROXY_IMAGE}
 EOF
   random_secret >"${WORK}/vault-password"
@@ -305,10 +337,15 @@ test_secrets() {
   local host dir="/etc/restomarket/${DEPLOY_ENV}"
   for host in "${HOSTS[@]}"; do
     expect_eq "${host}: secret files are 0600, owned by deploy" \
-      "600 deploy ${dir}/secrets/API_WRITE_TOKEN 600 deploy ${dir}/secrets/DATABASE_PASSWORD 600 deploy ${dir}/secrets/REDIS_PASSWORD" \
+      "600 deploy ${dir}/secrets/API_WRITE_TOKEN 600 deploy ${dir}/secrets/DATABASE_CA_CERT 600 deploy ${dir}/secrets/DATABASE_PASSWORD 600 deploy ${dir}/secrets/REDIS_PASSWORD" \
       "$(on "${host}" "stat -c '%a %U %n' ${dir}/secrets/* | sort | tr '\n' ' ' | sed 's/ \$//'")"
     expect_eq "${host}: the secret is the vault's value" "${DB_PASSWORD}" "$(on "${host}" "cat ${dir}/secrets/DATABASE_PASSWORD")"
     expect_eq "${host}: the write token is the vault's value" "${WRITE_TOKEN}" "$(on "${host}" "cat ${dir}/secrets/API_WRITE_TOKEN")"
+    expect_eq "${host}: the database CA is the cluster's" "$(cat "${WORK}/pg-tls/ca.crt")" \
+      "$(on "${host}" "cat ${dir}/secrets/DATABASE_CA_CERT")"
+    expect_match "${host}: the API verifies PostgreSQL's certificate and name" \
+      '^DATABASE_URL=jdbc:postgresql://[0-9.]+:5432/restomarket\?sslmode=verify-full&sslrootcert=/run/secrets/DATABASE_CA_CERT$' \
+      "$(on "${host}" "grep '^DATABASE_URL=' ${dir}/api.env")"
     expect_eq "${host}: secrets directory is 0700" "700 deploy" "$(on "${host}" "stat -c '%a %U' ${dir}/secrets")"
     check_fails "${host}: no secret in api.env" on "${host}" "grep -qF -e '${DB_PASSWORD}' -e '${REDIS_PASSWORD}' -e '${WRITE_TOKEN}' ${dir}/api.env"
     check_fails "${host}: secrets unreadable to other users" on "${host}" "sudo -u nobody cat ${dir}/secrets/DATABASE_PASSWORD"
@@ -366,6 +403,11 @@ test_update_v1_v2() {
   step "update-api v1" update update-v1 v1
   expect_eq "update-api.yml v1 succeeds" 0 "${UPDATE_RC}"
   expect_hosts_serve "after v1" v1
+  # Serving means /health saw the database: over TLS, verified, or not at all.
+  expect_eq "the API's PostgreSQL sessions: none plain, some over TLS" "0 1" \
+    "$("${DOCKER}" exec "${RUN_ID}-postgres" psql -U restomarket -d restomarket -tAc \
+      "SELECT count(*) FILTER (WHERE NOT s.ssl), least(count(*) FILTER (WHERE s.ssl), 1) FROM pg_stat_ssl s
+       JOIN pg_stat_activity a USING (pid) WHERE a.client_addr IS NOT NULL" | tr '|' ' ')"
 
   step "load balancer" start_load_balancer
   printf 'GET %s/version\n' "${LB_URL}" >"${WORK}/targets"

@@ -4,6 +4,8 @@
 #   - the inventory parses with ansible-inventory, with the right groups,
 #     host vars and typed group vars, and no secret in it;
 #   - a re-run with the same outputs leaves the file alone, a new one replaces it;
+#   - the API port, VPC range, admin/public CIDRs and the PostgreSQL CA are
+#     copied typed (the CA as a PEM block), and bad ones are refused;
 #   - bad outputs (unpaired or missing address lists) and bad ENVs are refused
 #     and never touch an existing inventory;
 #   - --output - writes nothing; the committed inventories have the script's shape;
@@ -22,6 +24,8 @@ INVENTORY_DIR="${RM_REPO_ROOT}/infrastructure/ansible/inventory"
 TF_ENVS_DIR="${RM_REPO_ROOT}/infrastructure/terraform/environments"
 # The password inside the sensitive outputs: it must never reach an inventory.
 SECRET="fixture-secret-$$-do-not-copy"
+# Shaped like the PEM CA certificate Terraform reads from the database cluster.
+CA_PEM=$'-----BEGIN CERTIFICATE-----\nMIIBfixtureCA0123456789\nabcdefghijklmnopqrstuvwxyz\n-----END CERTIFICATE-----\n'
 WORK=""
 VENV=""
 RC=0
@@ -55,10 +59,15 @@ setup() {
 fixture() {
   local file="$1" env="$2" count="$3" filter="${4:-.}" net=20
   [[ "${env}" == dev ]] && net=10
-  jq -n --arg env "${env}" --argjson n "${count}" --argjson net "${net}" --arg secret "${SECRET}" '
+  jq -n --arg env "${env}" --argjson n "${count}" --argjson net "${net}" --arg secret "${SECRET}" --arg ca "${CA_PEM}" '
     def out(v): {sensitive: false, type: (if (v | type) == "array" then ["tuple", [v[] | "string"]] else (v | type) end), value: v};
     def secret(v): {sensitive: true, type: "string", value: v};
     {
+      admin_cidrs: out(["203.0.113.0/28"]),
+      api_port: out(3001),
+      api_public_cidrs: out(if $env == "dev" then ["203.0.113.0/28"] else [] end),
+      vpc_ip_range: out("10.\($net).0.0/20"),
+      postgres_ca_certificate: out($ca),
       api_private_ips: out([range(1; $n + 1) | "10.\($net).0.\(10 + .)"]),
       api_public_ips: out([range(1; $n + 1) | "203.0.113.\(10 + .)"]),
       api_target_tag: out("restomarket-\($env)-api"),
@@ -123,10 +132,17 @@ test_staging_inventory() {
     '{"staging-api-1":{"ansible_host":"203.0.113.11","private_ip":"10.20.0.11"},"staging-api-2":{"ansible_host":"203.0.113.12","private_ip":"10.20.0.12"}}' \
     "$(jq -c '._meta.hostvars' <<<"${json}")"
   expect_eq "group vars of staging are exactly the copied outputs" \
-    '["load_balancer_ip","postgres_database","postgres_host","postgres_port","postgres_user","valkey_host","valkey_port"]' \
+    '["admin_cidrs","api_port","api_public_cidrs","load_balancer_ip","postgres_ca_certificate","postgres_database","postgres_host","postgres_port","postgres_user","valkey_host","valkey_port","vpc_ip_range"]' \
     "$(jq -c '.staging.vars | keys' <<<"${json}")"
   expect_eq "postgres_port and valkey_port are integers" '25060 number 25061 number' \
     "$(jq -r '.staging.vars | "\(.postgres_port) \(.postgres_port | type) \(.valkey_port) \(.valkey_port | type)"' <<<"${json}")"
+  expect_eq "the API port and the address ranges are Terraform's, typed" '3001 10.20.0.0/20 ["203.0.113.0/28"] []' \
+    "$(jq -r '.staging.vars | "\(.api_port) \(.vpc_ip_range) \(.admin_cidrs | tojson) \(.api_public_cidrs | tojson)"' <<<"${json}")"
+  # $(...) drops the final newline of both sides alike.
+  expect_eq "the CA certificate reads back unchanged" "$(printf '%s' "${CA_PEM}")" \
+    "$(jq -j '.staging.vars.postgres_ca_certificate' <<<"${json}")"
+  expect_match "the CA certificate is a literal block, readable as PEM" \
+    'postgres_ca_certificate: \| +-----BEGIN CERTIFICATE----- ' "$(tr '\n' ' ' <"${out}")"
   if grep -qF -e "${SECRET}" -e connection_string "${out}"; then
     fail "no connection string or its password in the inventory" "$(grep -nF -e "${SECRET}" -e connection_string "${out}")"
   else
@@ -188,6 +204,27 @@ test_missing_public_ips() {
   fi
 }
 
+test_bad_seam_outputs() {
+  local name filter regex
+  while IFS='|' read -r name filter regex; do
+    fixture "${WORK}/seam.json" staging 2 "${filter}"
+    gen staging --from-json "${WORK}/seam.json" --output -
+    if ((RC == 1)) && [[ ! -s "${WORK}/out" ]] && [[ "$(cat "${WORK}/err")" =~ ${regex} ]]; then
+      pass "refused: ${name}"
+    else
+      fail "refused: ${name}" "exit ${RC}: $(cat "${WORK}/err")"
+    fi
+  done <<'CASES'
+no api_port output|del(.api_port)|missing Terraform output api_port
+an api_port that is not a port|.api_port.value = 70000|api_port is 70000, not a TCP port
+a VPC range that is not a CIDR|.vpc_ip_range.value = "10.20.0.0"|vpc_ip_range is "10.20.0.0", not an IPv4 CIDR
+admin_cidrs open to the internet|.admin_cidrs.value = ["0.0.0.0/0"]|admin_cidrs holds 0.0.0.0/0, the whole internet
+no admin_cidrs at all|.admin_cidrs.value = []|admin_cidrs is empty
+api_public_cidrs not a list|.api_public_cidrs.value = "203.0.113.0/28"|api_public_cidrs is not a list
+a CA that is not PEM|.postgres_ca_certificate.value = "not a certificate"|postgres_ca_certificate is not a PEM certificate
+CASES
+}
+
 test_bad_env() {
   local known env
   known=$(find "${TF_ENVS_DIR}" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | paste -sd ' ')
@@ -232,7 +269,9 @@ test_committed() {
       "$(seq -f "${env}-api-%g" 1 "${count}" | jq -Rsc 'split("\n")[:-1]')" "$(jq -c '.api.hosts' <<<"${json}")"
     fixture "${WORK}/full-${env}.json" "${env}" "${count}"
     gen "${env}" --from-json "${WORK}/full-${env}.json" --output "${WORK}/full-${env}.yml"
-    want=$(shape "${WORK}/full-${env}.yml" "${env}") || want="unparsable: $(tail -n 3 "${WORK}/ansible.err")"
+    # The placeholders have no CA: it exists only once the cluster does.
+    want=$(shape "${WORK}/full-${env}.yml" "${env}" | jq -c '.group_vars -= ["postgres_ca_certificate"]') ||
+      want="unparsable: $(tail -n 3 "${WORK}/ansible.err")"
     got=$(shape "${INVENTORY_DIR}/${env}.yml" "${env}") || got="unparsable: $(tail -n 3 "${WORK}/ansible.err")"
     expect_eq "inventory/${env}.yml has the group and host var keys the script writes" "${want}" "${got}"
     expect_match "inventory/${env}.yml keeps the generated header" \
@@ -271,6 +310,7 @@ main() {
   test_rerun_unchanged
   test_mismatched_lists
   test_missing_public_ips
+  test_bad_seam_outputs
   test_bad_env
   test_stdout
   test_committed

@@ -79,9 +79,9 @@ test_matches_terraform() {
     expect_eq "${env}: restomarket_env names the deploy environment" "${env}" "$(jq -r .restomarket_env <<<"${vars}")"
     check "${env}: infrastructure/scripts/env/${env}.env exists for it" test -r "${RM_REPO_ROOT}/infrastructure/scripts/env/${env}.env"
     expect_eq "${env}: VPC range equals Terraform's vpc_ip_range" "$(tfvar "${env}" vpc_ip_range)" \
-      "$(jq -r .restomarket_vpc_cidr <<<"${vars}")"
+      "$(jq -r .vpc_ip_range <<<"${vars}")"
     expect_eq "${env}: admin CIDRs equal Terraform's admin_cidrs" "$(tfvar "${env}" admin_cidrs)" \
-      "$(jq -r '.restomarket_admin_cidrs | join(",")' <<<"${vars}")"
+      "$(jq -r '.admin_cidrs | join(",")' <<<"${vars}")"
   done
 }
 

@@ -24,6 +24,9 @@ WORK_DIR=""
 TEST_RUNS_FILE=""
 PROVIDER_SOURCE=""
 PROVIDER_VERSION=""
+# The PostgreSQL major the compose stacks, tests and CI run (POSTGRES_IMAGE in
+# infrastructure/docker/images.env): the plans must create the same one.
+PG_MAJOR=""
 PLACEHOLDER_VARS=(
   -var 'ssh_key_fingerprints=["00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff"]'
 )
@@ -40,7 +43,8 @@ Runs all offline checks of infrastructure/terraform and prints each result:
   of every module, example and environment (the environments against their
   committed lock files), terraform test of every module and environment
   (mock_provider), an offline plan of each environment with placeholder
-  credentials checked through terraform show -json, the staging droplet-count
+  credentials checked through terraform show -json, the agreement of those
+  plans with the Ansible inventory and group_vars, the staging droplet-count
   guard, a real-provider plan proving that rotating root's SSH keys replaces
   no droplet, and the init-backend.sh test against a local moto S3 server.
 
@@ -77,6 +81,8 @@ ensure_tools() {
   CHECKOV_BIN="$("${RM_REPO_ROOT}/infrastructure/scripts/bootstrap/python-tools.sh" checkov | tail -n1)/bin/checkov"
   TRIVY_BIN="$("${RM_REPO_ROOT}/infrastructure/scripts/ci/tools.sh" trivy | tail -n1)"
   PROVIDER_VERSION="$("${SCRIPT_DIR}/build-provider.sh" --print-version)"
+  PG_MAJOR="$(sed -n 's/^POSTGRES_IMAGE=postgres:\([0-9][0-9]*\).*/\1/p' "${RM_REPO_ROOT}/infrastructure/docker/images.env")"
+  [[ -n "${PG_MAJOR}" ]] || die "no POSTGRES_IMAGE=postgres:MAJOR... in infrastructure/docker/images.env"
 }
 
 remove_work_dir() {
@@ -199,7 +205,7 @@ JQ_DEV_PLAN='
   (created("digitalocean_droplet") as $d
     | expect("1 API droplet on debian-12-x64, got \($d | map(.image))"; ($d | length) == 1 and all($d[]; .image == "debian-12-x64"))),
   (created("digitalocean_database_cluster") | map(select(.engine == "pg")) as $pg
-    | expect("a 1-node PostgreSQL 15, got \($pg | map({version, node_count}))"; ($pg | length) == 1 and $pg[0].node_count == 1 and $pg[0].version == "15")),
+    | expect("a 1-node PostgreSQL \($pg_major), got \($pg | map({version, node_count}))"; ($pg | length) == 1 and $pg[0].node_count == 1 and $pg[0].version == $pg_major)),
   (created("digitalocean_database_cluster") | map(select(.engine == "valkey"))
     | expect("a Valkey cluster"; length == 1)),
   expect("no load balancer in dev"; (created("digitalocean_loadbalancer") | length) == 0)
@@ -212,7 +218,7 @@ JQ_STAGING_PLAN='
   (created("digitalocean_droplet") as $d
     | expect("2 API droplets on debian-12-x64, got \($d | map(.image))"; ($d | length) == 2 and all($d[]; .image == "debian-12-x64"))),
   (created("digitalocean_database_cluster") | map(select(.engine == "pg")) as $pg
-    | expect("a 2-node PostgreSQL 15, got \($pg | map({version, node_count}))"; ($pg | length) == 1 and $pg[0].node_count == 2 and $pg[0].version == "15")),
+    | expect("a 2-node PostgreSQL \($pg_major), got \($pg | map({version, node_count}))"; ($pg | length) == 1 and $pg[0].node_count == 2 and $pg[0].version == $pg_major)),
   (created("digitalocean_monitor_alert") as $a
     | expect("CPU, memory, disk and load-balancer alerts, got \($a | map(.type))";
         ([$a[].type] | sort) == (["v1/insights/droplet/cpu", "v1/insights/droplet/disk_utilization_percent",
@@ -221,11 +227,14 @@ JQ_STAGING_PLAN='
     (created("digitalocean_uptime_check") | length) == 1 and (created("digitalocean_uptime_alert") | map(select(.type == "down")) | length) == 1)
 '
 
-# plan_creates ENV JQ_PROGRAM - the plan of ENV passes the jq checks.
+# plan_creates ENV JQ_PROGRAM - the plan of ENV passes the jq checks; its JSON
+# is kept in WORK_DIR/plans for the Terraform-Ansible agreement check.
 plan_creates() {
   local env="$1" program="$2" json problems
   json="$(plan_json "${env}")" || return 1
-  problems="$(jq -r "${JQ_PLAN_HELPERS} ${program}" <<<"${json}")"
+  mkdir -p "${WORK_DIR}/plans"
+  printf '%s\n' "${json}" >"${WORK_DIR}/plans/${env}.json"
+  problems="$(jq -r --arg pg_major "${PG_MAJOR}" "${JQ_PLAN_HELPERS} ${program}" <<<"${json}")"
   [[ -z "${problems}" ]] || { printf '%s\n' "${problems}"; return 1; }
   jq -r '[.resource_changes[] | select(.change.actions == ["create"])] | "plan of '"${env}"': \(length) resources to create"' <<<"${json}"
 }
@@ -332,10 +341,12 @@ run_provider_checks() {
   while read -r dir; do
     run_check "terraform test ${dir}" tf_test "${dir}"
   done < <(tested_dirs)
-  run_check "plan environments/dev offline: 1 droplet, 1-node PostgreSQL 15, Valkey" \
+  run_check "plan environments/dev offline: 1 droplet, 1-node PostgreSQL ${PG_MAJOR}, Valkey" \
     plan_creates dev "${JQ_DEV_PLAN}"
-  run_check "plan environments/staging offline: LB, 2 droplets, 2-node PostgreSQL 15, alerts" \
+  run_check "plan environments/staging offline: LB, 2 droplets, 2-node PostgreSQL ${PG_MAJOR}, alerts" \
     plan_creates staging "${JQ_STAGING_PLAN}"
+  run_check "Terraform and Ansible agree: inventory, firewall, ports, proxy bind (test-terraform-agreement.sh)" \
+    "${RM_REPO_ROOT}/infrastructure/ansible/tests/test-terraform-agreement.sh" --plans "${WORK_DIR}/plans"
   run_check "staging rejects droplet_count=1 with its validation message" staging_rejects_one_droplet
   run_check "rotating root's SSH keys replaces no droplet (plan with the real provider)" \
     key_rotation_replaces_no_droplet

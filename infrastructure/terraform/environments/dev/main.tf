@@ -4,6 +4,9 @@ locals {
   environment = "dev"
   name        = "restomarket-${local.environment}"
   api_port    = 3001
+  # Developers reach the API directly: the firewall admits the API port from
+  # these addresses on the public interface (Ansible binds the proxy to match).
+  api_public_cidrs = var.admin_cidrs
 }
 
 module "network" {
@@ -17,7 +20,7 @@ module "network" {
 
   inbound_rules = [
     { protocol = "tcp", port_range = "22", source_addresses = var.admin_cidrs },
-    { protocol = "tcp", port_range = tostring(local.api_port), source_addresses = var.admin_cidrs },
+    { protocol = "tcp", port_range = tostring(local.api_port), source_addresses = local.api_public_cidrs },
   ]
 }
 
@@ -37,7 +40,6 @@ module "database" {
 
   name                 = "${local.name}-pg"
   region               = var.region
-  engine_version       = var.postgres_version
   size                 = var.postgres_size
   node_count           = var.postgres_node_count
   vpc_id               = module.network.vpc_id

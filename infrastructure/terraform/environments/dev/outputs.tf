@@ -74,3 +74,30 @@ output "valkey_connection_string" {
   value       = module.cache.private_connection_string
   sensitive   = true
 }
+
+# Read by infrastructure/scripts/ansible-inventory.sh: the hosts' firewall,
+# proxy port and bind address follow these, so nothing is copied by hand.
+output "api_port" {
+  description = "Port of the API proxy on each droplet (the firewall admits it from api_public_cidrs)."
+  value       = local.api_port
+}
+
+output "vpc_ip_range" {
+  description = "IP range of the VPC (the API port is open to it)."
+  value       = var.vpc_ip_range
+}
+
+output "admin_cidrs" {
+  description = "Address ranges admitted to SSH."
+  value       = var.admin_cidrs
+}
+
+output "api_public_cidrs" {
+  description = "Address ranges outside the VPC admitted to the API port: admin_cidrs (developers reach the API directly)."
+  value       = local.api_public_cidrs
+}
+
+output "postgres_ca_certificate" {
+  description = "PEM CA certificate of the PostgreSQL cluster: the API verifies the server against it (verify-full)."
+  value       = module.database.ca_certificate
+}

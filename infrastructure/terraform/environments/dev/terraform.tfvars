@@ -9,7 +9,6 @@ admin_cidrs = ["203.0.113.0/28"]
 droplet_count = 1
 droplet_size  = "s-1vcpu-2gb"
 
-postgres_version    = "15"
 postgres_size       = "db-s-1vcpu-1gb"
 postgres_node_count = 1
 

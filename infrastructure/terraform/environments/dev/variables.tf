@@ -53,17 +53,6 @@ variable "ssh_key_fingerprints" {
   type        = list(string)
 }
 
-variable "postgres_version" {
-  description = "PostgreSQL major version; 15, as on Debian 12 and in the compose stacks and tests."
-  type        = string
-  default     = "15"
-
-  validation {
-    condition     = var.postgres_version == "15"
-    error_message = "postgres_version must be \"15\": the API is tested against PostgreSQL 15 (Debian 12, the compose stacks and make test)."
-  }
-}
-
 variable "postgres_size" {
   description = "Size slug of the PostgreSQL nodes."
   type        = string

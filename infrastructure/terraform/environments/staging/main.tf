@@ -51,7 +51,6 @@ module "database" {
 
   name                 = "${local.name}-pg"
   region               = var.region
-  engine_version       = var.postgres_version
   size                 = var.postgres_size
   node_count           = var.postgres_node_count
   vpc_id               = module.network.vpc_id

@@ -114,3 +114,30 @@ output "uptime_alert" {
   description = "Uptime down-alert on https://<domain>/health."
   value       = module.monitoring.uptime_alert
 }
+
+# Read by infrastructure/scripts/ansible-inventory.sh: the hosts' firewall,
+# proxy port and bind address follow these, so nothing is copied by hand.
+output "api_port" {
+  description = "Port of the API proxy on each droplet (the load balancer forwards to it)."
+  value       = local.api_port
+}
+
+output "vpc_ip_range" {
+  description = "IP range of the VPC (the load balancer reaches the droplets in it)."
+  value       = var.vpc_ip_range
+}
+
+output "admin_cidrs" {
+  description = "Address ranges admitted to SSH."
+  value       = var.admin_cidrs
+}
+
+output "api_public_cidrs" {
+  description = "Address ranges outside the VPC admitted to the API port: none, only the load balancer reaches it."
+  value       = []
+}
+
+output "postgres_ca_certificate" {
+  description = "PEM CA certificate of the PostgreSQL cluster: the API verifies the server against it (verify-full)."
+  value       = module.database.ca_certificate
+}

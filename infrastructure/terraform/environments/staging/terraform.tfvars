@@ -12,7 +12,6 @@ domain = "api.staging.restomarket.example"
 droplet_count = 2
 droplet_size  = "s-2vcpu-2gb"
 
-postgres_version    = "15"
 postgres_size       = "db-s-1vcpu-2gb"
 postgres_node_count = 2
 

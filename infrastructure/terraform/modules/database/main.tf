@@ -29,6 +29,13 @@ resource "digitalocean_database_user" "app" {
   name       = var.app_user_name
 }
 
+# The cluster's own CA: the API verifies the server certificate against it
+# (sslmode=verify-full). Read after the cluster exists, so plans of a new
+# cluster show it as known after apply.
+data "digitalocean_database_ca" "this" {
+  cluster_id = digitalocean_database_cluster.this.id
+}
+
 # Only droplets carrying one of these tags (the API servers) may connect;
 # without a firewall rule a managed cluster accepts any source.
 resource "digitalocean_database_firewall" "this" {

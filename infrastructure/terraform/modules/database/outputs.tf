@@ -45,9 +45,14 @@ output "password" {
 }
 
 output "private_connection_string" {
-  description = "postgresql:// URI for the application user over the VPC, with TLS required."
+  description = "postgresql:// URI for the application user over the VPC, with TLS required (verify-full needs ca_certificate as sslrootcert)."
   value       = "postgresql://${local.credentials}@${digitalocean_database_cluster.this.private_host}:${digitalocean_database_cluster.this.port}/${digitalocean_database_db.app.name}?sslmode=require"
   sensitive   = true
+}
+
+output "ca_certificate" {
+  description = "PEM CA certificate of the cluster, for verify-full TLS (public, not a secret)."
+  value       = data.digitalocean_database_ca.this.certificate
 }
 
 output "firewall_tags" {

@@ -19,13 +19,13 @@ variable "region" {
 }
 
 variable "engine_version" {
-  description = "Major PostgreSQL version. 15 matches Debian 12 and the compose stacks and tests the API is proven on."
+  description = "Major PostgreSQL version. Only 15: the major of POSTGRES_IMAGE in infrastructure/docker/images.env, which the compose stacks, the tests and CI run (make tf-check compares them)."
   type        = string
   default     = "15"
 
   validation {
-    condition     = contains(["14", "15", "16", "17", "18"], var.engine_version)
-    error_message = "engine_version must be one of the PostgreSQL majors 14, 15, 16, 17 or 18."
+    condition     = var.engine_version == "15"
+    error_message = "engine_version must be \"15\": the API is proven on PostgreSQL 15 (the compose stacks, make test and CI); move them together."
   }
 }
 

@@ -109,12 +109,24 @@ run "dev_matches_what_ansible_and_the_api_are_tested_on" {
   }
 }
 
-run "rejects_another_postgres_major" {
-  command = plan
+run "ansible_gets_the_api_port_and_address_ranges_from_the_outputs" {
+  command = apply
 
-  variables {
-    postgres_version = "17"
+  assert {
+    condition     = output.api_port == 3001 && contains([for r in output.firewall_inbound_rules : r.port_range], tostring(output.api_port))
+    error_message = "api_port must be the port the firewall opens for the API."
   }
 
-  expect_failures = [var.postgres_version]
+  assert {
+    condition     = output.vpc_ip_range == var.vpc_ip_range && output.admin_cidrs == var.admin_cidrs
+    error_message = "vpc_ip_range and admin_cidrs must be exported as configured."
+  }
+
+  assert {
+    condition = alltrue([
+      for r in output.firewall_inbound_rules : r.source_addresses == sort(output.api_public_cidrs)
+      if r.port_range == tostring(output.api_port)
+    ]) && output.api_public_cidrs == var.admin_cidrs
+    error_message = "api_public_cidrs must be exactly the sources the firewall admits to the API port (dev: admin_cidrs)."
+  }
 }

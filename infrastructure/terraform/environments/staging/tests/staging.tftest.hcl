@@ -171,12 +171,21 @@ run "staging_matches_what_ansible_and_the_api_are_tested_on" {
   }
 }
 
-run "rejects_another_postgres_major" {
-  command = plan
+run "ansible_gets_the_api_port_and_address_ranges_from_the_outputs" {
+  command = apply
 
-  variables {
-    postgres_version = "17"
+  assert {
+    condition     = output.api_port == 3001 && alltrue([for r in output.load_balancer_forwarding_rules : r.target_port == output.api_port])
+    error_message = "api_port must be the port the load balancer forwards to."
   }
 
-  expect_failures = [var.postgres_version]
+  assert {
+    condition     = output.vpc_ip_range == var.vpc_ip_range && output.admin_cidrs == var.admin_cidrs
+    error_message = "vpc_ip_range and admin_cidrs must be exported as configured."
+  }
+
+  assert {
+    condition     = length(output.api_public_cidrs) == 0
+    error_message = "Staging admits the API port from the load balancer only: api_public_cidrs must be empty."
+  }
 }

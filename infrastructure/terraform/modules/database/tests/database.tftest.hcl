@@ -6,6 +6,12 @@ mock_provider "digitalocean" {
     }
   }
 
+  mock_data "digitalocean_database_ca" {
+    defaults = {
+      certificate = "-----BEGIN CERTIFICATE-----\nMIIBmock\n-----END CERTIFICATE-----\n"
+    }
+  }
+
   mock_resource "digitalocean_database_user" {
     defaults = {
       password = "p@ss/word"
@@ -71,6 +77,20 @@ run "creates_the_application_database_and_user" {
   }
 }
 
+run "exposes_the_cluster_ca_for_verify_full" {
+  command = apply
+
+  assert {
+    condition     = data.digitalocean_database_ca.this.cluster_id == digitalocean_database_cluster.this.id
+    error_message = "The CA must be read from this cluster."
+  }
+
+  assert {
+    condition     = startswith(output.ca_certificate, "-----BEGIN CERTIFICATE-----")
+    error_message = "ca_certificate must be the cluster's PEM CA certificate."
+  }
+}
+
 run "firewall_admits_only_the_app_tag" {
   command = apply
 
@@ -90,11 +110,11 @@ run "rejects_zero_nodes" {
   expect_failures = [var.node_count]
 }
 
-run "rejects_an_unknown_version" {
+run "rejects_another_major_than_the_tested_one" {
   command = plan
 
   variables {
-    engine_version = "12"
+    engine_version = "17"
   }
 
   expect_failures = [var.engine_version]

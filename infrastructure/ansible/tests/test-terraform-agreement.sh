@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# Proves that what Terraform plans and what Ansible configures agree, for each
+# environment, using an offline plan (terraform show -json) and the committed
+# inventory with its group_vars, as Ansible itself resolves them:
+#   - every value ansible-inventory.sh copies from the outputs and the plan
+#     already knows (API port, VPC range, admin and public CIDRs, database
+#     name and user) equals the inventory's;
+#   - the inventory has as many hosts as the plan has droplets;
+#   - ufw admits SSH from exactly the cloud firewall's SSH sources, and the
+#     API port from the VPC and every public source the cloud firewall admits;
+#   - the proxy listens on the port the firewall opens and the load balancer
+#     forwards and health-checks;
+#   - the proxy binds where its clients come from: every interface when the
+#     cloud firewall admits the API port from public addresses (dev, reached
+#     directly), only the VPC address otherwise (staging, behind the LB).
+# Then it breaks each side on purpose (a changed admin range, VPC range,
+# firewall port, load balancer port, proxy bind) and expects a disagreement
+# every time. Prints "N passed, N failed".
+set -Eeuo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../../scripts/lib/common.sh
+source "${HERE}/../../scripts/lib/common.sh"
+# shellcheck source=../../scripts/lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+export RM_LOG_TAG="test-terraform-agreement"
+
+ANSIBLE_DIR="${RM_REPO_ROOT}/infrastructure/ansible"
+PLANS=""
+WORK=""
+VENV=""
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0") --plans DIR
+
+Checks that infrastructure/ansible/inventory/ENV.yml and its group_vars agree
+with Terraform's plan of each environment (see the header of this script).
+
+  --plans DIR   a folder with ENV.json for each environment to check: the
+                output of \`terraform show -json\` of an offline plan of
+                infrastructure/terraform/environments/ENV (make tf-check
+                writes them and runs this test)
+  -h, --help    show this help
+USAGE
+}
+
+cleanup() {
+  [[ -z "${WORK}" ]] || rm -rf "${WORK}"
+  return 0
+}
+
+parse_args() {
+  while (($#)); do
+    case "$1" in
+      -h | --help) usage; exit 0 ;;
+      --plans)
+        [[ $# -ge 2 ]] || die "--plans needs a folder" "see --help" 2
+        PLANS="$2"
+        shift
+        ;;
+      *) usage >&2; die "unknown argument '$1'" "see --help" 2 ;;
+    esac
+    shift
+  done
+  [[ -n "${PLANS}" ]] || { usage >&2; die "no --plans folder given" "see --help" 2; }
+  compgen -G "${PLANS}/*.json" >/dev/null || die "no ENV.json plan in ${PLANS}" \
+    "write one with terraform show -json PLANFILE > ${PLANS}/ENV.json"
+}
+
+setup() {
+  have jq || ensure_apt_packages jq
+  VENV=$("${RM_REPO_ROOT}/infrastructure/scripts/bootstrap/python-tools.sh" ansible 2>/dev/null | tail -n1)
+  [[ -x "${VENV}/bin/ansible" ]] || die "no ansible in ${VENV}" \
+    "run infrastructure/scripts/bootstrap/python-tools.sh ansible"
+  WORK=$(mktemp -d)
+}
+
+# The plan's side, from terraform show -json: known outputs, the cloud
+# firewall's inbound rules, the VPC range, droplets and load balancer.
+# shellcheck disable=SC2016 # a jq program
+JQ_TERRAFORM='
+  def resources_of($m): ($m.resources // []) + ([($m.child_modules // [])[] | resources_of(.)] | add // []);
+  [resources_of(.planned_values.root_module)[] | select(.mode == "managed")] as $r
+  | def of($t): [$r[] | select(.type == $t) | .values];
+  {
+    outputs: (.planned_values.outputs // {} | with_entries(select(.value | has("value"))) | map_values(.value)),
+    rules: [of("digitalocean_firewall")[].inbound_rule[]?],
+    vpc: (of("digitalocean_vpc") | first | .ip_range),
+    droplets: (of("digitalocean_droplet") | length),
+    lb: (of("digitalocean_loadbalancer") | first
+         | if . == null then null
+           else {target_ports: [.forwarding_rule[].target_port], health_port: .healthcheck[0].port} end)
+  }
+'
+
+# What Ansible makes of the inventory, for one host: the resolved firewall and
+# proxy settings, and the raw inventory values ansible-inventory.sh wrote.
+ANSIBLE_VIEW="{{ {
+  'ssh_cidrs': firewall_ssh_cidrs, 'api_cidrs': firewall_api_cidrs, 'api_port': firewall_api_port | int,
+  'proxy_bind': deploy_engine_env_overrides.PROXY_BIND, 'proxy_port': deploy_engine_env_overrides.PROXY_PORT | int,
+  'private_ip': private_ip, 'hosts': groups['api'] | length } | to_json }}"
+
+# ansible_json INVENTORY ENV - {resolved: ..., inventory: ...} of ENV-api-1.
+ansible_json() {
+  local inv="$1" env="$2" resolved raw
+  # An empty config: ansible.cfg's timing callback would print into the JSON.
+  : >"${WORK}/ansible.cfg"
+  resolved=$(cd "${ANSIBLE_DIR}" && ANSIBLE_CONFIG="${WORK}/ansible.cfg" ANSIBLE_LOAD_CALLBACK_PLUGINS=1 \
+    ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json "${VENV}/bin/ansible" -i "${inv}" "${env}-api-1" -c local \
+    -m ansible.builtin.debug -a "msg=${ANSIBLE_VIEW}" 2>"${WORK}/ansible.err") ||
+    { cat "${WORK}/ansible.err" >&2; printf '%s\n' "${resolved:-}" >&2; return 1; }
+  raw=$(cd "${ANSIBLE_DIR}" && "${VENV}/bin/ansible-inventory" -i "${inv}" --host "${env}-api-1" 2>>"${WORK}/ansible.err") ||
+    { cat "${WORK}/ansible.err" >&2; return 1; }
+  jq -n --argjson r "$(jq --arg h "${env}-api-1" '.plays[0].tasks[0].hosts[$h].msg' <<<"${resolved}")" \
+    --argjson raw "${raw}" '{resolved: ($r | if type == "string" then fromjson else . end), inventory: $raw}'
+}
+
+# The agreements, one line each: "ok<TAB>what" or "no<TAB>what<TAB>why".
+# shellcheck disable=SC2016 # a jq program
+JQ_AGREE='
+  def line($what; $why): if $why == null then "ok\t\($what)" else "no\t\($what)\t\($why)" end;
+  def sorted: map(tostring) | sort;
+  $tf[0] as $t | $an[0] as $a | $a.resolved as $r | $a.inventory as $inv
+  | ($r.api_port | tostring) as $port
+  | [$t.rules[] | select(.port_range == $port)] as $api_rules
+  | ([$api_rules[].source_addresses[]?] | unique) as $public
+  | line("the seam outputs are planned and in the inventory";
+      [("api_port", "vpc_ip_range", "admin_cidrs", "api_public_cidrs") as $k
+        | select(($t.outputs | has($k) | not) or ($inv | has($k) | not)) | $k]
+      | if length == 0 then null else "missing in the plan or the inventory: \(join(", "))" end),
+    line("every value copied from Terraform equals the plan";
+      [$t.outputs | to_entries[] | . as $e | select(($inv | has($e.key)) and $inv[$e.key] != $e.value)
+        | "\(.key): inventory \($inv[.key] | tojson), Terraform \(.value | tojson)"]
+      | if length == 0 then null else join("; ") end),
+    line("one inventory host per planned droplet";
+      if $t.droplets == $r.hosts then null else "\($r.hosts) hosts, \($t.droplets) droplets" end),
+    line("ufw admits SSH from exactly the cloud firewall SSH sources";
+      ([$t.rules[] | select(.port_range == "22") | .source_addresses[]?] | unique) as $ssh
+      | if $ssh == ($r.ssh_cidrs | unique) then null
+        else "cloud firewall \($ssh | tojson), ufw \($r.ssh_cidrs | tojson)" end),
+    line("the cloud firewall opens the API port Ansible uses (\($port))";
+      if ($api_rules | length) > 0 then null
+      else "no inbound rule for \($port); rules: \([$t.rules[].port_range] | tojson)" end),
+    line("the proxy listens on the port the firewall opens";
+      if $r.proxy_port == $r.api_port and ($t.outputs.api_port // $r.api_port) == $r.api_port then null
+      else "PROXY_PORT \($r.proxy_port), ufw \($r.api_port), Terraform api_port \($t.outputs.api_port)" end),
+    line(if $t.lb == null then "no load balancer: the API port is reached directly"
+         else "the load balancer forwards and health-checks the proxy port" end;
+      if $t.lb == null then null
+      elif ($t.lb.target_ports | all(. == $r.proxy_port)) and $t.lb.health_port == $r.proxy_port then null
+      else "load balancer targets \($t.lb.target_ports | tojson), health check \($t.lb.health_port), proxy \($r.proxy_port)" end),
+    line("ufw admits the API port from the VPC range";
+      if ($r.api_cidrs | index($t.vpc)) != null then null
+      else "VPC \($t.vpc) not in ufw API sources \($r.api_cidrs | tojson)" end),
+    line("ufw admits the API port from every public source of the cloud firewall";
+      ($public - $r.api_cidrs) as $missing
+      | if ($missing | length) == 0 then null else "ufw lacks \($missing | tojson)" end),
+    line("the proxy binds where its clients are";
+      if ($public | length) > 0 then
+        (if $r.proxy_bind == "0.0.0.0" then null
+         else "the cloud firewall admits \($public | tojson) to port \($port) on the public address, but the proxy binds \($r.proxy_bind) only: they cannot reach it" end)
+      elif $r.proxy_bind == $r.private_ip then null
+      else "only the VPC may reach port \($port), but the proxy binds \($r.proxy_bind), not the VPC address \($r.private_ip)" end)
+'
+
+# agreement_lines ENV PLAN_JSON INVENTORY - the agreement lines of one environment.
+agreement_lines() {
+  local env="$1" plan="$2" inv="$3"
+  jq "${JQ_TERRAFORM}" "${plan}" >"${WORK}/tf.json" || return 1
+  ansible_json "${inv}" "${env}" >"${WORK}/ansible.json" || return 1
+  jq -rn --slurpfile tf "${WORK}/tf.json" --slurpfile an "${WORK}/ansible.json" "${JQ_AGREE}"
+}
+
+test_environment() {
+  local env="$1" lines status what why
+  if ! lines=$(agreement_lines "${env}" "${PLANS}/${env}.json" "${ANSIBLE_DIR}/inventory/${env}.yml"); then
+    fail "${env}: Terraform plan and Ansible inventory can be read"
+    return 0
+  fi
+  while IFS=$'\t' read -r status what why; do
+    if [[ "${status}" == ok ]]; then pass "${env}: ${what}"; else fail "${env}: ${what}" "${why}"; fi
+  done <<<"${lines}"
+}
+
+# broken NAME ENV EXPECTED_REGEX - with the copies in WORK/broken (plan.json,
+# inventory/) changed by the caller, some agreement fails with EXPECTED_REGEX.
+broken() {
+  local name="$1" env="$2" regex="$3" lines
+  lines=$(agreement_lines "${env}" "${WORK}/broken/plan.json" "${WORK}/broken/inventory/${env}.yml") || {
+    fail "a mismatch is caught: ${name}" "the check itself failed"
+    return 0
+  }
+  local problems
+  problems=$(awk -F'\t' '$1 == "no" {print $2 ": " $3}' <<<"${lines}")
+  if [[ -n "${problems}" && "${problems}" =~ ${regex} ]]; then
+    pass "a mismatch is caught: ${name}"
+  else
+    fail "a mismatch is caught: ${name}" "expected a disagreement matching /${regex}/, got: ${problems:-none}"
+  fi
+}
+
+# copy_sides ENV - fresh copies of ENV's plan and of the inventory folder.
+copy_sides() {
+  rm -rf "${WORK}/broken"
+  mkdir -p "${WORK}/broken"
+  cp "${PLANS}/$1.json" "${WORK}/broken/plan.json"
+  cp -r "${ANSIBLE_DIR}/inventory" "${WORK}/broken/inventory"
+}
+
+# edit_plan JQ_FILTER - change the copied plan.
+edit_plan() {
+  jq "$1" "${WORK}/broken/plan.json" >"${WORK}/broken/plan.tmp" && mv "${WORK}/broken/plan.tmp" "${WORK}/broken/plan.json"
+}
+
+# shellcheck disable=SC2016 # jq programs
+test_mismatches_are_caught() {
+  local walk='def fw(f): walk(if type == "object" and .type? == "digitalocean_firewall" and has("values") then .values |= f else . end);'
+  if [[ -f "${PLANS}/dev.json" ]]; then
+    copy_sides dev
+    sed -i 's#^        - 203.0.113.0/28$#        - 198.51.100.0/24#' "${WORK}/broken/inventory/dev.yml"
+    broken "the inventory's admin_cidrs differ from Terraform's" dev 'admin_cidrs.*Terraform|SSH sources'
+    copy_sides dev
+    edit_plan "${walk}"' fw(.inbound_rule |= map(if .port_range == "3001" then .port_range = "3002" else . end))'
+    broken "the cloud firewall opens another API port" dev 'API port Ansible uses'
+    copy_sides dev
+    printf 'restomarket_proxy_bind: "{{ private_ip }}"\n' >"${WORK}/broken/inventory/group_vars/dev/zz-broken.yml"
+    broken "dev's proxy bound to the VPC address while developers reach it publicly" dev 'cannot reach it'
+  fi
+  if [[ -f "${PLANS}/staging.json" ]]; then
+    copy_sides staging
+    sed -i 's#^        vpc_ip_range: .*#        vpc_ip_range: 10.99.0.0/20#' "${WORK}/broken/inventory/staging.yml"
+    broken "the inventory's VPC range differs from Terraform's" staging 'vpc_ip_range.*10\.99|VPC .* not in ufw'
+    copy_sides staging
+    edit_plan 'walk(if type == "object" and .type? == "digitalocean_loadbalancer" and has("values") then .values.forwarding_rule |= map(.target_port = 8080) else . end)'
+    broken "the load balancer forwards to another port" staging 'load balancer targets \[8080'
+    copy_sides staging
+    printf 'restomarket_proxy_bind: 0.0.0.0\n' >"${WORK}/broken/inventory/group_vars/staging/zz-broken.yml"
+    broken "staging's proxy on every interface while only the load balancer may reach it" staging 'only the VPC may reach'
+  fi
+}
+
+main() {
+  parse_args "$@"
+  trap cleanup EXIT
+  setup
+  local plan env
+  for plan in "${PLANS}"/*.json; do
+    env=$(basename "${plan}" .json)
+    log "checking ${env}"
+    test_environment "${env}"
+  done
+  log "breaking each side on purpose"
+  test_mismatches_are_caught
+  summary
+}
+
+main "$@"
