@@ -1,5 +1,6 @@
 package com.restomarket.api.restaurant;
 
+import com.restomarket.api.system.CacheSchema;
 import java.time.Clock;
 import java.util.OptionalLong;
 import org.slf4j.Logger;
@@ -12,11 +13,21 @@ import org.springframework.stereotype.Component;
  * change. A page computed before a change but written to the cache after it lands under the old
  * generation, which no reader asks for any more, so it can never be served (clearing the cache
  * instead would lose that race). Old generations expire with the cache TTL.
+ *
+ * <p>The counter is deliberately <em>not</em> versioned with {@link CacheSchema#VERSION}, unlike
+ * the pages themselves: during a blue/green deploy or a rollback both live releases share it, so a
+ * restaurant created through either release invalidates the pages cached by both. A versioned
+ * counter would let a write through the new release leave the old release serving pages that miss
+ * the new restaurant until their TTL. Sharing it is safe because the pages' keys still carry the
+ * version, so a shared generation number never makes one release read the other's pages, and the
+ * counter is a plain decimal number whose meaning no cached type's shape changes. A release that
+ * changes what the counter holds must give it a new key instead.
  */
 @Component
 class RestaurantPageGeneration {
 
-  static final String KEY = "restomarket:restaurant-pages:generation";
+  /** Shared by every release, whatever its cache schema version: see the class comment. */
+  static final String KEY = CacheSchema.NAMESPACE + "restaurant-pages:generation";
 
   private static final Logger log = LoggerFactory.getLogger(RestaurantPageGeneration.class);
 

@@ -17,7 +17,9 @@ import org.springframework.data.redis.serializer.RedisSerializationContext.Seria
 
 /**
  * Redis-backed caches. The cache is an optimisation: when Redis is down, reads fall through to the
- * database and the error is logged instead of failing the request.
+ * database and the error is logged instead of failing the request. Every cache's keys carry the
+ * {@linkplain CacheSchema cache schema version}, so two releases running at once never read each
+ * other's entries.
  */
 @Configuration(proxyBeanMethods = false)
 @EnableCaching
@@ -31,7 +33,7 @@ class CacheConfig implements CachingConfigurer {
     RedisCacheConfiguration defaults =
         RedisCacheConfiguration.defaultCacheConfig()
             .entryTtl(properties.redis().cacheTtl())
-            .prefixCacheNameWith("restomarket:")
+            .prefixCacheNameWith(CacheSchema.KEY_PREFIX)
             .disableCachingNullValues();
     RedisCacheManager.RedisCacheManagerBuilder builder =
         RedisCacheManager.builder(connectionFactory).cacheDefaults(defaults);

@@ -4,19 +4,29 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.restomarket.api.support.Http;
 import com.restomarket.api.support.TestServices;
+import com.restomarket.api.system.CacheSchema;
+import com.restomarket.api.system.CacheSpec;
 import java.net.http.HttpResponse;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.context.SpringBootTest.WebEnvironment;
 import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.data.redis.cache.RedisCacheManager;
 import org.springframework.data.redis.core.StringRedisTemplate;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ObjectNode;
 
 @SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT)
 class RestaurantApiTest {
@@ -31,13 +41,15 @@ class RestaurantApiTest {
   @LocalServerPort int port;
   @Autowired JdbcTemplate jdbc;
   @Autowired StringRedisTemplate redis;
+  @Autowired RedisCacheManager cacheManager;
+  @Autowired List<CacheSpec> caches;
   Http http;
 
   @BeforeEach
   void cleanSlate() {
     http = new Http(port);
     jdbc.execute("TRUNCATE restaurant RESTART IDENTITY");
-    var keys = redis.keys("restomarket:*");
+    var keys = redis.keys(CacheSchema.NAMESPACE + "*");
     if (!keys.isEmpty()) {
       redis.delete(keys);
     }
@@ -135,7 +147,7 @@ class RestaurantApiTest {
   void servesRestaurantFromRedisCacheOnceRead() {
     long id = JSON.readTree(create("Cached", "Greek", "Athens").body()).get("id").asLong();
     http.get("/api/v1/restaurants/" + id);
-    awaitCached("restomarket:restaurant::" + id);
+    awaitCached(restaurantKey(CacheSchema.KEY_PREFIX, id));
 
     // Changed behind the service's back: a cached read must not see it.
     jdbc.update("UPDATE restaurant SET name = 'Changed' WHERE id = ?", id);
@@ -171,6 +183,112 @@ class RestaurantApiTest {
     assertThat(page.get("total").asLong()).isEqualTo(2);
     assertThat(page.get("items").get(0).get("name").asString()).isEqualTo("Two");
     assertThat(firstPageKey()).isNotEqualTo(before);
+  }
+
+  @Test
+  void keysEveryCachedValueWithTheCacheSchemaVersion() {
+    assertThat(CacheSchema.KEY_PREFIX).isEqualTo(CacheSchema.keyPrefix(CacheSchema.VERSION));
+    assertThat(cacheManager.getCacheNames())
+        .containsAll(caches.stream().map(CacheSpec::name).toList());
+    for (String name : cacheManager.getCacheNames()) {
+      assertThat(cacheManager.getCacheConfigurations().get(name).getKeyPrefixFor(name))
+          .as("key prefix of cache %s", name)
+          .isEqualTo(CacheSchema.KEY_PREFIX + name + "::");
+    }
+
+    long id = JSON.readTree(create("Keyed", "Greek", "Athens").body()).get("id").asLong();
+    assertThat(http.get("/api/v1/restaurants/" + id).statusCode()).isEqualTo(200);
+    assertThat(http.get("/api/v1/restaurants").statusCode()).isEqualTo(200);
+    awaitCached(restaurantKey(CacheSchema.KEY_PREFIX, id));
+
+    Set<String> keys = new HashSet<>(redis.keys(CacheSchema.NAMESPACE + "*"));
+    // The pages' generation counter is the one key shared by every release, on purpose.
+    assertThat(keys.remove(RestaurantPageGeneration.KEY)).isTrue();
+    assertThat(keys)
+        .as("every cached value's key carries the cache schema version")
+        .allSatisfy(key -> assertThat(key).startsWith(CacheSchema.KEY_PREFIX))
+        .contains(restaurantKey(CacheSchema.KEY_PREFIX, id), firstPageKey());
+  }
+
+  @Test
+  void neverServesARestaurantCachedUnderAnotherCacheSchemaVersion() {
+    long id = JSON.readTree(create("Fresh", "Greek", "Athens").body()).get("id").asLong();
+    Map<String, String> otherReleases = new LinkedHashMap<>();
+    // The release before cache keys carried a version.
+    otherReleases.put(CacheSchema.NAMESPACE + RestaurantCaches.BY_ID + "::" + id, "not json");
+    // An older schema: another shape altogether.
+    otherReleases.put(
+        restaurantKey(CacheSchema.keyPrefix(CacheSchema.VERSION - 1), id),
+        "{\"id\":" + id + ",\"title\":\"Older shape\",\"stars\":[5]}");
+    // A newer schema whose entry this release could even read: it must not.
+    otherReleases.put(
+        restaurantKey(CacheSchema.keyPrefix(CacheSchema.VERSION + 1), id),
+        "{\"id\":"
+            + id
+            + ",\"name\":\"Newer release\",\"cuisine\":\"Fusion\",\"city\":\"Elsewhere\","
+            + "\"createdAt\":\"2020-01-01T00:00:00Z\",\"rating\":5}");
+    String own = restaurantKey(CacheSchema.KEY_PREFIX, id);
+    assertThat(otherReleases).doesNotContainKey(own);
+    otherReleases.forEach(redis.opsForValue()::set);
+
+    JsonNode read = JSON.readTree(http.get("/api/v1/restaurants/" + id).body());
+    assertThat(read.get("name").asString()).isEqualTo("Fresh");
+    assertThat(read.get("city").asString()).isEqualTo("Athens");
+    awaitCached(own);
+    otherReleases.forEach(
+        (key, value) ->
+            assertThat(redis.opsForValue().get(key))
+                .as("entry %s untouched", key)
+                .isEqualTo(value));
+
+    // This release's own entry is what it serves.
+    ObjectNode entry = (ObjectNode) JSON.readTree(redis.opsForValue().get(own));
+    entry.put("name", "From this release's cache");
+    redis.opsForValue().set(own, JSON.writeValueAsString(entry));
+    JsonNode cached = JSON.readTree(http.get("/api/v1/restaurants/" + id).body());
+    assertThat(cached.get("name").asString()).isEqualTo("From this release's cache");
+  }
+
+  @Test
+  void neverServesAPageCachedUnderAnotherCacheSchemaVersion() {
+    long id = JSON.readTree(create("Fresh", "Greek", "Athens").body()).get("id").asLong();
+    String generation = redis.opsForValue().get(RestaurantPageGeneration.KEY);
+    assertThat(generation).isNotNull();
+    Map<String, String> otherReleases = new LinkedHashMap<>();
+    // The release before cache keys carried a version, in the same (shared) generation.
+    otherReleases.put(pageKey(CacheSchema.NAMESPACE, generation), "not json");
+    otherReleases.put(
+        pageKey(CacheSchema.keyPrefix(CacheSchema.VERSION - 1), generation),
+        "{\"restaurants\":[{\"title\":\"Older shape\"}],\"count\":99}");
+    otherReleases.put(
+        pageKey(CacheSchema.keyPrefix(CacheSchema.VERSION + 1), generation),
+        "{\"items\":[{\"id\":"
+            + id
+            + ",\"name\":\"Newer release\",\"cuisine\":\"Fusion\",\"city\":\"Elsewhere\","
+            + "\"createdAt\":\"2020-01-01T00:00:00Z\"}],\"page\":0,\"size\":20,\"total\":99,"
+            + "\"next\":1}");
+    String own = pageKey(CacheSchema.KEY_PREFIX, generation);
+    assertThat(otherReleases).doesNotContainKey(own);
+    otherReleases.forEach(redis.opsForValue()::set);
+
+    JsonNode page = JSON.readTree(http.get("/api/v1/restaurants").body());
+    assertThat(page.get("total").asLong()).isEqualTo(1);
+    assertThat(page.get("items").get(0).get("name").asString()).isEqualTo("Fresh");
+    assertThat(firstPageKey()).isEqualTo(own);
+    assertThat(redis.hasKey(own)).as("page cached before the response").isTrue();
+    otherReleases.forEach(
+        (key, value) ->
+            assertThat(redis.opsForValue().get(key))
+                .as("entry %s untouched", key)
+                .isEqualTo(value));
+
+    // This release's own entry is what it serves.
+    ObjectNode entry = (ObjectNode) JSON.readTree(redis.opsForValue().get(own));
+    ((ObjectNode) entry.get("items").get(0)).put("name", "From this release's cache");
+    redis.opsForValue().set(own, JSON.writeValueAsString(entry));
+    JsonNode cached = JSON.readTree(http.get("/api/v1/restaurants").body());
+    assertThat(cached.get("items").get(0).get("name").asString())
+        .isEqualTo("From this release's cache");
   }
 
   @Test
@@ -219,11 +337,19 @@ class RestaurantApiTest {
     }
   }
 
-  /** The cache key of page 0 (size 20) in the current generation. */
+  /** This release's cache key of page 0 (size 20) in the current generation. */
   private String firstPageKey() {
-    return "restomarket:restaurant-pages::"
-        + redis.opsForValue().get(RestaurantPageGeneration.KEY)
-        + ":0:20";
+    return pageKey(CacheSchema.KEY_PREFIX, redis.opsForValue().get(RestaurantPageGeneration.KEY));
+  }
+
+  /** The cache key of page 0 (size 20) in a generation, under a release's key prefix. */
+  private static String pageKey(String prefix, @Nullable String generation) {
+    return prefix + RestaurantCaches.PAGES + "::" + generation + ":0:20";
+  }
+
+  /** The cache key of a restaurant under a release's key prefix. */
+  private static String restaurantKey(String prefix, long id) {
+    return prefix + RestaurantCaches.BY_ID + "::" + id;
   }
 
   private HttpResponse<String> create(String name, String cuisine, String city) {
