@@ -13,7 +13,7 @@ VERSION ?= $(shell sed -n 's:^  <version>\(.*\)</version>:\1:p' apps/api/pom.xml
 BUILD_FLAGS := -Dgit.commit=$(GIT_COMMIT) -Dapp.version=$(VERSION)
 
 # Suites that `make test` runs, in order; each is a target of its own.
-TEST_SUITES := test-shell test-api test-api-e2e test-docker test-fresh test-deploy tf-check ansible-check ci-check
+TEST_SUITES := test-engine test-shell test-api test-api-e2e test-docker test-fresh test-deploy tf-check ansible-check ci-check
 TAG ?= $(GIT_COMMIT)
 ENV ?= local
 
@@ -122,6 +122,10 @@ test-api: services-up ## API: format check, Error Prone, unit + integration test
 test-api-e2e: services-up ## API as a real process: health follows real server stops, SIGTERM is graceful, TLS to Redis and PostgreSQL verified
 	@[[ -f apps/api/target/restomarket-api.jar ]] || $(MAKE) --no-print-directory build
 	@apps/api/e2e/test-api-process.sh
+
+.PHONY: test-engine
+test-engine: ## Deploy engine, fast: builders, lock, ledger, runtime-API errors, with a fake docker (< 30 s)
+	@$(SCRIPTS)/tests/test-engine.sh
 
 .PHONY: test-shell
 test-shell: ## Every shell script: bash -n, shellcheck, --help, bad input refused

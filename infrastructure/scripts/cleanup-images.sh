@@ -8,7 +8,10 @@
 #   - the live and the previous release of the environment's ledger.
 # Only tags of the chosen repository are removed (docker rmi REPO:TAG), so an
 # image shared with another repository just loses this repository's tag.
-# Safe from a timer: idempotent, and every deletion is logged.
+# Safe from a timer: idempotent, and every deletion is logged. It holds the
+# environment's deploy lock while it works, so it never deletes an image that a
+# deploy or rollback is about to start; deploy.sh, which holds the lock already,
+# says so with RM_DEPLOY_LOCK_PID.
 set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,6 +36,8 @@ Options:
   --repo REPO   repository (default: IMAGE_REPO of the environment, restomarket/api)
   --env ENV     environment whose ledger names the live and previous release
                 (default: local, or DEPLOY_ENV; known: $(known_envs))
+  --lock-wait SECONDS
+                wait this long for a running deploy's lock (default 600)
   --dry-run     print what would be deleted, delete nothing
   -h, --help    show this help
 EOF
@@ -50,7 +55,9 @@ container_image_ids() {
 # release_tags - the live and the previous release of the ledger (the last two
 # distinct successful tags).
 release_tags() {
-  ledger_ok_tags | tac | awk '!seen[$0]++' | head -n 2
+  local tags
+  tags=$(ledger_ok_tags)
+  tac <<<"${tags}" | awk '$0 != "" && !seen[$0]++ && n++ < 2'
 }
 
 # repo_images REPO - "ID CREATED_NS TAG" per tag of REPO.
@@ -63,8 +70,19 @@ repo_images() {
   done < <("${DOCKER}" images --no-trunc --format '{{.ID}} {{.Tag}}' "$1")
 }
 
+# take_lock SECONDS - the environment's deploy lock, unless the deploy that
+# called this script holds it (RM_DEPLOY_LOCK_PID is its pid and the lock's owner).
+take_lock() {
+  if [[ -n "${RM_DEPLOY_LOCK_PID:-}" && "$(lock_owner_field pid)" == "${RM_DEPLOY_LOCK_PID}" ]] &&
+    kill -0 "${RM_DEPLOY_LOCK_PID}" 2>/dev/null; then
+    return 0
+  fi
+  trap release_lock EXIT
+  acquire_lock "(image cleanup)" "$1"
+}
+
 main() {
-  local dry_run="" keep=5 repo="" env="${DEPLOY_ENV:-local}"
+  local dry_run="" keep=5 repo="" env="${DEPLOY_ENV:-local}" lock_wait=600
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
@@ -72,15 +90,19 @@ main() {
       --keep) keep=$(option_value "$@") || exit 2; shift ;;
       --repo) repo=$(option_value "$@") || exit 2; shift ;;
       --env) env=$(option_value "$@") || exit 2; shift ;;
+      --lock-wait) lock_wait=$(option_value "$@") || exit 2; shift ;;
       *) usage >&2; die "unknown argument '$1'" "see --help" 2 ;;
     esac
     shift
   done
   [[ "${keep}" =~ ^[0-9]+$ ]] || die "--keep wants a number, got '${keep}'" "" 2
+  [[ "${lock_wait}" =~ ^[0-9]+$ ]] || die "--lock-wait wants seconds, got '${lock_wait}'" "" 2
   load_env "${env}"
+  require_tools
   repo="${repo:-${IMAGE_REPO}}"
   [[ "${repo}" =~ ${REPO_PATTERN} ]] || die "invalid repository '${repo}'" "e.g. restomarket/api" 2
   require_docker
+  [[ -n "${dry_run}" ]] || take_lock "${lock_wait}"
 
   local -A protect_id=() protect_reason=() tags_of=() created_of=()
   local id created tag reason

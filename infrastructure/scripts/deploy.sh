@@ -41,7 +41,7 @@ Deploys IMAGE_REPO:IMAGE_TAG (IMAGE_REPO from the environment file) to ENV
 (default: local; known: $(known_envs)) without dropping a request:
   lock -> pull -> migrate -> start candidate in the idle slot -> gate (Docker
   health healthy, GET HEALTH_PATH 200, GET VERSION_PATH reports IMAGE_TAG) ->
-  switch the proxy -> verify through the proxy -> drain and stop the old slot
+  warm up (WARMUP_ROUNDS rounds of real reads on the candidate) -> switch the proxy -> verify through the proxy -> drain and stop the old slot
   (kept for rollback) -> record in the ledger -> prune old images.
 A failure before the switch removes the candidate, leaves the live release
 untouched and exits 1. Deploying the live release again changes nothing.
@@ -52,6 +52,9 @@ Options:
                        else 0: refuse at once)
   --skip-migrations    do not run migrations (rollback.sh: an earlier release's
                        migrations are already applied)
+  --watch SECONDS      after the switch, keep the previous slot ready this long
+                       and switch back if the new one fails real requests
+                       (default WATCH_SECONDS of the env file, else 60; 0: off)
   -h, --help           show this help
 
 Files: infrastructure/scripts/env/ENV.env (settings, no secrets); on the host
@@ -59,7 +62,8 @@ ENV_DIR/api.env and ENV_DIR/secrets/ (see infrastructure/docs/deploy-engine.md);
 STATE_DIR holds the lock, releases.jsonl (the ledger) and the proxy config.
 Environment: RESTOMARKET_ENV_DIR, RESTOMARKET_STATE_DIR override ENV_DIR and
 STATE_DIR; DEPLOY_ACTOR names who deploys in the ledger.
-Exit: 0 deployed (or already live), 1 failed, 2 bad usage, 3 locked.
+Exit: 0 deployed (or already live), 1 failed (or reverted by the watch: the
+ledger says "reverted"), 2 bad usage, 3 locked.
 EOF
 }
 
@@ -73,13 +77,26 @@ CANDIDATE=""
 PHASE="validate"
 FAIL_REASON=""
 RECORDED=""
+WATCH_SECONDS_ARG=""
+SWITCHED_AT=0
+SWITCHED_BACK=""
+OUTCOME_ON_FAILURE="failed"
 
-# ---- steps (each returns non-zero with FAIL_REASON set) ------------------------
+# ---- steps --------------------------------------------------------------------
+# Each runs under engine_step or attempt, with errexit in force: an unexpected
+# failure ends the deploy through finish(); an expected one returns non-zero
+# with FAIL_REASON set.
 
 prepare_host() {
   if ! "${DOCKER}" network inspect "${NETWORK}" >/dev/null 2>&1; then
     log "creating network ${NETWORK}"
     run_cmd network_create_cmd >/dev/null || { FAIL_REASON="cannot create network ${NETWORK}"; return 1; }
+  fi
+  local drift
+  drift=$(proxy_drift)
+  if [[ -n "${drift}" ]]; then
+    warn "the proxy ${PROXY} differs from its settings (${drift}): recreating it (its open connections close once)"
+    run_cmd container_remove_cmd "${PROXY}" >/dev/null || { FAIL_REASON="cannot remove the outdated proxy ${PROXY}"; return 1; }
   fi
   case "$(container_state "${PROXY}")" in
     running) ;;
@@ -172,6 +189,22 @@ gate_candidate() {
   done
 }
 
+# warm_up_candidate - before it gets traffic, the candidate answers WARMUP_ROUNDS
+# rounds of real reads (WARMUP_PATHS, default: the version, health and a page of
+# the restaurant list) on its own address: the first requests to a new JVM are
+# the slow ones (class loading, JIT), and they should not be a user's. A read
+# that fails is a failed gate: nothing was switched yet.
+warm_up_candidate() {
+  local rounds="${WARMUP_ROUNDS:-20}" paths out
+  ((rounds > 0)) || { log "warm-up off (WARMUP_ROUNDS=0)"; return 0; }
+  read -r -a paths <<<"${WARMUP_PATHS:-${VERSION_PATH} ${HEALTH_PATH} /api/v1/restaurants?page=0&size=20}"
+  if ! out=$(run_cmd warm_up_cmd "$(slot_ip "${CANDIDATE}")" "${APP_PORT}" "${rounds}" "${paths[@]}" 2>&1); then
+    FAIL_REASON="candidate failed its warm-up reads: $(tail -n 4 <<<"${out}" | tr '\n' ' ')"
+    return 1
+  fi
+  log "$(tail -n 1 <<<"${out}") (${rounds} rounds of ${paths[*]})"
+}
+
 # switch_traffic - candidate in rotation and the live slot out in one runtime
 # API call: no reload, so no client connection closes; in-flight requests on
 # the old slot finish (maintenance does not cut sessions).
@@ -185,8 +218,10 @@ switch_traffic() {
   cmd="set server api/${CANDIDATE} state ready"
   [[ -n "${LIVE}" ]] && cmd+="; set server api/${LIVE} state maint"
   emit_event switch-start "slot=${CANDIDATE} tag=${TAG}"
-  proxy_api "${cmd}" >/dev/null || { FAIL_REASON="runtime API refused: ${cmd}"; return 1; }
+  # From here on a failure may have moved traffic: finish() switches back.
   PHASE="switched"
+  proxy_set "${cmd}" || { FAIL_REASON="${PROXY_ERROR}"; return 1; }
+  SWITCHED_AT=$(date +%s)
   emit_event switch-complete "slot=${CANDIDATE} tag=${TAG} previous=${LIVE_TAG:-none}"
   persist_active_slot "${CANDIDATE}"
 }
@@ -203,17 +238,61 @@ verify_through_proxy() {
   return 1
 }
 
-# switch_back - verification after the switch failed: the old slot takes the
+# server_counters SLOT - "requests 5xx connection-errors response-errors" of the
+# slot's server in the proxy (show stat: stot, hrsp_5xx, econ, eresp).
+server_counters() {
+  proxy_api "show stat" | awk -F, -v s="$1" '$1 == "api" && $2 == s {print $8 + 0, $44 + 0, $14 + 0, $15 + 0}'
+}
+
+# watch_release SECONDS - after the switch the previous slot stays running (out
+# of rotation, ready to take traffic back) while the new one serves. The new
+# slot fails the watch when, in HAProxy's counters since the switch, its 5xx
+# answers reach WATCH_MAX_5XX_PERCENT of its requests (counted over at least
+# WATCH_MIN_REQUESTS) or it has more than WATCH_MAX_ERRORS connection or
+# response errors. finish() then switches traffic back.
+watch_release() {
+  local seconds="$1" base now req fivexx errs deadline elapsed
+  PHASE="watching"
+  read -r -a base < <(server_counters "${CANDIDATE}") || true
+  ((${#base[@]} == 4)) || { FAIL_REASON="no proxy statistics for ${CANDIDATE}"; return 1; }
+  deadline=$(($(date +%s) + seconds))
+  emit_event watch-start "slot=${CANDIDATE} seconds=${seconds}"
+  while :; do
+    sleep 1
+    read -r -a now < <(server_counters "${CANDIDATE}") || true
+    if ((${#now[@]} != 4)); then
+      (($(date +%s) < deadline)) && continue
+      FAIL_REASON="watch: no proxy statistics for ${CANDIDATE} at the end of the watch"
+      return 1
+    fi
+    req=$((now[0] - base[0]))
+    fivexx=$((now[1] - base[1]))
+    errs=$((now[2] - base[2] + now[3] - base[3]))
+    elapsed=$(($(date +%s) - SWITCHED_AT))
+    if ((errs > WATCH_MAX_ERRORS || fivexx * 100 >= WATCH_MAX_5XX_PERCENT * (req > WATCH_MIN_REQUESTS ? req : WATCH_MIN_REQUESTS))); then
+      FAIL_REASON="watch: ${TAG} answered ${fivexx} of ${req} requests with 5xx and had ${errs} connection errors in the ${elapsed}s after the switch (limits ${WATCH_MAX_5XX_PERCENT}% 5xx, ${WATCH_MAX_ERRORS} errors): reverted to ${LIVE_TAG}"
+      OUTCOME_ON_FAILURE="reverted"
+      emit_event watch-revert "slot=${CANDIDATE} requests=${req} fivexx=${fivexx} errors=${errs} after_s=${elapsed}"
+      return 1
+    fi
+    (($(date +%s) < deadline)) || break
+  done
+  log "watch: ${req} requests, ${fivexx} 5xx, ${errs} connection errors in ${seconds}s: ${TAG} holds"
+}
+
+# switch_back - the switch or the check after it failed: the old slot takes the
 # traffic again (it was only taken out of rotation), the candidate goes.
 switch_back() {
   if [[ -n "${LIVE}" && "$(container_state "$(slot_container "${LIVE}")")" == running ]]; then
     warn "switching traffic back to ${LIVE} (${LIVE_TAG})"
-    proxy_api "set server api/${LIVE} state ready; set server api/${CANDIDATE} state maint" >/dev/null || true
-    persist_active_slot "${LIVE}"
+    proxy_set "set server api/${LIVE} state ready; set server api/${CANDIDATE} state maint" ||
+      warn "switching back failed: ${PROXY_ERROR}"
+    persist_active_slot "${LIVE}" || warn "could not record ${LIVE} as the live slot"
+    SWITCHED_BACK=1
   else
-    proxy_api "set server api/${CANDIDATE} state maint" >/dev/null || true
+    proxy_set "set server api/${CANDIDATE} state maint" || warn "taking ${CANDIDATE} out failed: ${PROXY_ERROR}"
     rm -f "${ACTIVE_FILE}"
-    render_proxy_config ""
+    render_proxy_config "" || true
   fi
   PHASE="candidate"
 }
@@ -227,7 +306,7 @@ retire_slot() {
   local slot="$1" name
   name=$(slot_container "${slot}")
   [[ "$(container_state "${name}")" == running ]] || return 0
-  proxy_api "set server api/${slot} state maint" >/dev/null
+  proxy_set "set server api/${slot} state maint" || { warn "${PROXY_ERROR}"; return 1; }
   pause_point draining
   wait_until "${DRAIN_TIMEOUT}" "slot ${slot} drained" slot_drained "${slot}" ||
     warn "slot ${slot} still has sessions after ${DRAIN_TIMEOUT}s; stopping it anyway (SIGTERM lets them finish)"
@@ -245,9 +324,27 @@ record_release() {
     slot "${CANDIDATE}" reason "${reason}"
 }
 
+# record_live_release [REASON] - the release is live: record it, retrying a
+# failed write; if the ledger still cannot be written the deploy stays a
+# success (traffic already moved) and says how to record it later.
+record_live_release() {
+  local try
+  for try in 1 2 3; do
+    attempt record_release record_release ok "${1:-}"
+    if ((ATTEMPT_RC == 0)); then
+      RECORDED=1
+      return 0
+    fi
+    warn "could not write the ledger ${LEDGER} (attempt ${try} of 3)"
+    ((try == 3)) || sleep 1
+  done
+  warn "${TAG} is live but not recorded in ${LEDGER}: fix the state directory, then re-run deploy.sh ${TAG} ${DEPLOY_ENV} (it records a live release without redeploying)"
+}
+
+# The deploy holds the lock; cleanup-images.sh, which takes it otherwise, sees
+# that its caller does.
 prune_images() {
-  "${HERE}/cleanup-images.sh" --env "${DEPLOY_ENV}" --repo "${IMAGE_REPO}" --keep "${KEEP_RELEASES}" ||
-    warn "image cleanup failed; the release is live, run cleanup-images.sh by hand"
+  RM_DEPLOY_LOCK_PID=$$ "${HERE}/cleanup-images.sh" --env "${DEPLOY_ENV}" --repo "${IMAGE_REPO}" --keep "${KEEP_RELEASES}"
 }
 
 # ---- flow --------------------------------------------------------------------------
@@ -257,17 +354,30 @@ prune_images() {
 finish() {
   local rc=$?
   trap - EXIT
+  set +e
+  ((rc == 0)) || report_failed_step "${rc}"
   if ((rc != 0)) && [[ "${PHASE}" != validate ]]; then
     [[ -n "${FAIL_REASON}" ]] || FAIL_REASON="interrupted or unexpected error (exit ${rc}) in phase ${PHASE}"
+    [[ "${PHASE}" == switched || "${PHASE}" == watching ]] && switch_back
     if [[ "${PHASE}" == candidate && -n "${CANDIDATE}" ]]; then
       local name
       name=$(slot_container "${CANDIDATE}")
+      # It served traffic: let its in-flight requests finish first.
+      if [[ -n "${SWITCHED_BACK}" ]]; then
+        wait_until "${DRAIN_TIMEOUT}" "slot ${CANDIDATE} drained" slot_drained "${CANDIDATE}" ||
+          warn "slot ${CANDIDATE} still has sessions after ${DRAIN_TIMEOUT}s"
+        run_cmd slot_stop_cmd "${CANDIDATE}" >/dev/null 2>&1
+      fi
       log "candidate ${name}, last log lines:"
       "${DOCKER}" logs --tail 20 "${name}" 2>&1 | sed 's/^/    /' >&2 || true
       run_cmd container_remove_cmd "${name}" >/dev/null 2>&1 || true
-      log "removed candidate ${name}; live release untouched: ${LIVE_TAG:-none} (${LIVE:-no slot})"
+      if [[ -n "${SWITCHED_BACK}" ]]; then
+        log "removed ${name}; traffic is back on ${LIVE_TAG} (${LIVE})"
+      else
+        log "removed candidate ${name}; live release untouched: ${LIVE_TAG:-none} (${LIVE:-no slot})"
+      fi
     fi
-    record_release failed "${FAIL_REASON}" 2>/dev/null || true
+    record_release "${OUTCOME_ON_FAILURE}" "${FAIL_REASON}" 2>/dev/null || true
     log "ERROR: ${FAIL_REASON}"
     log "deploy FAILED: env=${DEPLOY_ENV:-?} tag=${TAG} live=${LIVE_TAG:-none} after $(($(date +%s) - STARTED_AT))s"
     rc=1
@@ -285,12 +395,13 @@ converge_live() {
   persist_active_slot "${LIVE}"
   if [[ "$(container_state "$(slot_container "${other}")")" == running ]]; then
     log "the other slot ${other} still runs (${other_tag}): retiring it"
-    step retire_previous retire_slot "${other}" || warn "could not retire slot ${other}"
+    attempt retire_previous retire_slot "${other}"
+    ((ATTEMPT_RC == 0)) || warn "could not retire slot ${other}"
   fi
   if [[ "$(ledger_ok_tags | tail -n 1)" != "${TAG}" ]]; then
     CANDIDATE="${LIVE}"
     LIVE_TAG="${other_tag}"
-    record_release ok "completed by a re-run"
+    record_live_release "completed by a re-run"
   fi
   log "${TAG} is already live on ${DEPLOY_ENV} (slot ${LIVE}): nothing to deploy"
   log "deploy ok: env=${DEPLOY_ENV} tag=${TAG} slot=${LIVE} (no change) in $(($(date +%s) - STARTED_AT))s"
@@ -304,6 +415,7 @@ main() {
       --timeout) timeout=$(option_value "$@") || exit 2; shift ;;
       --lock-wait) lock_wait=$(option_value "$@") || exit 2; shift ;;
       --skip-migrations) skip_migrations=1 ;;
+      --watch) WATCH_SECONDS_ARG=$(option_value "$@") || exit 2; shift ;;
       -*) usage >&2; die "unknown option '$1'" "see --help" 2 ;;
       *) args+=("$1") ;;
     esac
@@ -315,18 +427,21 @@ main() {
   valid_tag "${TAG}" || die "invalid image tag '${TAG}'" "use letters, digits, '.', '_' or '-' (max 128), e.g. v1.2.3 or a git SHA" 2
   [[ -z "${timeout}" || "${timeout}" =~ ^[0-9]+$ ]] || die "--timeout wants seconds, got '${timeout}'" "" 2
   [[ "${lock_wait}" =~ ^[0-9]+$ ]] || die "--lock-wait wants seconds, got '${lock_wait}'" "" 2
+  [[ -z "${WATCH_SECONDS_ARG}" || "${WATCH_SECONDS_ARG}" =~ ^[0-9]+$ ]] ||
+    die "--watch wants seconds, got '${WATCH_SECONDS_ARG}'" "" 2
   load_env "${env}"
+  [[ -n "${WATCH_SECONDS_ARG}" ]] && WATCH_SECONDS="${WATCH_SECONDS_ARG}"
   [[ -n "${timeout}" ]] && GATE_TIMEOUT="${timeout}"
   require_env_dir
+  require_tools
   require_docker
-  have curl || ensure_apt_packages curl
   IMAGE="${IMAGE_REPO}:${TAG}"
 
   trap finish EXIT
   log "deploying ${IMAGE} to ${DEPLOY_ENV} (stack ${STACK_NAME}, proxy port ${PROXY_PORT}, actor $(deploy_actor))"
-  step lock acquire_lock "${TAG}" "${lock_wait}"
+  engine_step lock acquire_lock "${TAG}" "${lock_wait}"
   PHASE="prepare"
-  step prepare_host prepare_host || return 1
+  engine_step prepare_host prepare_host
   LIVE=$(live_slot)
   LIVE_TAG=""
   [[ -n "${LIVE}" ]] && LIVE_TAG=$(slot_release "${LIVE}")
@@ -336,30 +451,34 @@ main() {
     converge_live
     return 0
   fi
-  step pull_image pull_image || return 1
+  engine_step pull_image pull_image
   pause_point pulled
   if [[ -n "${skip_migrations}" ]]; then
     log "step migrate_database: skipped (--skip-migrations)"
   else
-    step migrate_database migrate_database || return 1
+    engine_step migrate_database migrate_database
   fi
   CANDIDATE=$(other_slot "${LIVE:-green}")
-  step start_candidate start_candidate || return 1
+  engine_step start_candidate start_candidate
   pause_point candidate-started
-  step gate_candidate gate_candidate || return 1
-  step switch_traffic switch_traffic || return 1
+  engine_step gate_candidate gate_candidate
+  engine_step warm_up warm_up_candidate
+  engine_step switch_traffic switch_traffic
   pause_point switched
-  if ! step verify_through_proxy verify_through_proxy; then
-    switch_back
-    return 1
+  engine_step verify_through_proxy verify_through_proxy
+  local switch_s=$((SWITCHED_AT - STARTED_AT))
+  if [[ -n "${LIVE}" ]] && ((WATCH_SECONDS > 0)); then
+    engine_step watch watch_release "${WATCH_SECONDS}"
   fi
   PHASE="live"
   if [[ -n "${LIVE}" ]]; then
-    step retire_previous retire_slot "${LIVE}" || warn "could not retire slot ${LIVE}; ${TAG} is live, stop $(slot_container "${LIVE}") by hand"
+    attempt retire_previous retire_slot "${LIVE}"
+    ((ATTEMPT_RC == 0)) || warn "could not retire slot ${LIVE}; ${TAG} is live, stop $(slot_container "${LIVE}") by hand"
   fi
-  step record_release record_release ok
-  step prune_images prune_images || true
-  log "deploy ok: env=${DEPLOY_ENV} tag=${TAG} slot=${CANDIDATE} previous=${LIVE_TAG:-none} in $(($(date +%s) - STARTED_AT))s"
+  record_live_release
+  attempt prune_images prune_images
+  ((ATTEMPT_RC == 0)) || warn "image cleanup failed; the release is live, run cleanup-images.sh by hand"
+  log "deploy ok: env=${DEPLOY_ENV} tag=${TAG} slot=${CANDIDATE} previous=${LIVE_TAG:-none} in $(($(date +%s) - STARTED_AT))s (switched after ${switch_s}s, watch ${WATCH_SECONDS}s)"
 }
 
 main "$@"

@@ -90,6 +90,8 @@ start_dependencies() {
 up() {
   [[ "${DEPLOY_ENV}" == local ]] || die "local-host.sh prepares ENV=local only" "dev and staging hosts are set up by Ansible"
   "${HERE}/bootstrap/docker.sh" --no-compose >/dev/null
+  # What the engine needs and, on droplets, gets from Ansible (it installs nothing).
+  ensure_apt_packages curl jq util-linux
   write_env_dir
   ensure_network
   start_dependencies

@@ -17,7 +17,8 @@ LIST_LIMIT=20
 usage() {
   cat <<EOF
 Usage: $(basename "$0") [--env ENV] [--list]
-       $(basename "$0") [--env ENV] [--timeout SECONDS] --previous | TAG
+       $(basename "$0") [--env ENV] [--timeout SECONDS] [--lock-wait SECONDS] [--watch SECONDS]
+                 --previous | TAG
 
   (no argument), --list   recent releases of ENV, newest first: time, action,
                           tag, outcome, duration, actor; the live one is marked
@@ -28,14 +29,16 @@ Usage: $(basename "$0") [--env ENV] [--list]
   --env ENV               environment (default: DEPLOY_ENV, else local;
                           known: $(known_envs))
   --timeout SECONDS       gate timeout passed to deploy.sh
+  --lock-wait SECONDS     wait this long for another deploy's lock (passed to
+                          deploy.sh; default DEPLOY_LOCK_WAIT, else 0)
+  --watch SECONDS         post-switch watch (deploy.sh --watch); default 0: the
+                          release rolled back to already served well
   -h, --help              show this help
 
 The rollback itself is deploy.sh TAG ENV --skip-migrations; its exit code is
 this script's. Ledger: STATE_DIR/releases.jsonl of the environment.
 EOF
 }
-
-require_jq() { have jq || ensure_apt_packages jq; }
 
 # live_tag - the release the proxy serves now (the ledger's last good one when
 # the host cannot tell).
@@ -49,7 +52,6 @@ live_tag() {
 }
 
 list_releases() {
-  require_jq
   if [[ ! -s "${LEDGER}" ]]; then
     log "no releases recorded for ${DEPLOY_ENV} yet (${LEDGER})"
     return 0
@@ -57,7 +59,7 @@ list_releases() {
   local live
   live=$(live_tag)
   printf '%-20s  %-8s  %-24s  %-7s  %8s  %s\n' TIME ACTION TAG OUTCOME DURATION ACTOR
-  tail -n "${LIST_LIMIT}" "${LEDGER}" | tac | jq -r --arg live "${live}" '
+  ledger_entries | tail -n "${LIST_LIMIT}" | tac | jq -r --arg live "${live}" '
     [.time, .action, .tag, .outcome, ((.duration_s | tostring) + "s"), .actor,
      (if .outcome == "ok" and .tag == $live then "<- live" else "" end)] | @tsv' |
     awk -F'\t' '{ mark = $7; if (mark != "" && marked) mark = ""; if (mark != "") marked = 1
@@ -68,11 +70,15 @@ list_releases() {
 previous_release() {
   local live
   live=$(live_tag)
-  ledger_ok_tags | tac | grep -vxF -- "${live:-}" | head -n 1
+  # Read the whole ledger before filtering: an early-closing reader (head, grep
+  # -q) would kill jq with SIGPIPE, which pipefail turns into a failure.
+  local tags
+  tags=$(ledger_ok_tags)
+  tac <<<"${tags}" | awk -v live="${live:-}" '$0 != "" && $0 != live && !found {print; found = 1}'
 }
 
 main() {
-  local env="${DEPLOY_ENV:-local}" mode="list" tag="" timeout=()
+  local env="${DEPLOY_ENV:-local}" mode="list" tag="" timeout=() lock_wait=() watch=0
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
@@ -80,12 +86,15 @@ main() {
       --list) mode="list" ;;
       --previous) mode="previous" ;;
       --timeout) timeout=(--timeout "$(option_value "$@")") || exit 2; shift ;;
+      --lock-wait) lock_wait=(--lock-wait "$(option_value "$@")") || exit 2; shift ;;
+      --watch) watch=$(option_value "$@") || exit 2; shift ;;
       -*) usage >&2; die "unknown option '$1'" "see --help" 2 ;;
       *) [[ -z "${tag}" ]] || die "only one TAG, got '${tag}' and '$1'" "see --help" 2; tag="$1"; mode="tag" ;;
     esac
     shift
   done
   load_env "${env}"
+  require_tools
   case "${mode}" in
     list) list_releases; return 0 ;;
     previous)
@@ -95,7 +104,9 @@ main() {
       ;;
   esac
   valid_tag "${tag}" || die "invalid image tag '${tag}'" "see $(basename "$0") --list --env ${DEPLOY_ENV}" 2
-  ledger_ok_tags | grep -qxF -- "${tag}" ||
+  local ok_tags
+  ok_tags=$(ledger_ok_tags)
+  grep -qxF -- "${tag}" <<<"${ok_tags}" ||
     die "${tag} was never deployed successfully to ${DEPLOY_ENV}; refusing to roll back to it" \
       "pick a tag from $(basename "$0") --list --env ${DEPLOY_ENV} (or deploy it normally with deploy.sh)"
   require_docker
@@ -104,7 +115,7 @@ main() {
       "rebuild or push it (build-image.sh ${tag}), or pick another release from --list"
   fi
   log "rolling ${DEPLOY_ENV} back to ${tag} (live: $(live_tag || true))"
-  DEPLOY_ACTION=rollback exec "${HERE}/deploy.sh" --skip-migrations "${timeout[@]}" "${tag}" "${DEPLOY_ENV}"
+  DEPLOY_ACTION=rollback exec "${HERE}/deploy.sh" --skip-migrations "${timeout[@]}" "${lock_wait[@]}" --watch "${watch}" "${tag}" "${DEPLOY_ENV}"
 }
 
 main "$@"

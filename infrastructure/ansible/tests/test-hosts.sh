@@ -209,6 +209,9 @@ api_public_cidrs: []
 restomarket_deploy_ssh_keys: ["$(cat "${WORK}/id_ed25519.pub")"]
 ansible_ssh_private_key_file: ${WORK}/id_ed25519
 ansible_ssh_common_args: -o UserKnownHostsFile=${WORK}/known_hosts
+# Short post-switch watches keep the suite quick (droplets: 60 s, then 10 s).
+update_api_watch_seconds: 5
+update_api_watch_rest_seconds: 2
 # Not droplets: DigitalOcean's agent repository is out of reach.
 monitoring_agent_enabled: false
 postgres_host: ${PG_IP}

@@ -9,7 +9,8 @@
 
 DEPLOY_ENVS_DIR="${RESTOMARKET_DEPLOY_ENVS:-${RM_REPO_ROOT}/infrastructure/scripts/env}"
 PROXY_TEMPLATE="${RM_REPO_ROOT}/infrastructure/docker/proxy/haproxy.cfg.tmpl"
-DOCKER=/usr/bin/docker
+# The docker CLI; tests point DOCKER at a fake that records every call.
+DOCKER="${DOCKER:-/usr/bin/docker}"
 [[ -x "${DOCKER}" ]] || DOCKER=docker
 TAG_PATTERN='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
 ENV_PATTERN='^[a-z0-9][a-z0-9_-]{0,31}$'
@@ -19,6 +20,10 @@ PROXY_LISTEN_PORT=8080
 LABEL_STACK=com.restomarket.stack
 LABEL_ROLE=com.restomarket.role
 LABEL_RELEASE=com.restomarket.release
+LABEL_PROXY_SPEC=com.restomarket.proxy-spec
+# Limits of the containers the engine starts (the env file may override them).
+PROXY_MEMORY_DEFAULT=256m
+PIDS_LIMIT_DEFAULT=512
 
 # ---- settings ----------------------------------------------------------------
 
@@ -51,6 +56,17 @@ load_env() {
     HEALTH_INTERVAL DRAIN_TIMEOUT STOP_GRACE MIGRATE_TIMEOUT LOCK_TTL KEEP_RELEASES ENV_DIR STATE_DIR; do
     [[ -n "${!key:-}" ]] || die "${file} does not set ${key}" "add ${key}=... (compare with ${DEPLOY_ENVS_DIR}/local.env)"
   done
+  # The post-switch watch (deploy.sh --watch): optional in the env file.
+  WATCH_SECONDS="${WATCH_SECONDS:-60}"
+  WATCH_MAX_5XX_PERCENT="${WATCH_MAX_5XX_PERCENT:-5}"
+  WATCH_MIN_REQUESTS="${WATCH_MIN_REQUESTS:-100}"
+  WATCH_MAX_ERRORS="${WATCH_MAX_ERRORS:-0}"
+  for key in WATCH_SECONDS WATCH_MAX_5XX_PERCENT WATCH_MIN_REQUESTS WATCH_MAX_ERRORS; do
+    [[ "${!key}" =~ ^[0-9]+$ ]] || die "${file}: ${key}=${!key} is not a whole number" "fix it or remove it (defaults: 60, 5, 100, 0)"
+  done
+  if [[ -n "${SLOT_MEMORY:-}" ]] && ! memory_mb "${SLOT_MEMORY}" >/dev/null; then
+    die "${file}: SLOT_MEMORY=${SLOT_MEMORY} is not a size like 768m or 1g" "fix it, or leave it empty for no limit"
+  fi
   NETWORK="${STACK_NAME}"
   PROXY="${STACK_NAME}-proxy"
   LEDGER="${STATE_DIR}/releases.jsonl"
@@ -67,6 +83,15 @@ require_env_dir() {
     "create it (KEY=value lines: DATABASE_URL, DATABASE_USERNAME, REDIS_HOST, ...); see infrastructure/docs/deploy-engine.md"
   [[ -d "${ENV_DIR}/secrets" ]] || die "secrets directory ${ENV_DIR}/secrets is missing" \
     "create it with one file per secret (DATABASE_PASSWORD, REDIS_PASSWORD, API_WRITE_TOKEN), readable by uid 1001"
+}
+
+# require_tools - the engine installs nothing: Ansible's deploy_engine role (and
+# local-host.sh for ENV=local) put these on the host.
+require_tools() {
+  local tool missing=()
+  for tool in curl jq flock timeout; do have "${tool}" || missing+=("${tool}"); done
+  ((${#missing[@]} == 0)) || die "missing on this host: ${missing[*]}" \
+    "install them (Ansible's deploy_engine role does: make ansible-setup ENV=...; locally: apt-get install ${missing[*]})"
 }
 
 require_docker() {
@@ -100,12 +125,46 @@ network_create_cmd() {
   printf '%s\n' "${DOCKER}" network create --label "${LABEL_STACK}=${STACK_NAME}" "${NETWORK}"
 }
 
+# hardening_args - for every container the engine starts: no capabilities, no
+# privilege gain, a read-only root with a small /tmp, a bounded process count.
+hardening_args() {
+  printf '%s\n' --cap-drop ALL --security-opt no-new-privileges --read-only \
+    --tmpfs /tmp:rw,nosuid,nodev,size=64m --pids-limit "${PIDS_LIMIT:-${PIDS_LIMIT_DEFAULT}}"
+}
+
+# memory_mb SIZE - docker's memory syntax (768m, 1g, 512M) in MiB.
+memory_mb() {
+  local size="${1,,}"
+  [[ "${size}" =~ ^([0-9]+)([mg])$ ]] && ((BASH_REMATCH[1] > 0)) || return 1
+  if [[ "${BASH_REMATCH[2]}" == g ]]; then echo $((BASH_REMATCH[1] * 1024)); else echo "${BASH_REMATCH[1]}"; fi
+}
+
+# jvm_memory_args - with SLOT_MEMORY set: that limit, and JVM sizes that fit in
+# it (heap 55 %, metaspace 128 MiB, code cache 64 MiB, direct buffers 32 MiB;
+# the rest is threads, GC and the JVM itself). -Xmx wins over the image's
+# -XX:MaxRAMPercentage.
+jvm_memory_args() {
+  [[ -n "${SLOT_MEMORY:-}" ]] || return 0
+  local mb
+  mb=$(memory_mb "${SLOT_MEMORY}") || die "SLOT_MEMORY=${SLOT_MEMORY} is not a size like 768m or 1g" "fix the env file"
+  printf '%s\n' --memory "${SLOT_MEMORY}" -e "JAVA_TOOL_OPTIONS=-Xmx$((mb * 55 / 100))m -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=64m -XX:MaxDirectMemorySize=32m"
+}
+
+# proxy_spec - what defines the proxy container besides its name and labels,
+# image last. Its hash labels the container, so a change is noticed.
+proxy_spec() {
+  printf '%s\n' -p "${PROXY_BIND}:${PROXY_PORT}:${PROXY_LISTEN_PORT}" \
+    -v "${PROXY_CONF_DIR}:/usr/local/etc/haproxy:ro" --memory "${PROXY_MEMORY:-${PROXY_MEMORY_DEFAULT}}"
+  hardening_args
+  printf '%s\n' --log-opt max-size=10m --log-opt max-file=3 "$(proxy_image)"
+}
+
+proxy_spec_id() { proxy_spec | sha256sum | cut -c1-12; }
+
 proxy_run_cmd() {
   printf '%s\n' "${DOCKER}" run -d --name "${PROXY}" --restart unless-stopped --network "${NETWORK}" \
-    --label "${LABEL_STACK}=${STACK_NAME}" --label "${LABEL_ROLE}=proxy" \
-    -p "${PROXY_BIND}:${PROXY_PORT}:${PROXY_LISTEN_PORT}" \
-    -v "${PROXY_CONF_DIR}:/usr/local/etc/haproxy:ro" \
-    --log-opt max-size=10m --log-opt max-file=3 "$(proxy_image)"
+    --label "${LABEL_STACK}=${STACK_NAME}" --label "${LABEL_ROLE}=proxy" --label "${LABEL_PROXY_SPEC}=$(proxy_spec_id)"
+  proxy_spec
 }
 
 # Settings and secrets every API container gets: non-secret KEY=value lines
@@ -119,8 +178,11 @@ migrate_run_cmd() {
   local image="$1"
   printf '%s\n' "${DOCKER}" run --name "${STACK_NAME}-migrate" --network "${NETWORK}" \
     --label "${LABEL_STACK}=${STACK_NAME}" --label "${LABEL_ROLE}=migrate"
+  hardening_args
+  jvm_memory_args
   api_settings_args
-  printf '%s\n' "${image}" migrate
+  # After api.env, so a FLYWAY_ENABLED=false there cannot turn the migration off.
+  printf '%s\n' -e FLYWAY_ENABLED=true "${image}" migrate
 }
 
 # slot_run_cmd SLOT IMAGE TAG - the candidate: no restart policy until it is live
@@ -130,11 +192,12 @@ slot_run_cmd() {
   printf '%s\n' "${DOCKER}" run -d --name "$(slot_container "${slot}")" --network "${NETWORK}" \
     --label "${LABEL_STACK}=${STACK_NAME}" --label "${LABEL_ROLE}=slot" \
     --label "com.restomarket.slot=${slot}" --label "${LABEL_RELEASE}=${tag}"
+  hardening_args
+  jvm_memory_args
   api_settings_args
   printf '%s\n' -e FLYWAY_ENABLED=false --health-interval "${HEALTH_INTERVAL}" --stop-timeout "${STOP_GRACE}" \
     --log-opt max-size=10m --log-opt max-file=3
   [[ -n "${HEALTH_START_PERIOD:-}" ]] && printf '%s\n' --health-start-period "${HEALTH_START_PERIOD}"
-  [[ -n "${SLOT_MEMORY:-}" ]] && printf '%s\n' --memory "${SLOT_MEMORY}"
   printf '%s\n' "${image}"
 }
 
@@ -150,6 +213,17 @@ http_get_cmd() {
   printf '%s\n' "${DOCKER}" exec "${PROXY}" timeout 5 bash -c \
     'exec 3<>"/dev/tcp/$1/$2" || exit 1; printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$3" "$1" >&3; tr -d "\r" <&3' \
     _ "$1" "$2" "$3"
+}
+
+# warm_up_cmd HOST PORT COUNT PATH... - COUNT rounds of a GET on every PATH,
+# from inside the proxy container in one exec; prints "warm-up: N requests,
+# M not 2xx" and, for each failure, its path and status line.
+warm_up_cmd() {
+  # One line: builders print one argument per line.
+  # shellcheck disable=SC2016 # expanded by the bash inside the container
+  printf '%s\n' "${DOCKER}" exec "${PROXY}" timeout "${WARMUP_TIMEOUT:-60}" bash -c \
+    'h=$1 p=$2 n=$3; shift 3; total=0; bad=0; for ((i = 0; i < n; i++)); do for path in "$@"; do total=$((total + 1)); s=""; if exec 3<>"/dev/tcp/$h/$p"; then printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$path" "$h" >&3; read -r _ s _ <&3 || s=""; cat <&3 >/dev/null; exec 3<&-; fi; [[ $s == 2?? ]] || { bad=$((bad + 1)); echo "failed: GET $path: ${s:-no answer}"; }; done; done; echo "warm-up: $total requests, $bad not 2xx"; ((bad == 0))' \
+    _ "$1" "$2" "$3" "${@:4}"
 }
 
 # proxy_api_cmd COMMAND - one HAProxy runtime API command (several joined by ';').
@@ -196,7 +270,49 @@ image_digest() {
 
 proxy_api() { run_cmd proxy_api_cmd "$1"; }
 
+# proxy_set COMMAND - state changes on the runtime API ("set server api/blue
+# state ready; ..."): HAProxy answers a change that worked with nothing and one
+# that did not with a message ("No such server.", "Require 'backend/server'."),
+# always with exit status 0. Any text in the answer is a failure, in PROXY_ERROR.
+# shellcheck disable=SC2034 # read by the scripts that source this file
+PROXY_ERROR=""
+# shellcheck disable=SC2034
+proxy_set() {
+  local out
+  PROXY_ERROR=""
+  if ! out=$(proxy_api "$1" 2>&1); then
+    PROXY_ERROR="runtime API unreachable for '$1': $(tr '\n' ' ' <<<"${out}")"
+    return 1
+  fi
+  out=$(tr -s '[:space:]' ' ' <<<"${out}")
+  out="${out# }"
+  out="${out% }"
+  [[ -z "${out}" ]] && return 0
+  PROXY_ERROR="runtime API refused '$1': ${out}"
+  return 1
+}
+
 proxy_running() { [[ "$(container_state "${PROXY}")" == running ]]; }
+
+# proxy_drift - how the existing proxy container differs from what the
+# settings ask for ("binding 0.0.0.0:3001, want 127.0.0.1:3001", "image X, want
+# Y", or "settings (spec A, want B)" for limits and hardening), or nothing (also
+# when there is no proxy). Such changes only take effect in a new container.
+proxy_drift() {
+  local info binding image spec want_binding want_image want_spec out=""
+  info=$("${DOCKER}" container inspect -f \
+    "{{range \$p, \$b := .HostConfig.PortBindings}}{{range \$b}}{{.HostIp}}:{{.HostPort}} {{end}}{{end}}|{{.Config.Image}}|{{index .Config.Labels \"${LABEL_PROXY_SPEC}\"}}" \
+    "${PROXY}" 2>/dev/null) || return 0
+  IFS='|' read -r binding image spec <<<"${info}"
+  binding="${binding% }"
+  want_binding="${PROXY_BIND}:${PROXY_PORT}"
+  want_image=$(proxy_image)
+  want_spec=$(proxy_spec_id)
+  [[ "${binding}" == "${want_binding}" ]] || out+="binding ${binding:-none}, want ${want_binding}; "
+  [[ "${image}" == "${want_image}" ]] || out+="image ${image}, want ${want_image}; "
+  [[ -n "${out}" || "${spec}" == "${want_spec}" ]] || out+="settings (spec ${spec:-none}, want ${want_spec}); "
+  printf '%s' "${out%; }"
+}
 
 # proxy_server_field SLOT COLUMN - a column of `show stat` for backend api's server SLOT
 # (5 = current sessions, 18 = status: "no check" when in rotation, MAINT, DRAIN).
@@ -267,7 +383,7 @@ lock_is_stale() {
   host=$(lock_owner_field host)
   start=$(lock_owner_field start)
   expires=$(lock_owner_field expires)
-  [[ -n "${pid}" && -n "${expires}" ]] || return 0
+  [[ -n "${pid}" && "${expires}" =~ ^[0-9]+$ ]] || return 0
   if [[ "${host}" == "$(hostname)" ]]; then
     [[ "$(proc_start_time "${pid}")" != "${start}" ]]
   else
@@ -334,29 +450,80 @@ deploy_actor() {
   echo "${actor}"
 }
 
-json_string() {
-  local s="${1//\\/\\\\}"
-  s="${s//\"/\\\"}"
-  s="${s//$'\n'/ | }"
-  printf '"%s"' "$(tr -d '\000-\037' <<<"${s}")"
-}
+# The ledger is read and written with jq only.
 
-# ledger_append KEY VALUE ... - one JSON line; duration_s is a number.
+# ledger_append KEY VALUE ... - one JSON line; duration_s is a number. The line
+# is built first and appended with one write, so a failure leaves no half line.
 ledger_append() {
-  local line="{" sep=""
+  local args=() line
   while (($# >= 2)); do
-    if [[ "$1" == duration_s ]]; then line+="${sep}\"$1\":$2"; else line+="${sep}\"$1\":$(json_string "$2")"; fi
-    sep=","
+    if [[ "$1" == duration_s ]]; then args+=(--argjson "$1" "$2"); else args+=(--arg "$1" "$2"); fi
     shift 2
   done
-  mkdir -p "${STATE_DIR}"
-  printf '%s}\n' "${line}" >>"${LEDGER}"
+  line=$(jq -cn "${args[@]}" '$ARGS.named') || return 1
+  mkdir -p "${STATE_DIR}" || return 1
+  # A last line cut short by a crash must not swallow this record.
+  if [[ -s "${LEDGER}" && -n "$(tail -c 1 "${LEDGER}")" ]]; then line=$'\n'"${line}"; fi
+  printf '%s\n' "${line}" >>"${LEDGER}"
+}
+
+# ledger_entries - the ledger's records, one JSON object per line; a line that
+# is not JSON (a write cut short by a crash) is skipped, not fatal.
+ledger_entries() {
+  [[ -r "${LEDGER}" ]] || return 0
+  jq -cR 'fromjson? // empty | select(type == "object")' "${LEDGER}"
 }
 
 # ledger_ok_tags - tags of successful releases, oldest first.
-ledger_ok_tags() {
-  [[ -r "${LEDGER}" ]] || return 0
-  grep '"outcome":"ok"' "${LEDGER}" | sed -n 's/.*"tag":"\([^"]*\)".*/\1/p'
+ledger_ok_tags() { ledger_entries | jq -r 'select(.outcome == "ok") | .tag'; }
+
+# ---- steps ---------------------------------------------------------------------
+
+STEP_NAME=""
+STEP_STARTED=0
+
+# engine_step NAME COMMAND... - one step of a flow, with errexit in force inside
+# it. Never call it in a condition (bash ignores errexit there): a failing
+# command ends the script through its EXIT trap, which calls report_failed_step.
+engine_step() {
+  STEP_NAME="$1"
+  STEP_STARTED=$(date +%s)
+  shift
+  log "step ${STEP_NAME}: start"
+  "$@"
+  log "step ${STEP_NAME}: done in $(($(date +%s) - STEP_STARTED))s"
+  STEP_NAME=""
+}
+
+# report_failed_step RC - for an EXIT trap: the step that was running failed.
+report_failed_step() {
+  [[ -n "${STEP_NAME}" ]] || return 0
+  log "step ${STEP_NAME}: FAILED (exit $1) after $(($(date +%s) - STEP_STARTED))s"
+  STEP_NAME=""
+}
+
+# attempt NAME COMMAND... - a step whose failure must not end the flow (work
+# after the switch): COMMAND runs in a subshell with errexit in force and its
+# status lands in ATTEMPT_RC; attempt itself returns 0. Globals COMMAND sets
+# are lost. Like engine_step, never call it in a condition.
+ATTEMPT_RC=0
+attempt() {
+  local name="$1" start
+  shift
+  start=$(date +%s)
+  log "step ${name}: start"
+  set +e
+  (
+    set -e
+    "$@"
+  )
+  ATTEMPT_RC=$?
+  set -e
+  if ((ATTEMPT_RC == 0)); then
+    log "step ${name}: done in $(($(date +%s) - start))s"
+  else
+    log "step ${name}: FAILED (exit ${ATTEMPT_RC}) after $(($(date +%s) - start))s"
+  fi
 }
 
 # ---- test hooks ------------------------------------------------------------------
@@ -369,7 +536,11 @@ pause_point() {
   local dir="${DEPLOY_PAUSE_DIR:-${STATE_DIR}}"
   touch "${dir}/paused-$1"
   log "test hook: paused after $1 (touch ${dir}/continue-$1 to go on)"
-  until [[ -e "${dir}/continue-$1" ]]; do sleep 0.1; done
+  # $$ is the script even inside attempt's subshell: stop waiting if it died.
+  until [[ -e "${dir}/continue-$1" ]]; do
+    kill -0 $$ 2>/dev/null || exit 1
+    sleep 0.1
+  done
 }
 
 # emit_event NAME KEY=VALUE... - a machine-readable log line with a ms timestamp.

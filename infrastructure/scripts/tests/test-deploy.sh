@@ -8,7 +8,12 @@
 #     old-version response starts after the switch completed;
 #   - SIGKILL of deploy.sh after pull, after candidate start, after the switch
 #     and during the drain: traffic never fails and a re-run converges;
-#   - two deploys at once, a stale lock; bad input; a proxy restart;
+#   - two deploys at once, a stale lock, cleanup and rollback respect the lock;
+#     bad input; a proxy restart; a changed PROXY_BIND recreates the proxy;
+#   - hardened containers (no capabilities, read-only root, pids and memory
+#     limits, JVM sized to the limit) serve and drain; migrations run even with
+#     FLYWAY_ENABLED=false in api.env; a ledger that cannot be written after a
+#     good switch is a warning, not a failed deploy;
 #   - image retention (cleanup-images.sh on purpose-built images).
 # Everything it creates is named rmdeploytest-PID* (containers, network,
 # image repositories, temp dirs) and removed on exit. Prints "N passed, N failed".
@@ -89,7 +94,10 @@ write_env_file() {
     -e "s|^PROXY_PORT=.*|PROXY_PORT=${PORT}|" -e "s|^ENV_DIR=.*|ENV_DIR=${WORK}/envdir|" \
     -e "s|^STATE_DIR=.*|STATE_DIR=${state}|" -e "s|^HEALTH_INTERVAL=.*|HEALTH_INTERVAL=1s|" \
     -e "s|^GATE_TIMEOUT=.*|GATE_TIMEOUT=90|" -e "s|^DRAIN_TIMEOUT=.*|DRAIN_TIMEOUT=20|" \
+    -e "s|^SLOT_MEMORY=.*|SLOT_MEMORY=768m|" \
     "${SCRIPTS}/env/local.env" >"${WORK}/envs/${name}.env"
+  # A short post-switch watch keeps the many deploys here quick; test_watch_reverts sets its own.
+  printf 'WATCH_SECONDS=3\n' >>"${WORK}/envs/${name}.env"
 }
 
 setup() {
@@ -113,6 +121,7 @@ setup() {
   # so /health answers 503 forever; v4: an invalid port, the JVM exits on start.
   build_variant v3 "${REPO}:v2" '["--REDIS_PORT=1"]'
   build_variant v4 "${REPO}:v2" '["--server.port=70000"]'
+  build_bad_writes
 
   DB_PASSWORD=$(random_secret)
   REDIS_PASSWORD=$(random_secret)
@@ -126,6 +135,8 @@ DATABASE_URL=jdbc:postgresql://${RUN_ID}-pg:5432/restomarket
 DATABASE_USERNAME=restomarket
 REDIS_HOST=${RUN_ID}-redis
 LOG_FORMAT=
+# The migrate step must run Flyway anyway (its -e FLYWAY_ENABLED=true comes after this file).
+FLYWAY_ENABLED=false
 EOF
   write_env_file t "${REPO}" "${WORK}/state"
   export RESTOMARKET_DEPLOY_ENVS="${WORK}/envs" DEPLOY_ACTOR=test-deploy
@@ -211,9 +222,14 @@ expect_live() { expect_eq "$1: the proxy serves $2" "$2" "$(proxy_version_now)";
 
 frontend_connections() { proxy_api "show stat" | awk -F, '$1 == "http" && $2 == "FRONTEND" {print $8}'; }
 
+# start_load NAME [TARGETS] - vegeta on GET /version, or on the targets file TARGETS.
 start_load() {
   LOAD_NAME="$1"
-  printf 'GET http://127.0.0.1:%s/version\n' "${PORT}" >"${WORK}/targets"
+  if [[ -n "${2:-}" ]]; then
+    cp "$2" "${WORK}/targets"
+  else
+    printf 'GET http://127.0.0.1:%s/version\n' "${PORT}" >"${WORK}/targets"
+  fi
   CONN_BEFORE=$(frontend_connections)
   CURLS_BEFORE=$(curl_count)
   RUNS_BEFORE="${LOG_N}"
@@ -245,11 +261,12 @@ load_stats() {
     (map(select(ms >= $w0 and ($w1 == 0 or ms <= $w1)) | .latency)) as $win
     | { total: length,
         non2xx: (map(select(.code < 200 or .code > 299)) | length),
-        errors: (map(select(.error != "")) | length),
+        errors: (map(select(.code == 0)) | length),
         old_after: (if $sw > 0 and $old != "" then map(select(ms > $sw and ver == $old)) | length else 0 end),
         bad: (if $bad != "" then map(select(ver == $bad)) | length else 0 end),
         versions: (map(ver) | group_by(.) | map({(.[0]): length}) | add),
-        window: ($win | length), p50: ($win | pct(0.5)), p99: ($win | pct(0.99)) }' "${WORK}/${LOAD_NAME}.jsonl"
+        window: ($win | length), p50: ($win | pct(0.5)), p99: ($win | pct(0.99)),
+        steady_p99: (map(select($w0 > 0 and ms < $w0) | .latency) | pct(0.99)) }' "${WORK}/${LOAD_NAME}.jsonl"
 }
 
 # check_load DESC SWITCH_MS OLD BAD W0 W1 DEPLOY_SECONDS - the load of one scenario was clean.
@@ -276,8 +293,9 @@ check_load() {
   fi
   local gate
   gate=$(sed -n 's/.*step gate_candidate: done in \([0-9]*\)s$/\1/p; s/.*step gate_candidate: FAILED (exit [0-9]*) after \([0-9]*\)s$/\1/p' "${LAST_LOG}" | tail -n 1)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${desc}" "$(jq .total <<<"${stats}")" "$(jq .non2xx <<<"${stats}")" \
-    "$(jq .errors <<<"${stats}")" "$(jq .window <<<"${stats}")" "$(jq .p50 <<<"${stats}")" "$(jq .p99 <<<"${stats}")" "$7" "${gate:--}" >>"${METRICS}"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${desc}" "$(jq .total <<<"${stats}")" "$(jq .non2xx <<<"${stats}")" \
+    "$(jq .errors <<<"${stats}")" "$(jq .window <<<"${stats}")" "$(jq .p50 <<<"${stats}")" "$(jq .p99 <<<"${stats}")" "$7" "${gate:--}" \
+    "$(jq .steady_p99 <<<"${stats}")" >>"${METRICS}"
 }
 
 # ---- scenarios -------------------------------------------------------------------
@@ -306,6 +324,18 @@ test_first_deploy() {
   expect_eq "metrics are not routed by the proxy (404)" 404 \
     "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:${PORT}/actuator/prometheus")"
   expect_eq "the live slot restarts with the host" unless-stopped "$("${DOCKER}" inspect -f '{{.HostConfig.RestartPolicy.Name}}' "${RUN_ID}-blue")"
+  expect_eq "migrations ran although api.env sets FLYWAY_ENABLED=false" 1 \
+    "$("${DOCKER}" exec "${RUN_ID}-pg" psql -U restomarket -d restomarket -tAc \
+      "SELECT count(*) FROM flyway_schema_history WHERE success AND version = '1'" 2>&1)"
+  local container
+  for container in "${RUN_ID}-blue" "${RUN_ID}-proxy"; do
+    expect_eq "${container#"${RUN_ID}-"} is hardened: caps dropped, no-new-privileges, read-only root, pids limit" \
+      "[ALL] [no-new-privileges] true 512" \
+      "$("${DOCKER}" inspect -f '{{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.PidsLimit}}' "${container}")"
+  done
+  expect_eq "the slot's memory limit and a JVM sized to it" "805306368 -Xmx422m" \
+    "$("${DOCKER}" inspect -f '{{.HostConfig.Memory}}' "${RUN_ID}-blue") $("${DOCKER}" inspect \
+      -f '{{range .Config.Env}}{{println .}}{{end}}' "${RUN_ID}-blue" | sed -n 's/^JAVA_TOOL_OPTIONS=\(-Xmx[0-9]*m\).*/\1/p')"
   expect_eq "ledger: one JSON line with the release" "v1 ok test-deploy" \
     "$(jq -r 'select(.outcome == "ok") | "\(.tag) \(.outcome) \(.actor)"' "${LEDGER}")"
   run_script deploy.sh v1 t
@@ -403,6 +433,12 @@ test_concurrency() {
   run_script deploy.sh v2 t
   expect_eq "a second deploy refuses while one runs (exit 3)" 3 "${LAST_RC}"
   expect_match "the refusal names the running deploy" 'locked by another deploy: pid [0-9]+' "$(cat "${LAST_LOG}")"
+  run_script cleanup-images.sh --env t --lock-wait 0
+  expect_match "image cleanup waits for the deploy lock instead of deleting under a deploy (exit 3)" \
+    '^3 .*locked by another deploy' "${LAST_RC} $(tr '\n' ' ' <"${LAST_LOG}")"
+  run_script rollback.sh --env t --lock-wait 0 --previous
+  expect_match "rollback.sh --lock-wait 0 refuses while a deploy runs (exit 3)" \
+    '^3 .*locked by another deploy' "${LAST_RC} $(tr '\n' ' ' <"${LAST_LOG}")"
   DEPLOY_LOCK_WAIT=120 "${SCRIPTS}/deploy.sh" v2 t >"${WORK}/waiter.log" 2>&1 &
   local waiter=$!
   BG_PIDS+=("${waiter}")
@@ -464,6 +500,97 @@ test_proxy_restart() {
   expect_live "after a proxy restart (configuration persisted)" "${live}"
 }
 
+# A release that passes every gate of the engine but fails real requests: its
+# database connections use a schema that does not exist (currentSchema, a
+# command-line argument beats api.env), so SELECT 1 (health) works and every
+# restaurant read or write fails with 500. Its migrate run (command "migrate")
+# does not get the argument.
+build_bad_writes() {
+  build_variant v5 "${REPO}:v2" \
+    "[\"--DATABASE_URL=jdbc:postgresql://${RUN_ID}-pg:5432/restomarket?currentSchema=rm_missing\"]"
+}
+
+# With a warm-up that reads a restaurant page no release cached yet, v5 fails
+# its warm-up and never gets traffic. (A page already in the cache would hide
+# the broken database: the watch below is the backstop for that.)
+test_warm_up_gate() {
+  WARMUP_PATHS="/version /health /api/v1/restaurants?page=0&size=7" test_failed_deploy v5 'warm-up'
+}
+
+# Warm-up limited to /version and /health (as if v5 broke a route warm-up does
+# not read): v5 is switched to under a load of writes and reads, the watch sees
+# its 5xx, traffic returns to the previous release, the ledger says "reverted".
+test_watch_reverts() {
+  local live body="${WORK}/restaurant.json" targets="${WORK}/targets-writes" stats
+  live=$(proxy_version_now)
+  printf '{"name":"Watch","cuisine":"Thai","city":"Bern"}' >"${body}"
+  {
+    printf 'POST http://127.0.0.1:%s/api/v1/restaurants\n' "${PORT}"
+    printf 'Authorization: Bearer %s\nContent-Type: application/json\n@%s\n\n' "$(cat "${WORK}/envdir/secrets/API_WRITE_TOKEN")" "${body}"
+    printf 'GET http://127.0.0.1:%s/version\n' "${PORT}"
+  } >"${targets}"
+  start_load watch-revert "${targets}"
+  WARMUP_PATHS="/version /health" run_script deploy.sh --watch 30 v5 t
+  local seconds="${LAST_SECONDS}" log="${LAST_LOG}"
+  stop_load
+  stats=$(load_stats "$(event_ms switch-complete "${log}")" "" "" "$(event_ms switch-start "${log}")" 0)
+  log "watch-revert: $(jq -c . <<<"${stats}")"
+  expect_eq "v5 switched to, then reverted by the watch: exit 1" 1 "${LAST_RC}"
+  expect_match "the reason names the 5xx and the revert" 'watch: v5 answered [0-9]+ of [0-9]+ requests with 5xx.*reverted to' "$(cat "${log}")"
+  expect_live "after the watch reverted v5" "${live}"
+  expect_eq "the ledger records v5 as reverted" "v5 reverted" \
+    "$(ledger_entries | tail -n 1 | jq -r '"\(.tag) \(.outcome)"')"
+  expect_eq "watch revert: 0 socket errors (every request got an HTTP answer)" 0 "$(jq .errors <<<"${stats}")"
+  local fivexx revert_s
+  fivexx=$(jq -s 'map(select(.code >= 500)) | length' "${WORK}/watch-revert.jsonl")
+  revert_s=$(sed -n 's/.*event=watch-revert .*after_s=\([0-9]*\).*/\1/p' "${log}")
+  expect_match "v5 answered some requests with 5xx before the revert (${fivexx})" '^[1-9][0-9]*$' "${fivexx}"
+  expect_eq "every non-2xx of the window is one of v5's 5xx" "${fivexx}" "$(jq .non2xx <<<"${stats}")"
+  if [[ -n "${revert_s}" ]] && ((revert_s <= 10)); then pass "reverted ${revert_s}s after the switch (watch 30 s)"; else
+    fail "reverted within 10 s of the switch" "after_s=${revert_s:-none}"; fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "watch revert v5 (${fivexx} 5xx, ${revert_s}s)" \
+    "$(jq .total <<<"${stats}")" "$(jq .non2xx <<<"${stats}")" "$(jq .errors <<<"${stats}")" "$(jq .window <<<"${stats}")" \
+    "$(jq .p50 <<<"${stats}")" "$(jq .p99 <<<"${stats}")" "${seconds}" - "$(jq .steady_p99 <<<"${stats}")" >>"${METRICS}"
+  expect_eq "the reverted candidate is removed" absent "$(container_state "${RUN_ID}-$(other_slot "$(cat "${ACTIVE_FILE}")")")"
+}
+
+# A changed PROXY_BIND takes effect: the proxy is recreated on the new address.
+test_proxy_rebind() {
+  local live
+  live=$(proxy_version_now)
+  sed -i 's|^PROXY_BIND=.*|PROXY_BIND=127.0.0.2|' "${WORK}/envs/t.env"
+  run_script deploy.sh "${live}" t
+  expect_eq "deploy after a PROXY_BIND change exits 0" 0 "${LAST_RC}"
+  expect_match "the proxy is recreated because its binding changed" \
+    'differs from its settings \(binding 127\.0\.0\.1:[0-9]+, want 127\.0\.0\.2:[0-9]+\): recreating' "$(cat "${LAST_LOG}")"
+  expect_eq "the proxy answers on the new address" "${live}" \
+    "$(curl -s -m 5 "http://127.0.0.2:${PORT}/version" | sed -n 's/.*"version":"\([^"]*\)".*/\1/p')"
+  check_fails "the old address no longer answers" curl -s -m 2 "http://127.0.0.1:${PORT}/version"
+  sed -i 's|^PROXY_BIND=.*|PROXY_BIND=127.0.0.1|' "${WORK}/envs/t.env"
+  run_script deploy.sh "${live}" t
+  expect_eq "and back: the proxy serves on 127.0.0.1 again" "0 ${live}" "${LAST_RC} $(proxy_version_now)"
+}
+
+# The ledger cannot be written after a good switch: the release is live, the
+# deploy says so and exits 0 (CI must not roll back a good release); a re-run
+# records it.
+test_ledger_failure_after_switch() {
+  local live tag
+  live=$(proxy_version_now)
+  if [[ "${live}" == v1 ]]; then tag=v2; else tag=v1; fi
+  mv "${LEDGER}" "${LEDGER}.saved"
+  mkdir "${LEDGER}"
+  run_script deploy.sh "${tag}" t
+  expect_eq "ledger unwritable after the switch: the deploy still exits 0" 0 "${LAST_RC}"
+  expect_match "... it warns that the live release is not recorded" "${tag} is live but not recorded" "$(cat "${LAST_LOG}")"
+  check_fails "... and never reports a failed deploy" grep -q 'deploy FAILED' "${LAST_LOG}"
+  expect_live "ledger unwritable after the switch" "${tag}"
+  rmdir "${LEDGER}"
+  mv "${LEDGER}.saved" "${LEDGER}"
+  run_script deploy.sh "${tag}" t
+  expect_eq "a re-run records the live release" "0 ${tag}" "${LAST_RC} $(ledger_ok_tags | tail -n 1)"
+}
+
 test_retention() {
   local repo="${RUN_ID}/retain" tag
   write_env_file r "${repo}" "${WORK}/state-r"
@@ -498,9 +625,9 @@ test_retention() {
 
 print_metrics() {
   [[ -s "${METRICS}" ]] || return 0
-  printf '\n%-30s %9s %8s %8s %10s %9s %9s %9s %7s\n' scenario requests non-2xx errors in-window p50-ms p99-ms wall-s gate-s
-  awk -F'\t' '{printf "%-30s %9s %8s %8s %10s %9s %9s %9s %7s\n", $1, $2, $3, $4, $5, $6, $7, ($8 == "" ? "-" : $8), $9}' "${METRICS}"
-  printf '(in-window: requests between switch start and the old slot stopped; rate %s req/s)\n\n' "${RATE}"
+  printf '\n%-30s %9s %8s %8s %10s %9s %9s %10s %9s %7s\n' scenario requests non-2xx errors in-window p50-ms p99-ms steady-p99 wall-s gate-s
+  awk -F'\t' '{printf "%-30s %9s %8s %8s %10s %9s %9s %10s %9s %7s\n", $1, $2, $3, $4, $5, $6, $7, ($10 == "" ? "-" : $10), ($8 == "" ? "-" : $8), $9}' "${METRICS}"
+  printf '(in-window: requests between switch start and the old slot stopped; steady-p99: before the switch; rate %s req/s)\n\n' "${RATE}"
   [[ -n "${DEPLOY_TEST_METRICS:-}" ]] && cp "${METRICS}" "${DEPLOY_TEST_METRICS}"
   return 0
 }
@@ -521,11 +648,15 @@ main() {
   test_failed_deploy v3 'unhealthy|not ready'
   test_failed_deploy v4 'exited|instead of running'
   test_release_list
+  test_warm_up_gate
+  test_watch_reverts
   if [[ "${DEPLOY_TEST_ONLY:-}" != load ]]; then
     test_fault_injection
     test_concurrency
     test_bad_input
     test_proxy_restart
+    test_proxy_rebind
+    test_ledger_failure_after_switch
     test_retention
   fi
   print_metrics

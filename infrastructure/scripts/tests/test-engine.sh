@@ -1,0 +1,882 @@
+#!/usr/bin/env bash
+# The deploy engine in seconds, without Docker: lib/deploy.sh and deploy.sh run
+# against tests/fake-docker, which records every docker call and answers from
+# canned responses (see its header). Proves:
+#   - builders: the exact argv of every *_cmd (golden text below), Flyway forced
+#     on for migrations and off in slots, secrets only as a read-only mount;
+#   - run_cmd runs exactly what a builder prints;
+#   - proxy_set: HAProxy's answers ("", "No such server.", unreachable);
+#   - live_slot from `show stat` and container states; proxy_drift;
+#   - the deploy lock (stale, live, other host, release) and the jq ledger;
+#   - engine_step / attempt under errexit;
+#   - deploy.sh end to end on the fake: a good deploy, a refused switch, and a
+#     ledger that cannot be written after a good switch.
+# The slow end-to-end proof with real containers is test-deploy.sh.
+# Everything lives in a temp dir removed on exit. Prints "N passed, N failed".
+set -Eeuo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# Before lib/deploy.sh reads it: every docker call of this suite goes to the fake.
+export DOCKER="${HERE}/fake-docker"
+# shellcheck source=../lib/common.sh
+source "${HERE}/../lib/common.sh"
+# shellcheck source=../lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+# shellcheck source=../lib/deploy.sh
+source "${RM_REPO_ROOT}/infrastructure/scripts/lib/deploy.sh"
+export RM_LOG_TAG="test-engine"
+
+SCRIPTS="${RM_REPO_ROOT}/infrastructure/scripts"
+ENV_NAME=engine
+# The proxy image the builders and proxy_drift expect (PROXY_IMAGE set: compose.sh is not asked).
+export PROXY_IMAGE="restomarket/proxy:test"
+export DEPLOY_ACTOR="test-engine"
+# An IP the fake gives the candidate slot.
+SLOT_IP=172.30.0.5
+WORK=""
+BG_PIDS=()
+RC=0
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0")
+
+Runs the deploy engine's fast checks (a few seconds, no Docker): the command
+builders, run_cmd, the HAProxy runtime-API error handling, live_slot,
+proxy_drift, the deploy lock, the release ledger, engine_step/attempt, and
+deploy.sh itself against a fake docker CLI (tests/fake-docker).
+Needs jq, flock and timeout (the engine's own requirements).
+USAGE
+}
+
+cleanup() {
+  local pid
+  for pid in "${BG_PIDS[@]}"; do kill "${pid}" 2>/dev/null || true; done
+  [[ -n "${WORK}" ]] && rm -rf "${WORK}"
+  return 0
+}
+
+# setup - temp WORK with an env file (local.env plus fixed test values, so the
+# golden text does not depend on local.env), ENV_DIR, STATE_DIR and a fake curl.
+setup() {
+  # The engine's own needs (a new machine may lack jq): the tests install, the engine never does.
+  ensure_apt_packages jq util-linux coreutils
+  # Engine settings the caller's environment could carry into load_env or the builders.
+  unset RESTOMARKET_ENV_DIR RESTOMARKET_STATE_DIR DEPLOY_ENV DEPLOY_LOCK_WAIT DEPLOY_PAUSE_AFTER \
+    HEALTH_START_PERIOD SLOT_MEMORY PIDS_LIMIT PROXY_MEMORY WARMUP_TIMEOUT WARMUP_PATHS WARMUP_ROUNDS \
+    WATCH_SECONDS WATCH_MAX_5XX_PERCENT WATCH_MIN_REQUESTS WATCH_MAX_ERRORS
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/test-engine.XXXXXX")
+  export FAKE_DOCKER_DIR="${WORK}/fake"
+  mkdir -p "${FAKE_DOCKER_DIR}" "${WORK}/envs" "${WORK}/envdir/secrets" "${WORK}/state" "${WORK}/bin"
+  {
+    cat "${SCRIPTS}/env/local.env"
+    cat <<EOF
+
+# test-engine overrides (later assignments win)
+IMAGE_REPO=rmengine/api
+STACK_NAME=rmengine
+PROXY_PORT=3999
+PROXY_BIND=127.0.0.1
+APP_PORT=3000
+HEALTH_PATH=/health
+VERSION_PATH=/version
+GATE_TIMEOUT=5
+HEALTH_INTERVAL=2s
+DRAIN_TIMEOUT=2
+STOP_GRACE=30
+MIGRATE_TIMEOUT=10
+LOCK_TTL=1800
+KEEP_RELEASES=5
+SLOT_MEMORY=
+WATCH_SECONDS=0
+WARMUP_ROUNDS=1
+ENV_DIR=${WORK}/envdir
+STATE_DIR=${WORK}/state
+EOF
+  } >"${WORK}/envs/${ENV_NAME}.env"
+  printf 'DATABASE_URL=jdbc:postgresql://db:5432/restomarket\nFLYWAY_ENABLED=false\n' >"${WORK}/envdir/api.env"
+  printf 'db-secret-%s' "$$" >"${WORK}/envdir/secrets/DATABASE_PASSWORD"
+  printf 'redis-secret-%s' "$$" >"${WORK}/envdir/secrets/REDIS_PASSWORD"
+  printf 'token-secret-%s' "$$" >"${WORK}/envdir/secrets/API_WRITE_TOKEN"
+  # deploy.sh checks the proxy with curl on the host: this one answers from curl.body.
+  cat >"${WORK}/bin/curl" <<'CURL'
+#!/usr/bin/env bash
+printf '%s\n' "$*" >>"${0%/*}/curl.calls"
+cat "${0%/*}/curl.body"
+CURL
+  chmod +x "${WORK}/bin/curl"
+  export RESTOMARKET_DEPLOY_ENVS="${WORK}/envs"
+  # shellcheck disable=SC2034 # read by load_env in lib/deploy.sh
+  DEPLOY_ENVS_DIR="${WORK}/envs"
+  load_env "${ENV_NAME}"
+}
+
+# ---- the fake docker ---------------------------------------------------------------
+
+# fake_reset - no rules, no recorded calls, no canned answers.
+fake_reset() {
+  rm -rf "${FAKE_DOCKER_DIR}"
+  mkdir -p "${FAKE_DOCKER_DIR}"
+}
+
+# rule RC FILE GLOB... - append an answer rule (see fake-docker's header).
+rule() { printf '%s %s %s\n' "$1" "$2" "${*:3}" >>"${FAKE_DOCKER_DIR}/rules"; }
+
+# answer NAME [TEXT] - a canned stdout, TEXT plus a newline, or stdin.
+answer() {
+  if (($# >= 2)); then printf '%s\n' "$2" >"${FAKE_DOCKER_DIR}/$1"; else cat >"${FAKE_DOCKER_DIR}/$1"; fi
+}
+
+# api_rule RC FILE COMMAND - a rule for one HAProxy runtime API command.
+api_rule() { rule "$1" "$2" "exec ${PROXY} timeout 5 bash -c * _ ${PROXY_API_PORT} $3"; }
+
+# state_rule CONTAINER STATE - what container_state reads (absent: no such container).
+state_rule() {
+  if [[ "$2" == absent ]]; then
+    rule 1 - "container inspect -f {{.State.Status}} $1"
+  else
+    answer "state-$2" "$2"
+    rule 0 "state-$2" "container inspect -f {{.State.Status}} $1"
+  fi
+}
+
+# calls - the recorded docker calls, one a line, arguments joined by spaces.
+calls() { [[ -r "${FAKE_DOCKER_DIR}/calls" ]] && jq -r 'join(" ")' "${FAKE_DOCKER_DIR}/calls"; }
+
+# stat_row PXNAME SVNAME SCUR STATUS - one `show stat` line in HAProxy's real
+# column layout: 1 pxname, 2 svname, 5 scur, 8 stot, 18 status, 44 hrsp_5xx.
+stat_row() {
+  local f=() i
+  for ((i = 0; i < 51; i++)); do f[i]=""; done
+  f[0]="$1" f[1]="$2" f[2]=0 f[3]=0 f[4]="$3" f[5]=4 f[7]=120 f[8]=5120 f[9]=40960 f[13]=0 f[14]=0
+  f[17]="$4" f[18]=1 f[19]=1 f[20]=0 f[43]=0
+  (IFS=,; printf '%s\n' "${f[*]}")
+}
+
+# show_stat FILE BLUE_STATUS GREEN_STATUS [BLUE_SCUR GREEN_SCUR] - a canned `show stat`.
+show_stat() {
+  {
+    echo '# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,cli_abrt,srv_abrt,'
+    stat_row http FRONTEND 0 OPEN
+    stat_row api blue "${4:-0}" "$2"
+    stat_row api green "${5:-0}" "$3"
+    stat_row api BACKEND 0 UP
+    echo
+  } >"${FAKE_DOCKER_DIR}/$1"
+}
+
+# ---- helpers -----------------------------------------------------------------------
+
+# golden - stdin with @DOCKER@, @WORK@ and @SPEC@ replaced.
+golden() {
+  local text
+  text=$(cat)
+  text="${text//@DOCKER@/${DOCKER}}"
+  text="${text//@WORK@/${WORK}}"
+  text="${text//@SPEC@/${GOLDEN_SPEC_ID:-}}"
+  printf '%s' "${text}"
+}
+
+# expect_text NAME EXPECTED ACTUAL - like expect_eq, with a diff when they differ.
+expect_text() {
+  if [[ "$2" == "$3" ]]; then
+    pass "$1"
+  else
+    fail "$1" "$(diff <(printf '%s\n' "$2") <(printf '%s\n' "$3") | head -n 20 | sed '2,$s/^/        /')"
+  fi
+}
+
+# line_of VALUE TEXT - the first line number of TEXT that is exactly VALUE (0: none).
+line_of() { awk -v v="$1" '$0 == v {print NR; found = 1; exit} END {if (!found) print 0}' <<<"$2"; }
+
+# file_has NAME REGEX FILE - expect_match on a file's content.
+file_has() { expect_match "$1" "$2" "$(cat "$3" 2>/dev/null)"; }
+
+# ---- builders ------------------------------------------------------------------------
+
+HARDENING_GOLDEN='--cap-drop
+ALL
+--security-opt
+no-new-privileges
+--read-only
+--tmpfs
+/tmp:rw,nosuid,nodev,size=64m
+--pids-limit
+512'
+
+test_builders() {
+  local spec
+  expect_text "network_create_cmd argv" "$(golden <<'EOF'
+@DOCKER@
+network
+create
+--label
+com.restomarket.stack=rmengine
+rmengine
+EOF
+)" "$(network_create_cmd)"
+
+  spec=$(golden <<EOF
+-p
+127.0.0.1:3999:8080
+-v
+@WORK@/state/proxy:/usr/local/etc/haproxy:ro
+--memory
+256m
+${HARDENING_GOLDEN}
+--log-opt
+max-size=10m
+--log-opt
+max-file=3
+restomarket/proxy:test
+EOF
+)
+  # The label is the hash of the spec lines, so a changed spec shows in proxy_drift.
+  GOLDEN_SPEC_ID=$(printf '%s\n' "${spec}" | sha256sum | cut -c1-12)
+  expect_text "proxy_run_cmd argv (spec label = hash of the spec)" "$(golden <<EOF
+@DOCKER@
+run
+-d
+--name
+rmengine-proxy
+--restart
+unless-stopped
+--network
+rmengine
+--label
+com.restomarket.stack=rmengine
+--label
+com.restomarket.role=proxy
+--label
+com.restomarket.proxy-spec=@SPEC@
+${spec}
+EOF
+)" "$(proxy_run_cmd)"
+
+  local migrate
+  migrate=$(migrate_run_cmd rmengine/api:v2) || true
+  expect_text "migrate_run_cmd argv" "$(golden <<EOF
+@DOCKER@
+run
+--name
+rmengine-migrate
+--network
+rmengine
+--label
+com.restomarket.stack=rmengine
+--label
+com.restomarket.role=migrate
+${HARDENING_GOLDEN}
+--env-file
+@WORK@/envdir/api.env
+-v
+@WORK@/envdir/secrets:/run/secrets:ro
+-e
+FLYWAY_ENABLED=true
+rmengine/api:v2
+migrate
+EOF
+)" "${migrate}"
+  if (($(line_of FLYWAY_ENABLED=true "${migrate}") > $(line_of --env-file "${migrate}"))) &&
+    (($(line_of --env-file "${migrate}") > 0)); then
+    pass "migrate_run_cmd: -e FLYWAY_ENABLED=true comes after --env-file (api.env says false)"
+  else
+    fail "migrate_run_cmd: -e FLYWAY_ENABLED=true comes after --env-file (api.env says false)" "${migrate}"
+  fi
+
+  local slot
+  slot=$(slot_run_cmd blue rmengine/api:v2 v2) || true
+  expect_text "slot_run_cmd argv (no SLOT_MEMORY, no HEALTH_START_PERIOD)" "$(golden <<EOF
+@DOCKER@
+run
+-d
+--name
+rmengine-blue
+--network
+rmengine
+--label
+com.restomarket.stack=rmengine
+--label
+com.restomarket.role=slot
+--label
+com.restomarket.slot=blue
+--label
+com.restomarket.release=v2
+${HARDENING_GOLDEN}
+--env-file
+@WORK@/envdir/api.env
+-v
+@WORK@/envdir/secrets:/run/secrets:ro
+-e
+FLYWAY_ENABLED=false
+--health-interval
+2s
+--stop-timeout
+30
+--log-opt
+max-size=10m
+--log-opt
+max-file=3
+rmengine/api:v2
+EOF
+)" "${slot}"
+  expect_eq "slot_run_cmd: -e FLYWAY_ENABLED=false" "-e FLYWAY_ENABLED=false" \
+    "$(grep -x -B1 FLYWAY_ENABLED=false <<<"${slot}" | paste -sd ' ')"
+
+  expect_text "slot_run_cmd argv with SLOT_MEMORY=768m and HEALTH_START_PERIOD=90s" "$(golden <<EOF
+@DOCKER@
+run
+-d
+--name
+rmengine-green
+--network
+rmengine
+--label
+com.restomarket.stack=rmengine
+--label
+com.restomarket.role=slot
+--label
+com.restomarket.slot=green
+--label
+com.restomarket.release=v3
+${HARDENING_GOLDEN}
+--memory
+768m
+-e
+JAVA_TOOL_OPTIONS=-Xmx422m -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=64m -XX:MaxDirectMemorySize=32m
+--env-file
+@WORK@/envdir/api.env
+-v
+@WORK@/envdir/secrets:/run/secrets:ro
+-e
+FLYWAY_ENABLED=false
+--health-interval
+2s
+--stop-timeout
+30
+--log-opt
+max-size=10m
+--log-opt
+max-file=3
+--health-start-period
+90s
+rmengine/api:v3
+EOF
+)" "$(SLOT_MEMORY=768m HEALTH_START_PERIOD=90s slot_run_cmd green rmengine/api:v3 v3)"
+
+  test_secrets_as_files "migrate_run_cmd" "${migrate}"
+  test_secrets_as_files "slot_run_cmd" "${slot}"
+
+  expect_text "slot_stop_cmd argv" "$(golden <<'EOF'
+@DOCKER@
+stop
+-t
+30
+rmengine-green
+EOF
+)" "$(slot_stop_cmd green)"
+  expect_text "slot_keep_running_cmd argv" "$(golden <<'EOF'
+@DOCKER@
+update
+--restart
+unless-stopped
+rmengine-blue
+EOF
+)" "$(slot_keep_running_cmd blue)"
+  expect_text "container_remove_cmd argv" "$(golden <<'EOF'
+@DOCKER@
+rm
+-f
+rmengine-blue
+EOF
+)" "$(container_remove_cmd rmengine-blue)"
+  expect_text "http_get_cmd argv" "$(golden <<'EOF'
+@DOCKER@
+exec
+rmengine-proxy
+timeout
+5
+bash
+-c
+exec 3<>"/dev/tcp/$1/$2" || exit 1; printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$3" "$1" >&3; tr -d "\r" <&3
+_
+172.30.0.5
+3000
+/health
+EOF
+)" "$(http_get_cmd 172.30.0.5 3000 /health)"
+  expect_text "proxy_api_cmd argv" "$(golden <<'EOF'
+@DOCKER@
+exec
+rmengine-proxy
+timeout
+5
+bash
+-c
+exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1; printf "%s\n" "$2" >&3; cat <&3
+_
+9999
+set server api/blue state ready; set server api/green state maint
+EOF
+)" "$(proxy_api_cmd "set server api/blue state ready; set server api/green state maint")"
+}
+
+# test_secrets_as_files BUILDER ARGV - secrets reach the container as a
+# read-only mount at /run/secrets, never as -e/--env and never by value.
+test_secrets_as_files() {
+  local name="$1" argv="$2" f secret bad=""
+  expect_match "${name}: secrets mounted read-only at /run/secrets" \
+    $'(^|\n)-v\n'"${WORK}/envdir/secrets:/run/secrets:ro"$'(\n|$)' "${argv}"
+  for f in "${WORK}/envdir/secrets/"*; do
+    secret=$(cat "${f}")
+    grep -qF -- "${secret}" <<<"${argv}" && bad+="value of $(basename "${f}") "
+    grep -A1 -xE -- '-e|--env' <<<"${argv}" | grep -q "^$(basename "${f}")=" && bad+="-e $(basename "${f}") "
+  done
+  expect_eq "${name}: no secret as -e or by value" "" "${bad}"
+}
+
+# ---- run_cmd ---------------------------------------------------------------------------
+
+test_run_cmd() {
+  local want
+  fake_reset
+  rule 0 - "run -d --name rmengine-blue *"
+  rule 7 - "stop -t 30 rmengine-green"
+  rule 0 - "exec rmengine-proxy timeout 5 bash -c *"
+  run_cmd slot_run_cmd blue rmengine/api:v2 v2 >/dev/null 2>&1 || true
+  want=$(slot_run_cmd blue rmengine/api:v2 v2 | tail -n +2) || true
+  expect_text "run_cmd slot_run_cmd: docker gets exactly the builder's argv" "${want}" \
+    "$(tail -n 1 "${FAKE_DOCKER_DIR}/calls" | jq -r '.[]')"
+  run_cmd http_get_cmd "${SLOT_IP}" 3000 /health >/dev/null 2>&1 || true
+  expect_eq "run_cmd http_get_cmd: the bash -c script stays one argument (11 in all)" \
+    "11 $(http_get_cmd "${SLOT_IP}" 3000 /health | sed -n 8p)" \
+    "$(tail -n 1 "${FAKE_DOCKER_DIR}/calls" | jq -r '"\(length) \(.[6])"')"
+  RC=0
+  run_cmd slot_stop_cmd green 2>/dev/null || RC=$?
+  expect_eq "run_cmd returns docker's exit status" 7 "${RC}"
+  expect_eq "run_cmd: one docker call per run, nothing else" 3 "$(wc -l <"${FAKE_DOCKER_DIR}/calls")"
+}
+
+# ---- proxy_set -------------------------------------------------------------------------
+
+test_proxy_set() {
+  fake_reset
+  api_rule 0 - "set server api/blue state ready"
+  answer no-such-server <<<$'No such server.\n'
+  api_rule 0 no-such-server "set server api/purple state ready"
+  answer require <<<$'Require \'backend/server\'.\n'
+  api_rule 0 require "set server blue state ready"
+  answer refused-connect.stderr <<<'bash: connect: Connection refused'
+  : >"${FAKE_DOCKER_DIR}/refused-connect"
+  api_rule 1 refused-connect "set server api/green state maint"
+
+  RC=0
+  proxy_set "set server api/blue state ready" || RC=$?
+  expect_eq "proxy_set: an empty answer is success" "0 ''" "${RC} '${PROXY_ERROR}'"
+
+  RC=0
+  proxy_set "set server api/purple state ready" || RC=$?
+  expect_eq "proxy_set: 'No such server.' is a failure, named in PROXY_ERROR" \
+    "1 runtime API refused 'set server api/purple state ready': No such server." "${RC} ${PROXY_ERROR}"
+
+  RC=0
+  proxy_set "set server blue state ready" || RC=$?
+  expect_eq "proxy_set: \"Require 'backend/server'.\" is a failure, named in PROXY_ERROR" \
+    "1 runtime API refused 'set server blue state ready': Require 'backend/server'." "${RC} ${PROXY_ERROR}"
+
+  RC=0
+  proxy_set "set server api/green state maint" || RC=$?
+  expect_match "proxy_set: runtime API unreachable (exec fails) is a failure" \
+    "^1 runtime API unreachable for 'set server api/green state maint': .*Connection refused" "${RC} ${PROXY_ERROR}"
+}
+
+# ---- live_slot and proxy_drift -------------------------------------------------------------
+
+# live_case NAME WANT PROXY_STATE BLUE GREEN BLUE_STATE GREEN_STATE ACTIVE_FILE
+# - live_slot with the proxy in PROXY_STATE, `show stat` saying BLUE/GREEN for
+# the servers, the slot containers in BLUE_STATE/GREEN_STATE and the
+# active-slot file holding ACTIVE_FILE ("-": no file).
+live_case() {
+  local name="$1" want="$2"
+  fake_reset
+  state_rule rmengine-proxy "$3"
+  show_stat stat "$4" "$5"
+  api_rule 0 stat "show stat"
+  state_rule rmengine-blue "$6"
+  state_rule rmengine-green "$7"
+  rm -f "${ACTIVE_FILE}"
+  [[ "$8" == - ]] || printf '%s\n' "$8" >"${ACTIVE_FILE}"
+  expect_eq "live_slot: ${name}" "${want}" "$(live_slot)"
+}
+
+test_live_slot() {
+  live_case "blue in rotation (no check), green MAINT: blue, whatever the file says" blue \
+    running "no check" MAINT running running green
+  live_case "green UP, blue MAINT: green" green running MAINT UP running running -
+  live_case "both MAINT: nothing" "" running MAINT MAINT running running blue
+  live_case "both in rotation: the active-slot file decides (green)" green \
+    running "no check" "no check" running running green
+  live_case "both in rotation: the active-slot file decides (blue)" blue \
+    running "no check" DRAIN running running blue
+  live_case "in rotation but its container exited: not live" "" \
+    running "no check" MAINT exited running green
+  live_case "proxy not running: the active-slot file" green exited "no check" MAINT running running green
+  live_case "no proxy and no active-slot file: nothing" "" absent "no check" MAINT running running -
+}
+
+# drift_case NAME REGEX [INSPECT_ANSWER] - proxy_drift with the proxy container
+# inspected as INSPECT_ANSWER (none: no proxy container).
+drift_case() {
+  fake_reset
+  if (($# >= 3)); then
+    answer proxy-inspect "$3"
+    rule 0 proxy-inspect "container inspect -f {{range * rmengine-proxy"
+  fi
+  expect_match "proxy_drift: $1" "$2" "$(proxy_drift)"
+}
+
+test_proxy_drift() {
+  local spec
+  spec=$(proxy_spec_id) || true
+  drift_case "same binding, image and spec: nothing" '^$' "127.0.0.1:3999 |${PROXY_IMAGE}|${spec}"
+  drift_case "other binding: names both" 'binding 0\.0\.0\.0:3999, want 127\.0\.0\.1:3999' \
+    "0.0.0.0:3999 |${PROXY_IMAGE}|${spec}"
+  drift_case "other image: names both" "image haproxy:old, want ${PROXY_IMAGE}" "127.0.0.1:3999 |haproxy:old|${spec}"
+  drift_case "other limits (spec label): says so" "spec 0123456789ab, want ${spec}" \
+    "127.0.0.1:3999 |${PROXY_IMAGE}|0123456789ab"
+  drift_case "no proxy container: nothing" '^$'
+}
+
+# ---- lock ---------------------------------------------------------------------------------
+
+# write_lock PID START HOST EXPIRES - a lock file as another deploy leaves it.
+write_lock() {
+  mkdir -p "${STATE_DIR}"
+  printf 'pid=%s\nstart=%s\nhost=%s\nsince=2026-01-01T00:00:00Z\nexpires=%s\ntag=v-other\nactor=someone\n' \
+    "$1" "$2" "$3" "$4" >"${LOCK_FILE}"
+}
+
+# take_lock NAME WANT_RC - try_lock in this shell; stderr kept in WORK/lock.err.
+take_lock() {
+  RC=0
+  try_lock "v-test" 2>"${WORK}/lock.err" || RC=$?
+  expect_eq "$1" "$2" "${RC}"
+}
+
+test_lock() {
+  local dead live later host
+  host=$(hostname)
+  later=$(($(date +%s) + 600))
+  sh -c 'exit 0' &
+  dead=$!
+  wait "${dead}" || true
+  sleep 60 &
+  live=$!
+  BG_PIDS+=("${live}")
+
+  write_lock "${dead}" 12345 "${host}" "${later}"
+  check "lock of a dead pid on this host is stale" lock_is_stale
+  take_lock "a dead owner's lock is taken over" 0
+  file_has "taking it over warns: recovering a stale lock" "WARNING: recovering a stale lock: pid ${dead} on ${host}" \
+    "${WORK}/lock.err"
+  expect_eq "the lock now names this shell" "$$ ${host} v-test" \
+    "$(lock_owner_field pid) $(lock_owner_field host) $(lock_owner_field tag)"
+  release_lock
+  check_fails "release_lock removes its own lock" test -e "${LOCK_FILE}"
+
+  write_lock "${live}" 12345 "${host}" "${later}"
+  check "a live pid with another start time (pid reused) is stale" lock_is_stale
+
+  write_lock "${live}" "$(proc_start_time "${live}")" "${host}" "${later}"
+  check_fails "a live owner on this host is not stale" lock_is_stale
+  take_lock "a live owner on this host is not displaced" 1
+  expect_eq "its lock file is untouched" "${live}" "$(lock_owner_field pid)"
+  RC=0
+  (acquire_lock v-test 0) 2>"${WORK}/lock.err" || RC=$?
+  expect_eq "acquire_lock with wait 0 against a live owner: exit 3" 3 "${RC}"
+  file_has "the refusal names the owner" "locked by another deploy: pid ${live} on ${host}, deploying v-other for someone" \
+    "${WORK}/lock.err"
+  LOCK_HELD=1
+  release_lock
+  expect_eq "release_lock leaves another owner's lock alone" "${live}" "$(lock_owner_field pid)"
+  kill "${live}" 2>/dev/null || true
+  wait "${live}" 2>/dev/null || true
+
+  write_lock 1 999 other-host.example "${later}"
+  check_fails "an owner on another host is trusted until it expires" lock_is_stale
+  take_lock "a live lock of another host is not taken" 1
+  write_lock 1 999 other-host.example "$(($(date +%s) - 1))"
+  check "an expired lock of another host is stale" lock_is_stale
+  take_lock "an expired lock of another host is taken over" 0
+  file_has "taking it over warns: recovering a stale lock" "recovering a stale lock: pid 1 on other-host.example" \
+    "${WORK}/lock.err"
+  # shellcheck disable=SC2034 # read by release_lock in lib/deploy.sh
+  LOCK_HELD=""
+  release_lock
+  check "release_lock without holding it removes nothing" test -e "${LOCK_FILE}"
+  write_lock 1 999 other-host.example "12:00"
+  check "a lock of another host with a malformed expiry is stale (not live forever)" lock_is_stale
+  # shellcheck disable=SC2016 # literally, as a hostile lock file would hold it
+  write_lock 1 999 other-host.example 'a[$(touch x)]'
+  check "... and an expiry that is no number at all does not abort" lock_is_stale
+  rm -f "${LOCK_FILE}"
+}
+
+# ---- ledger -----------------------------------------------------------------------------------
+
+test_ledger() {
+  local weird got
+  rm -rf "${STATE_DIR}"
+  weird=$'quote " and \' back\\slash \\n literal\nreal newline\ttab, unicode é ✓ 🚀 and {"json":1}'
+  RC=0
+  ledger_append time 2026-01-01T00:00:00Z tag v1 outcome ok reason "${weird}" duration_s 12 actor "${weird}" || RC=$?
+  ledger_append time 2026-01-01T00:01:00Z tag v2 outcome failed reason "gate" duration_s 3 || RC=$?
+  ledger_append time 2026-01-01T00:02:00Z tag v3 outcome ok reason "" duration_s 0 || RC=$?
+  expect_eq "ledger_append of 3 records: exit 0" 0 "${RC}"
+  expect_eq "one line per record" 3 "$(wc -l <"${LEDGER}")"
+  got=$(ledger_entries | jq -j 'select(.tag == "v1") | .reason') || true
+  expect_eq "a value with quotes, backslashes, newline, tab and unicode round-trips" "${weird}" "${got}"
+  expect_eq "the same value in another key round-trips too" "${weird}" \
+    "$(ledger_entries | jq -j 'select(.tag == "v1") | .actor')"
+  expect_eq "duration_s is a JSON number" "number 12" \
+    "$(ledger_entries | jq -r 'select(.tag == "v1") | "\(.duration_s | type) \(.duration_s)"')"
+  expect_eq "ledger_ok_tags: outcome ok only, oldest first" "v1 v3" "$(ledger_ok_tags | paste -sd ' ')"
+  if ledger_append tag v9 outcome ok duration_s "12s" 2>/dev/null; then
+    fail "a non-numeric duration_s is refused"
+  else
+    pass "a non-numeric duration_s is refused"
+  fi
+  expect_eq "a refused record writes nothing" 3 "$(wc -l <"${LEDGER}")"
+
+  printf 'not json at all\n42\n{"tag":"v4","outcome":"ok","rea' >>"${LEDGER}"
+  RC=0
+  got=$(ledger_ok_tags 2>&1) || RC=$?
+  expect_eq "garbage, a non-object and a truncated last line are skipped, not fatal" "0 v1 v3" \
+    "${RC} $(paste -sd ' ' <<<"${got}")"
+  expect_eq "ledger_entries still returns the 3 records" 3 "$(ledger_entries | wc -l)"
+  ledger_append time 2026-01-01T00:03:00Z tag v5 outcome ok duration_s 1
+  expect_eq "a record after a truncated last line starts on a line of its own" "v1 v3 v5" \
+    "$(ledger_ok_tags | paste -sd ' ')"
+  local i
+  for ((i = 0; i < 3000; i++)); do printf '{"tag":"b%d","outcome":"ok"}\n' "${i}"; done >>"${LEDGER}"
+  expect_eq "a 3000-release ledger: ledger_ok_tags reads it all" 3003 "$(ledger_ok_tags | wc -l)"
+  rm -rf "${STATE_DIR}"
+  RC=0
+  got=$(ledger_ok_tags) || RC=$?
+  expect_eq "no ledger file: no records, exit 0" "0 " "${RC} ${got}"
+}
+
+# SLOT_MEMORY: docker's size syntax with a positive number, else refused by load_env.
+test_memory_sizes() {
+  local size
+  expect_eq "memory_mb 768m" 768 "$(memory_mb 768m)"
+  expect_eq "memory_mb 2G" 2048 "$(memory_mb 2G)"
+  for size in abcm xg 1.5g 0m 768 -1m; do
+    check_fails "memory_mb refuses '${size}'" memory_mb "${size}"
+  done
+  local file="${WORK}/envs/badmem.env"
+  sed 's/^SLOT_MEMORY=.*/SLOT_MEMORY=abcm/' "${WORK}/envs/${ENV_NAME}.env" >"${file}"
+  RC=0
+  (load_env badmem) 2>"${WORK}/badmem.err" || RC=$?
+  expect_eq "load_env refuses SLOT_MEMORY=abcm with its own message" "1 SLOT_MEMORY=abcm is not a size" \
+    "${RC} $(grep -o 'SLOT_MEMORY=abcm is not a size' "${WORK}/badmem.err")"
+}
+
+# ---- engine_step / attempt ------------------------------------------------------------------
+
+# fails_midway - a failing command followed by one that would succeed.
+fails_midway() {
+  false
+  touch "${WORK}/reached"
+}
+
+test_steps() {
+  local rc
+  rm -f "${WORK}/reached"
+  ATTEMPT_RC=0
+  attempt midway fails_midway 2>"${WORK}/attempt.err"
+  expect_eq "attempt: errexit stops the function at the failing command (ATTEMPT_RC 1)" "1 absent" \
+    "${ATTEMPT_RC} $([[ -e "${WORK}/reached" ]] && echo reached || echo absent)"
+  pass "attempt: its caller goes on after a failure"
+  file_has "attempt logs the failed step" "step midway: FAILED \(exit 1\)" "${WORK}/attempt.err"
+  attempt fine true 2>/dev/null
+  expect_eq "attempt of a command that succeeds: ATTEMPT_RC 0" 0 "${ATTEMPT_RC}"
+
+  set +e
+  (
+    set -e
+    trap 'report_failed_step $?' EXIT
+    engine_step midway fails_midway
+    touch "${WORK}/after-step"
+  ) 2>"${WORK}/step.err"
+  rc=$?
+  set -e
+  expect_eq "engine_step: a failing step ends the (sub)shell with its status" "1 absent absent" \
+    "${rc} $([[ -e "${WORK}/reached" ]] && echo reached || echo absent) $([[ -e "${WORK}/after-step" ]] && echo reached || echo absent)"
+  file_has "report_failed_step logs 'step NAME: FAILED'" "step midway: FAILED \(exit 1\)" "${WORK}/step.err"
+  (engine_step fine true) 2>"${WORK}/step.err" || true
+  file_has "engine_step of a good step logs done" "step fine: done in" "${WORK}/step.err"
+}
+
+# ---- deploy.sh on the fake -------------------------------------------------------------------------
+
+# flow_rules STATE_DIR - a host where green serves v1 and a deploy of v2
+# succeeds end to end: network and proxy exist (as the settings want them with
+# STATE_DIR), the runtime API answers, blue (absent) becomes healthy and answers
+# /health and /version with v2, green drains at once. Add rules before calling
+# this to override an answer (the first match wins).
+flow_rules() {
+  local spec
+  # The proxy spec names its config directory, which is in STATE_DIR.
+  spec=$(PROXY_CONF_DIR="$1/proxy" proxy_spec_id) || true
+  answer running running
+  show_stat stat-live-green MAINT "no check"
+  answer servers <<EOF
+1
+# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port
+3 api 1 blue ${SLOT_IP} 2 0 1 1 5 1 0 0 0 0 0 0 rmengine-blue 3000 - 0 0 - - 0
+3 api 2 green 172.30.0.4 2 0 1 1 900 1 0 0 0 0 0 0 rmengine-green 3000 - 0 0 - - 0
+EOF
+  answer proxy-inspect "127.0.0.1:3999 |${PROXY_IMAGE}|${spec}"
+  answer tag-v1 v1
+  answer image-id sha256:0123456789abcdef
+  answer container-id 4f1e2d3c4b5a
+  answer running-healthy "running healthy"
+  answer slot-ip "${SLOT_IP}"
+  printf 'HTTP/1.1 200 \nContent-Type: application/json\n\n{"status":"UP"}' >"${FAKE_DOCKER_DIR}/health-200"
+  printf 'HTTP/1.1 200 \nContent-Type: application/json\n\n{"version":"v2","commit":"test"}' >"${FAKE_DOCKER_DIR}/version-v2"
+  answer warm-up "warm-up: 3 requests, 0 not 2xx"
+  printf '{"version":"v2","commit":"test"}\n' >"${WORK}/bin/curl.body"
+
+  rule 0 - info
+  rule 0 - network inspect rmengine
+  rule 0 proxy-inspect "container inspect -f {{range * rmengine-proxy"
+  rule 0 running "container inspect -f {{.State.Status}} rmengine-proxy"
+  rule 0 running "container inspect -f {{.State.Status}} rmengine-green"
+  rule 1 - "container inspect -f {{.State.Status}} rmengine-blue"
+  api_rule 0 - "show info"
+  api_rule 0 stat-live-green "show stat"
+  api_rule 0 servers "show servers state api"
+  api_rule 0 - "set server *"
+  rule 0 tag-v1 "inspect -f {{index .Config.Labels \"com.restomarket.release\"}} rmengine-green"
+  rule 0 image-id "image inspect -f {{.Id}} rmengine/api:v2"
+  rule 0 - "image inspect -f {{range .RepoDigests}}* rmengine/api:v2"
+  rule 0 - "rm -f *"
+  rule 0 - "run --name rmengine-migrate *"
+  rule 0 container-id "run -d --name rmengine-blue *"
+  rule 0 running-healthy "inspect -f {{.State.Status}} {{if .State.Health}}* rmengine-blue"
+  rule 0 slot-ip "inspect -f {{with index .NetworkSettings.Networks \"rmengine\"}}* rmengine-blue"
+  rule 0 health-200 "exec rmengine-proxy timeout 5 bash -c * _ ${SLOT_IP} 3000 /health"
+  rule 0 version-v2 "exec rmengine-proxy timeout 5 bash -c * _ ${SLOT_IP} 3000 /version"
+  rule 0 warm-up "exec rmengine-proxy timeout * bash -c * _ ${SLOT_IP} 3000 *"
+  rule 0 - "update --restart unless-stopped rmengine-blue"
+  rule 0 - "stop -t 30 *"
+  rule 0 - "logs *"
+  rule 0 - "ps -aq --no-trunc"
+  rule 0 - "images --no-trunc --format *"
+}
+
+# run_deploy STATE_DIR ARGS... - deploy.sh on the fake; RC, WORK/deploy.out and .err.
+run_deploy() {
+  local state="$1"
+  shift
+  RC=0
+  RESTOMARKET_STATE_DIR="${state}" PATH="${WORK}/bin:${PATH}" \
+    timeout 60 "${SCRIPTS}/deploy.sh" "$@" >"${WORK}/deploy.out" 2>"${WORK}/deploy.err" || RC=$?
+}
+
+# deploy_log_has NAME REGEX - the deploy's stderr matches (its tail is shown when not).
+deploy_log_has() {
+  if grep -qE -- "$2" "${WORK}/deploy.err"; then pass "$1"; else fail "$1" "$(tail -n 8 "${WORK}/deploy.err")"; fi
+}
+
+calls_have() { expect_match "$1" "$2" "$(calls)"; }
+
+test_flow_good_deploy() {
+  local state="${WORK}/flow-good"
+  fake_reset
+  flow_rules "${state}"
+  run_deploy "${state}" v2 "${ENV_NAME}"
+  expect_eq "deploy.sh on the fake: v1 -> v2 exits 0" 0 "${RC}"
+  deploy_log_has "deploy.sh on the fake: deploy ok" "deploy ok: env=${ENV_NAME} tag=v2 slot=blue previous=v1"
+  expect_eq "the ledger records v2 ok, previous v1, slot blue" "deploy v2 ok v1 blue number" \
+    "$(jq -r '"\(.action) \(.tag) \(.outcome) \(.previous_tag) \(.slot) \(.duration_s | type)"' "${state}/releases.jsonl" 2>&1)"
+  calls_have "migrations ran with Flyway forced on" $'(^|\n)run --name rmengine-migrate [^\n]* -e FLYWAY_ENABLED=true rmengine/api:v2 migrate(\n|$)'
+  calls_have "one runtime API call moved traffic from green to blue" \
+    "bash -c [^"$'\n'"]* _ 9999 set server api/blue state ready; set server api/green state maint"
+  calls_have "the old slot was stopped with the grace period" $'(^|\n)stop -t 30 rmengine-green(\n|$)'
+  expect_eq "the active-slot file names blue" blue "$(cat "${state}/active-slot" 2>&1)"
+  check_fails "the lock is released" test -e "${state}/deploy.lock"
+  if grep -q "differs from its settings" "${WORK}/deploy.err" || grep -qx "rm -f rmengine-proxy" <(calls); then
+    fail "a proxy that matches its settings is kept" "$(grep -h -e "differs" -e "rm -f rmengine-proxy" "${WORK}/deploy.err" <(calls))"
+  else
+    pass "a proxy that matches its settings is kept"
+  fi
+  check_fails "every docker call was one the test expected" test -s "${FAKE_DOCKER_DIR}/unmatched"
+}
+
+test_flow_switch_refused() {
+  local state="${WORK}/flow-refused"
+  fake_reset
+  answer no-such-server 'No such server.'
+  api_rule 0 no-such-server "set server api/blue state ready; set server api/green state maint"
+  flow_rules "${state}"
+  run_deploy "${state}" v2 "${ENV_NAME}"
+  expect_eq "refused switch: deploy.sh exits 1" 1 "${RC}"
+  deploy_log_has "refused switch: the runtime API's answer is the reason" \
+    "ERROR: runtime API refused 'set server api/blue state ready; set server api/green state maint': No such server\."
+  deploy_log_has "refused switch: deploy FAILED" "deploy FAILED: env=${ENV_NAME} tag=v2 live=v1"
+  calls_have "refused switch: traffic is switched back to green" "_ 9999 set server api/green state ready; set server api/blue state maint"
+  calls_have "refused switch: the candidate is removed" $'(^|\n)rm -f rmengine-blue(\n|$)'
+  expect_eq "refused switch: the active-slot file names green" green "$(cat "${state}/active-slot" 2>&1)"
+  expect_match "refused switch: the ledger records the failure and why" '^v2 failed .*No such server' \
+    "$(jq -r '"\(.tag) \(.outcome) \(.reason)"' "${state}/releases.jsonl" 2>&1)"
+}
+
+test_flow_ledger_unwritable() {
+  local state="${WORK}/flow-ledger"
+  fake_reset
+  flow_rules "${state}"
+  # A directory where the ledger file should be: every append fails.
+  mkdir -p "${state}/releases.jsonl"
+  run_deploy "${state}" v2 "${ENV_NAME}"
+  expect_eq "ledger unwritable after a good switch: deploy.sh still exits 0" 0 "${RC}"
+  deploy_log_has "ledger unwritable: WARNING that v2 is live but not recorded" \
+    "WARNING: v2 is live but not recorded in ${state}/releases.jsonl"
+  if grep -q "deploy FAILED" "${WORK}/deploy.err"; then
+    fail "ledger unwritable: no 'deploy FAILED'" "$(grep "deploy FAILED" "${WORK}/deploy.err")"
+  else
+    pass "ledger unwritable: no 'deploy FAILED'"
+  fi
+  calls_have "ledger unwritable: traffic did move to blue" "_ 9999 set server api/blue state ready; set server api/green state maint"
+  if grep -q "set server api/green state ready" <(calls); then
+    fail "ledger unwritable: no switch back to green" "$(calls | grep 'set server api/green state ready')"
+  else
+    pass "ledger unwritable: no switch back to green"
+  fi
+  expect_eq "ledger unwritable: the active-slot file names blue" blue "$(cat "${state}/active-slot" 2>&1)"
+}
+
+main() {
+  case "${1:-}" in
+    -h | --help) usage; return 0 ;;
+    "") ;;
+    *) usage >&2; die "unknown argument '$1'" "see --help" 2 ;;
+  esac
+  trap cleanup EXIT
+  setup
+  test_builders
+  test_run_cmd
+  test_proxy_set
+  test_live_slot
+  test_proxy_drift
+  test_lock
+  test_ledger
+  test_memory_sizes
+  test_steps
+  test_flow_good_deploy
+  test_flow_switch_refused
+  test_flow_ledger_unwritable
+  summary
+}
+
+main "$@"
