@@ -40,7 +40,7 @@ main() {
   awk -F'\t' '{printf "%-36s %9s %8s %8s %10s %8s %8s %10s %8s %7s\n", $1, $2, $3, $4, $5, $6, $7, ($10 == "" ? "-" : $10), $8, $9}' "${METRICS}"
   printf 'rate %s req/s, keep-alive, no retries. in-window: requests from switch start until the old slot stopped\n' "${DEPLOY_TEST_RATE:-200}"
   printf '(including the post-switch watch); steady-p99: the requests before the switch. Target: in-window p99 <= 2x steady p99.\n'
-  printf 'WARMUP_ROUNDS=0 measures without the warm-up (default 20 rounds of real reads before the switch).\n'
+  printf 'WARMUP_ROUNDS=0 measures without the warm-up (default 200 rounds of real reads before the switch).\n'
   printf 'gate-s: candidate start until it passed the gate (the API start time).\n'
   printf 'Targets: rollback <= 15 s; deploy <= 20 s plus the API start time (wall-s - gate-s <= 20).\n'
   return "${rc}"

@@ -195,7 +195,7 @@ gate_candidate() {
 # the slow ones (class loading, JIT), and they should not be a user's. A read
 # that fails is a failed gate: nothing was switched yet.
 warm_up_candidate() {
-  local rounds="${WARMUP_ROUNDS:-20}" paths out
+  local rounds="${WARMUP_ROUNDS:-200}" paths out
   ((rounds > 0)) || { log "warm-up off (WARMUP_ROUNDS=0)"; return 0; }
   read -r -a paths <<<"${WARMUP_PATHS:-${VERSION_PATH} ${HEALTH_PATH} /api/v1/restaurants?page=0&size=20}"
   if ! out=$(run_cmd warm_up_cmd "$(slot_ip "${CANDIDATE}")" "${APP_PORT}" "${rounds}" "${paths[@]}" 2>&1); then

@@ -221,7 +221,7 @@ http_get_cmd() {
 warm_up_cmd() {
   # One line: builders print one argument per line.
   # shellcheck disable=SC2016 # expanded by the bash inside the container
-  printf '%s\n' "${DOCKER}" exec "${PROXY}" timeout "${WARMUP_TIMEOUT:-60}" bash -c \
+  printf '%s\n' "${DOCKER}" exec "${PROXY}" timeout "${WARMUP_TIMEOUT:-120}" bash -c \
     'h=$1 p=$2 n=$3; shift 3; total=0; bad=0; for ((i = 0; i < n; i++)); do for path in "$@"; do total=$((total + 1)); s=""; if exec 3<>"/dev/tcp/$h/$p"; then printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$path" "$h" >&3; read -r _ s _ <&3 || s=""; cat <&3 >/dev/null; exec 3<&-; fi; [[ $s == 2?? ]] || { bad=$((bad + 1)); echo "failed: GET $path: ${s:-no answer}"; }; done; done; echo "warm-up: $total requests, $bad not 2xx"; ((bad == 0))' \
     _ "$1" "$2" "$3" "${@:4}"
 }

@@ -404,6 +404,23 @@ _
 /health
 EOF
 )" "$(http_get_cmd 172.30.0.5 3000 /health)"
+  expect_text "warm_up_cmd argv (one script argument, the paths after it)" "$(golden <<'EOF'
+@DOCKER@
+exec
+rmengine-proxy
+timeout
+120
+bash
+-c
+h=$1 p=$2 n=$3; shift 3; total=0; bad=0; for ((i = 0; i < n; i++)); do for path in "$@"; do total=$((total + 1)); s=""; if exec 3<>"/dev/tcp/$h/$p"; then printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$path" "$h" >&3; read -r _ s _ <&3 || s=""; cat <&3 >/dev/null; exec 3<&-; fi; [[ $s == 2?? ]] || { bad=$((bad + 1)); echo "failed: GET $path: ${s:-no answer}"; }; done; done; echo "warm-up: $total requests, $bad not 2xx"; ((bad == 0))
+_
+172.30.0.5
+3000
+200
+/version
+/api/v1/restaurants?page=0&size=20
+EOF
+)" "$(warm_up_cmd 172.30.0.5 3000 200 /version '/api/v1/restaurants?page=0&size=20')"
   expect_text "proxy_api_cmd argv" "$(golden <<'EOF'
 @DOCKER@
 exec
