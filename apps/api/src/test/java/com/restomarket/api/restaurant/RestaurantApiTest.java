@@ -235,11 +235,7 @@ class RestaurantApiTest {
     assertThat(read.get("name").asString()).isEqualTo("Fresh");
     assertThat(read.get("city").asString()).isEqualTo("Athens");
     awaitCached(own);
-    otherReleases.forEach(
-        (key, value) ->
-            assertThat(redis.opsForValue().get(key))
-                .as("entry %s untouched", key)
-                .isEqualTo(value));
+    assertUntouched(otherReleases);
 
     // This release's own entry is what it serves.
     ObjectNode entry = (ObjectNode) JSON.readTree(redis.opsForValue().get(own));
@@ -276,11 +272,7 @@ class RestaurantApiTest {
     assertThat(page.get("items").get(0).get("name").asString()).isEqualTo("Fresh");
     assertThat(firstPageKey()).isEqualTo(own);
     assertThat(redis.hasKey(own)).as("page cached before the response").isTrue();
-    otherReleases.forEach(
-        (key, value) ->
-            assertThat(redis.opsForValue().get(key))
-                .as("entry %s untouched", key)
-                .isEqualTo(value));
+    assertUntouched(otherReleases);
 
     // This release's own entry is what it serves.
     ObjectNode entry = (ObjectNode) JSON.readTree(redis.opsForValue().get(own));
@@ -345,6 +337,15 @@ class RestaurantApiTest {
   /** The cache key of page 0 (size 20) in a generation, under a release's key prefix. */
   private static String pageKey(String prefix, @Nullable String generation) {
     return prefix + RestaurantCaches.PAGES + "::" + generation + ":0:20";
+  }
+
+  /** Every planted entry of another release still holds exactly what was planted. */
+  private void assertUntouched(Map<String, String> entries) {
+    entries.forEach(
+        (key, value) ->
+            assertThat(redis.opsForValue().get(key))
+                .as("entry %s untouched", key)
+                .isEqualTo(value));
   }
 
   /** The cache key of a restaurant under a release's key prefix. */
