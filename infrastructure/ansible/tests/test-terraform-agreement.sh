@@ -207,6 +207,16 @@ copy_sides() {
   cp -r "${ANSIBLE_DIR}/inventory" "${WORK}/broken/inventory"
 }
 
+# edit_inventory ENV SED_SCRIPT - change the copied inventory of ENV; a script
+# that changes nothing (the file's layout moved on) is an error, not a pass.
+edit_inventory() {
+  local file="${WORK}/broken/inventory/$1.yml" before
+  before=$(cat "${file}")
+  sed -i "$2" "${file}"
+  [[ "$(cat "${file}")" != "${before}" ]] || die "the sed script '$2' changed nothing in inventory/$1.yml" \
+    "update test-terraform-agreement.sh to the inventory's layout"
+}
+
 # edit_plan JQ_FILTER - change the copied plan.
 edit_plan() {
   jq "$1" "${WORK}/broken/plan.json" >"${WORK}/broken/plan.tmp" && mv "${WORK}/broken/plan.tmp" "${WORK}/broken/plan.json"
@@ -217,7 +227,8 @@ test_mismatches_are_caught() {
   local walk='def fw(f): walk(if type == "object" and .type? == "digitalocean_firewall" and has("values") then .values |= f else . end);'
   if [[ -f "${PLANS}/dev.json" ]]; then
     copy_sides dev
-    sed -i 's#^        - 203.0.113.0/28$#        - 198.51.100.0/24#' "${WORK}/broken/inventory/dev.yml"
+    # The first list item is admin_cidrs' (api_public_cidrs follows with the same value).
+    edit_inventory dev '0,/^\( *\)- 203\.0\.113\.0\/28$/s//\1- 198.51.100.0\/24/'
     broken "the inventory's admin_cidrs differ from Terraform's" dev 'admin_cidrs.*Terraform|SSH sources'
     copy_sides dev
     edit_plan "${walk}"' fw(.inbound_rule |= map(if .port_range == "3001" then .port_range = "3002" else . end))'
@@ -228,7 +239,7 @@ test_mismatches_are_caught() {
   fi
   if [[ -f "${PLANS}/staging.json" ]]; then
     copy_sides staging
-    sed -i 's#^        vpc_ip_range: .*#        vpc_ip_range: 10.99.0.0/20#' "${WORK}/broken/inventory/staging.yml"
+    edit_inventory staging 's#^\( *\)vpc_ip_range: .*#\1vpc_ip_range: 10.99.0.0/20#'
     broken "the inventory's VPC range differs from Terraform's" staging 'vpc_ip_range.*10\.99|VPC .* not in ufw'
     copy_sides staging
     edit_plan 'walk(if type == "object" and .type? == "digitalocean_loadbalancer" and has("values") then .values.forwarding_rule |= map(.target_port = 8080) else . end)'
