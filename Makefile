@@ -7,7 +7,12 @@ SHELL := /usr/bin/env bash
 
 export JAVA_HOME ?= /usr/lib/jvm/temurin-25-jdk-amd64
 MVN := ./mvnw -B -ntp
-SCRIPTS := infrastructure/scripts
+# The deploy engine (ships to hosts as one folder) and the tooling around it (never ships).
+ENGINE := infrastructure/scripts
+TOOLS := infrastructure/tools
+# The engine takes its proxy image from the environment on this machine (Ansible
+# writes it on hosts): the image names of infrastructure/docker/images.env, air-gapped ones when built.
+ENGINE_IMAGES := set -a; source <($(TOOLS)/compose.sh --env); set +a;
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 VERSION ?= $(shell sed -n 's:^  <version>\(.*\)</version>:\1:p' apps/api/pom.xml)
 BUILD_FLAGS := -Dgit.commit=$(GIT_COMMIT) -Dapp.version=$(VERSION)
@@ -24,27 +29,27 @@ help: ## Show this help
 ##@ Everyday
 .PHONY: up
 up: ## Start the local dev stack (API :3001 with hot reload, PostgreSQL, Redis, Adminer :8080)
-	@$(SCRIPTS)/stack.sh up dev
+	@$(TOOLS)/stack.sh up dev
 
 .PHONY: down
 down: ## Stop the local dev stack (data volumes are kept)
-	@$(SCRIPTS)/stack.sh down dev
+	@$(TOOLS)/stack.sh down dev
 
 .PHONY: logs
 logs: ## Follow the dev stack's logs
-	@$(SCRIPTS)/stack.sh logs dev
+	@$(TOOLS)/stack.sh logs dev
 
 .PHONY: up-staging
 up-staging: ## Start the staging-like stack on :3002 with the production image (needs .env.staging)
-	@$(SCRIPTS)/stack.sh up staging
+	@$(TOOLS)/stack.sh up staging
 
 .PHONY: down-staging
 down-staging: ## Stop the staging-like stack
-	@$(SCRIPTS)/stack.sh down staging
+	@$(TOOLS)/stack.sh down staging
 
 .PHONY: test
 test: ## Run every check (format, static analysis, unit, integration, e2e, infrastructure)
-	@$(SCRIPTS)/run-suites.sh $(TEST_SUITES)
+	@$(TOOLS)/run-suites.sh $(TEST_SUITES)
 
 .PHONY: run
 run: services-up build ## Run the API on localhost:3000 against local PostgreSQL and Redis
@@ -66,7 +71,7 @@ format: ## Reformat Java sources (google-java-format via Spotless)
 ##@ Containers
 .PHONY: docker
 docker: ## Make sure a Docker engine and Compose are available (installs on Debian)
-	@$(SCRIPTS)/bootstrap/docker.sh
+	@$(TOOLS)/bootstrap/docker.sh
 
 .PHONY: images
 images: docker ## Pull the base images, or build local equivalents when no registry is reachable
@@ -74,7 +79,7 @@ images: docker ## Pull the base images, or build local equivalents when no regis
 
 .PHONY: image
 image: images ## Build the API image restomarket/api:$(TAG) (TAG defaults to the git commit)
-	@$(SCRIPTS)/build-image.sh $(TAG)
+	@$(TOOLS)/build-image.sh $(TAG)
 
 .PHONY: bench-image
 bench-image: images ## Measure cold build, one-line rebuild, size, start->healthy with/without AOT
@@ -83,33 +88,33 @@ bench-image: images ## Measure cold build, one-line rebuild, size, start->health
 ##@ Deploy engine (blue/green behind HAProxy; this machine is the host for ENV=local)
 .PHONY: deploy
 deploy: images ## Deploy restomarket/api:TAG to ENV (default local, proxy on :3003) with zero downtime
-	@if [[ "$(ENV)" == local ]]; then $(SCRIPTS)/local-host.sh up; fi
-	@$(SCRIPTS)/deploy.sh $(TAG) $(ENV)
+	@if [[ "$(ENV)" == local ]]; then $(TOOLS)/local-host.sh up; fi
+	@$(ENGINE_IMAGES) $(ENGINE)/deploy.sh $(TAG) $(ENV)
 
 .PHONY: rollback
 rollback: ## Roll ENV back to TAG, or to the previous good release when TAG is not given
-	@$(SCRIPTS)/rollback.sh --env $(ENV) $(if $(filter command line,$(origin TAG)),$(TAG),--previous)
+	@$(ENGINE_IMAGES) $(ENGINE)/rollback.sh --env $(ENV) $(if $(filter command line,$(origin TAG)),$(TAG),--previous)
 
 .PHONY: releases
 releases: ## List ENV's recent releases, newest first, and which one is live
-	@$(SCRIPTS)/rollback.sh --env $(ENV) --list
+	@$(ENGINE_IMAGES) $(ENGINE)/rollback.sh --env $(ENV) --list
 
 .PHONY: local-down
 local-down: ## Remove the ENV=local deployment's containers (volumes, secrets and ledger are kept)
-	@$(SCRIPTS)/local-host.sh down
+	@$(TOOLS)/local-host.sh down
 
 .PHONY: bench-deploy
 bench-deploy: images ## Measure deploy/rollback under 200 req/s: errors, switch-window latency, wall times
-	@$(SCRIPTS)/bench-deploy.sh
+	@$(TOOLS)/bench-deploy.sh
 
 ##@ Local services (real PostgreSQL 15 and Redis 7 on loopback)
 .PHONY: services-up
 services-up: ## Start local PostgreSQL (55432) and Redis (56379), installing them if needed
-	@$(SCRIPTS)/local-services.sh start
+	@$(TOOLS)/local-services.sh start
 
 .PHONY: services-down
 services-down: ## Stop the local PostgreSQL and Redis
-	@$(SCRIPTS)/local-services.sh stop
+	@$(TOOLS)/local-services.sh stop
 
 ##@ Test suites (make test runs them all)
 .PHONY: test-api
@@ -125,16 +130,17 @@ test-api-e2e: services-up ## API as a real process: health follows real server s
 
 .PHONY: test-engine
 test-engine: ## Deploy engine, fast: builders, lock, ledger, runtime-API errors, with a fake docker (< 30 s)
-	@$(SCRIPTS)/tests/test-engine.sh
+	@$(TOOLS)/bootstrap/engine-tools.sh
+	@$(ENGINE)/tests/test-engine.sh
 
 .PHONY: test-shell
 test-shell: ## Every shell script: bash -n, shellcheck, --help, bad input refused
-	@$(SCRIPTS)/tests/test-shell.sh
+	@$(TOOLS)/tests/test-shell.sh
 
 .PHONY: test-docker
 test-docker: images ## Base images, the API image (user, labels, secrets, SIGTERM), dev and staging stacks
 	@infrastructure/docker/tests/test-base-images.sh
-	@$(SCRIPTS)/build-image.sh test
+	@$(TOOLS)/build-image.sh test
 	@infrastructure/docker/tests/test-api-image.sh restomarket/api:test
 	@infrastructure/docker/tests/test-stacks.sh
 
@@ -144,17 +150,17 @@ test-fresh: images ## make up from nothing on a pristine Debian 12 machine (a co
 
 .PHONY: test-deploy
 test-deploy: images ## Deploy engine under load (deploy, rollback, failed releases, SIGKILL, locks, bad input, retention) and make deploy/releases/rollback
-	@$(SCRIPTS)/tests/test-deploy.sh
-	@$(SCRIPTS)/tests/test-local-deploy.sh
+	@$(TOOLS)/tests/test-deploy.sh
+	@$(TOOLS)/tests/test-local-deploy.sh
 
 ##@ CI (each job of .github/workflows/ci-cd.yml, runnable here; see infrastructure/docs/ci-cd.md)
 .PHONY: ci-check
 ci-check: ## Prove the CI/CD config: actionlint, zizmor, yamllint, workflow tests, gitleaks, secret hook, rulesets, smoke test
-	@infrastructure/scripts/ci/check.sh
+	@$(TOOLS)/ci/check.sh
 
 .PHONY: ci-quality
 ci-quality: ## code-quality job: format check, Error Prone, gitleaks over history, dependency audit (GitHub only)
-	@infrastructure/scripts/ci/quality.sh
+	@$(TOOLS)/ci/quality.sh
 
 .PHONY: ci-test
 ci-test: test-api test-api-e2e ## test job: unit + integration (coverage >= 80%) + end-to-end
@@ -190,12 +196,12 @@ ansible-check: images ## ansible-lint + syntax, inventory from Terraform, both p
 
 .PHONY: ansible-inventory
 ansible-inventory: ## Write infrastructure/ansible/inventory/ENV.yml from the Terraform outputs (ENV=dev|staging)
-	@$(SCRIPTS)/ansible-inventory.sh $(ENV)
+	@$(TOOLS)/ansible-inventory.sh $(ENV)
 
 .PHONY: ansible-setup
 ansible-setup: ## Converge setup-api.yml on ENV's droplets (FIRST_RUN=1 on fresh droplets: logs in as root)
-	@$(SCRIPTS)/ansible.sh setup $(ENV) $(if $(filter 1,$(FIRST_RUN)),--first-run)
+	@$(TOOLS)/ansible.sh setup $(ENV) $(if $(filter 1,$(FIRST_RUN)),--first-run)
 
 .PHONY: ansible-update
 ansible-update: ## Roll TAG across ENV's droplets one at a time with update-api.yml (LB_URL=... to check through the LB)
-	@$(SCRIPTS)/ansible.sh update $(ENV) --tag $(TAG) $(if $(LB_URL),--lb-url $(LB_URL))
+	@$(TOOLS)/ansible.sh update $(ENV) --tag $(TAG) $(if $(LB_URL),--lb-url $(LB_URL))

@@ -5,12 +5,12 @@
 # against real PostgreSQL and Redis containers). Numbers are printed, not asserted.
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../scripts/lib/common.sh
-source "${HERE}/../scripts/lib/common.sh"
+# shellcheck source=../tools/lib/common.sh
+source "${HERE}/../tools/lib/common.sh"
 export RM_LOG_TAG="bench-image"
 
 DOCKER=/usr/bin/docker
-BUILD="${RM_REPO_ROOT}/infrastructure/scripts/build-image.sh"
+BUILD="${RM_REPO_ROOT}/infrastructure/tools/build-image.sh"
 RUNS="${BENCH_RUNS:-3}"
 PREFIX="rmbench-$$"
 WORK=""
@@ -48,7 +48,7 @@ copy_sources() {
 
 start_dependencies() {
   # shellcheck source=/dev/null
-  source <("${RM_REPO_ROOT}/infrastructure/scripts/compose.sh" --env)
+  source <("${RM_REPO_ROOT}/infrastructure/tools/compose.sh" --env)
   "${DOCKER}" network create "${PREFIX}-net" >/dev/null
   "${DOCKER}" run -d --name "${PREFIX}-pg" --network "${PREFIX}-net" -e POSTGRES_USER=bench \
     -e POSTGRES_PASSWORD=bench-only -e POSTGRES_DB=bench "${POSTGRES_IMAGE}" >/dev/null

@@ -15,8 +15,8 @@
 set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=lib/common.sh
-source "${HERE}/lib/common.sh"
+# shellcheck source=lib/core.sh
+source "${HERE}/lib/core.sh"
 # shellcheck source=lib/deploy.sh
 source "${HERE}/lib/deploy.sh"
 export RM_LOG_TAG="cleanup-images"

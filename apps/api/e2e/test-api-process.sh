@@ -9,13 +9,13 @@
 # talks TLS to a real TLS-only PostgreSQL 15, verifying its CA and host name.
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../../../infrastructure/scripts/lib/common.sh
-source "${HERE}/../../../infrastructure/scripts/lib/common.sh"
-# shellcheck source=../../../infrastructure/scripts/lib/testing.sh
-source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+# shellcheck source=../../../infrastructure/tools/lib/common.sh
+source "${HERE}/../../../infrastructure/tools/lib/common.sh"
+# shellcheck source=../../../infrastructure/tools/lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
 export RM_LOG_TAG=api-e2e
 
-SERVICES="${RM_REPO_ROOT}/infrastructure/scripts/local-services.sh"
+SERVICES="${RM_REPO_ROOT}/infrastructure/tools/local-services.sh"
 JAR="${RM_REPO_ROOT}/apps/api/target/restomarket-api.jar"
 JAVA="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java"
 PORT="${E2E_PORT:-38080}"

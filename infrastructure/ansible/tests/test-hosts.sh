@@ -16,14 +16,16 @@
 set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../../scripts/lib/common.sh
-source "${HERE}/../../scripts/lib/common.sh"
-# shellcheck source=../../scripts/lib/testing.sh
-source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+# shellcheck source=../../tools/lib/common.sh
+source "${HERE}/../../tools/lib/common.sh"
+# shellcheck source=../../tools/lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
 export RM_LOG_TAG="test-ansible-hosts"
 
-SCRIPTS="${RM_REPO_ROOT}/infrastructure/scripts"
-ANSIBLE_SH="${SCRIPTS}/ansible.sh"
+ENGINE="${RM_REPO_ROOT}/infrastructure/scripts"
+TOOLS="${RM_REPO_ROOT}/infrastructure/tools"
+ANSIBLE_SH="${TOOLS}/ansible.sh"
+
 DOCKER=/usr/bin/docker
 RUN_ID="rm-ansible-$$"
 HOST_IMAGE=restomarket/test-debian-host:bookworm
@@ -102,17 +104,17 @@ build_variant() { api_image_variant "${REPO}:$1" "${REPO}:v1" "$1" "$2" "${WORK}
 # ---- setup -----------------------------------------------------------------------
 
 prepare_tools() {
-  "${SCRIPTS}/bootstrap/docker.sh" --no-compose >/dev/null 2>&1 || "${SCRIPTS}/bootstrap/docker.sh" --no-compose
+  "${TOOLS}/bootstrap/docker.sh" --no-compose >/dev/null 2>&1 || "${TOOLS}/bootstrap/docker.sh" --no-compose
   "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh" >/dev/null 2>&1 ||
     "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh"
   have jq || ensure_apt_packages jq
   have curl || ensure_apt_packages curl
   have ssh || ensure_apt_packages openssh-client
-  VEGETA=$("${SCRIPTS}/bootstrap/load-tool.sh")
+  VEGETA=$("${TOOLS}/bootstrap/load-tool.sh")
   VENV=$("${ANSIBLE_SH}" venv 2>/dev/null | tail -n1)
   # shellcheck source=/dev/null
-  source <("${SCRIPTS}/compose.sh" --env)
-  REPO=$(awk -F= '$1 == "IMAGE_REPO" {print $2}' "${SCRIPTS}/env/${DEPLOY_ENV}.env")
+  source <("${TOOLS}/compose.sh" --env)
+  REPO=$(awk -F= '$1 == "IMAGE_REPO" {print $2}' "${ENGINE}/env/${DEPLOY_ENV}.env")
   WORK=$(mktemp -d "/tmp/${RUN_ID}.XXXX")
   ssh-keygen -q -t ed25519 -N '' -C "${RUN_ID}" -f "${WORK}/id_ed25519"
 }
@@ -120,7 +122,7 @@ prepare_tools() {
 build_images() {
   DOCKER_BUILDKIT=1 "${DOCKER}" build -q --build-arg BASE_IMAGE="${RUNTIME_BASE_IMAGE}" \
     -t "${HOST_IMAGE}" "${HERE}/host" >/dev/null
-  env IMAGE_REPO="${REPO}" "${SCRIPTS}/build-image.sh" v1 >"${WORK}/build-v1.log" 2>&1 ||
+  env IMAGE_REPO="${REPO}" "${TOOLS}/build-image.sh" v1 >"${WORK}/build-v1.log" 2>&1 ||
     { tail -n 30 "${WORK}/build-v1.log" >&2; return 1; }
   build_variant v2 '[]'
   # v3: Redis points nowhere, /health answers 503 forever; v4: a good release.
@@ -223,10 +225,8 @@ $(sed 's/^/  /' "${WORK}/pg-tls/ca.crt")
 valkey_host: $(container_ip "${RUN_ID}-redis")
 valkey_port: 6379
 valkey_ssl: false
-deploy_engine_env_overrides:
-  PROXY_BIND: "{{ restomarket_proxy_bind }}"
-  PROXY_PORT: "{{ api_port }}"
-  PROXY_IMAGE: ${PROXY_IMAGE}
+# The air-gapped HAProxy image loaded on the hosts (images.env names the official one).
+deploy_engine_proxy_image: ${PROXY_IMAGE}
 EOF
   random_secret >"${WORK}/vault-password"
   cat >"${WORK}/vault.yml" <<EOF
@@ -333,6 +333,20 @@ test_deploy_user() {
     expect_match "${host}: deploy runs Docker without sudo" '^[0-9]+\.' "$(on "${host}" 'docker info --format "{{.ServerVersion}}"' 2>&1)"
     expect_eq "${host}: daemon.json (json-file logs, live restore)" "json-file true" \
       "$(on "${host}" 'docker info --format "{{.LoggingDriver}} {{.LiveRestoreEnabled}}"')"
+  done
+}
+
+# The deploy engine arrives as its folder, whole and alone, with this host's settings beside it.
+test_engine_unit() {
+  local host want
+  want=$(cd "${ENGINE}" && find . -type f -printf '%m %p\n' | sort)
+  for host in "${HOSTS[@]}"; do
+    expect_eq "${host}: /opt/restomarket/engine is the engine folder, file for file (modes as in git)" "${want}" \
+      "$(on "${host}" "cd /opt/restomarket/engine && find . -type f -printf '%m %p\\n' | sort")"
+    expect_eq "${host}: nothing else of the repository is installed" "engine" "$(on "${host}" 'ls /opt/restomarket')"
+    expect_match "${host}: the host's settings name the proxy image and the proxy's address" \
+      "PROXY_IMAGE=${PROXY_IMAGE}.*PROXY_BIND=.*PROXY_PORT=3001" \
+      "$(on "${host}" "cat /etc/restomarket/${DEPLOY_ENV}.env" | tr '\n' ' ')"
   done
 }
 
@@ -457,7 +471,7 @@ test_fails_on_second_host() {
     'Release v4 failed on api-2.*Rolled back to their previous release: api-1 \(ok\)' "$(tr '\n' ' ' <<<"$(cat "${WORK}/update-v4.log")")"
   expect_hosts_serve "after v4 failed on api-2" v2
   expect_eq "api-1's ledger, newest first: rollback to v2, then v4" "v2 v4" \
-    "$(on api-1 "/opt/restomarket/infrastructure/scripts/rollback.sh --env ${DEPLOY_ENV} --list" 2>/dev/null |
+    "$(on api-1 "/opt/restomarket/engine/rollback.sh --env ${DEPLOY_ENV} --list" 2>/dev/null |
       awk 'NR > 1 {print $3}' | head -n 2 | tr '\n' ' ' | sed 's/ $//')"
 }
 
@@ -485,6 +499,7 @@ main() {
   if test_setup_converges; then
     test_ssh_hardening
     test_deploy_user
+    test_engine_unit
     test_secrets
     test_firewall
     test_updates_and_timer

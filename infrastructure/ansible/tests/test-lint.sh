@@ -2,18 +2,18 @@
 # Static checks of infrastructure/ansible: ansible-lint (production profile)
 # passes and would catch a bad task, both playbooks pass --syntax-check with
 # each inventory, the environments' address ranges match Terraform's, and
-# infrastructure/scripts/ansible.sh refuses bad input before touching a host.
+# infrastructure/tools/ansible.sh refuses bad input before touching a host.
 set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../../scripts/lib/common.sh
-source "${HERE}/../../scripts/lib/common.sh"
-# shellcheck source=../../scripts/lib/testing.sh
-source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+# shellcheck source=../../tools/lib/common.sh
+source "${HERE}/../../tools/lib/common.sh"
+# shellcheck source=../../tools/lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
 export RM_LOG_TAG="test-ansible-lint"
 
 ANSIBLE_DIR="${RM_REPO_ROOT}/infrastructure/ansible"
-ANSIBLE_SH="${RM_REPO_ROOT}/infrastructure/scripts/ansible.sh"
+ANSIBLE_SH="${RM_REPO_ROOT}/infrastructure/tools/ansible.sh"
 TF_ENVS="${RM_REPO_ROOT}/infrastructure/terraform/environments"
 WORK=""
 

@@ -18,10 +18,10 @@
 # every time. Prints "N passed, N failed".
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../../scripts/lib/common.sh
-source "${HERE}/../../scripts/lib/common.sh"
-# shellcheck source=../../scripts/lib/testing.sh
-source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+# shellcheck source=../../tools/lib/common.sh
+source "${HERE}/../../tools/lib/common.sh"
+# shellcheck source=../../tools/lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
 export RM_LOG_TAG="test-terraform-agreement"
 
 ANSIBLE_DIR="${RM_REPO_ROOT}/infrastructure/ansible"
@@ -69,9 +69,9 @@ parse_args() {
 
 setup() {
   have jq || ensure_apt_packages jq
-  VENV=$("${RM_REPO_ROOT}/infrastructure/scripts/bootstrap/python-tools.sh" ansible 2>/dev/null | tail -n1)
+  VENV=$("${RM_REPO_ROOT}/infrastructure/tools/bootstrap/python-tools.sh" ansible 2>/dev/null | tail -n1)
   [[ -x "${VENV}/bin/ansible" ]] || die "no ansible in ${VENV}" \
-    "run infrastructure/scripts/bootstrap/python-tools.sh ansible"
+    "run infrastructure/tools/bootstrap/python-tools.sh ansible"
   WORK=$(mktemp -d)
 }
 

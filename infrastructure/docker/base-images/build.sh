@@ -5,13 +5,13 @@
 # build machines reach only package registries), build equivalents from Debian
 # packages: debootstrap a minimal bookworm, import it as the base, build the
 # Dockerfiles beside this script on top of it, and write the local names to
-# ${RM_CACHE_DIR}/images.airgap.env, which infrastructure/scripts/compose.sh
+# ${RM_CACHE_DIR}/images.airgap.env, which infrastructure/tools/compose.sh
 # loads over the defaults. Images whose inputs did not change are kept.
 set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source-path=SCRIPTDIR source=../../scripts/lib/common.sh
-source "${HERE}/../../scripts/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../../tools/lib/common.sh
+source "${HERE}/../../tools/lib/common.sh"
 export RM_LOG_TAG="base-images"
 
 # Debian's 20.10 client builds with BuildKit without a buildx plugin.
@@ -81,9 +81,9 @@ EOF
 
 check_engine() {
   [[ -x "${DOCKER}" ]] || die "${DOCKER} not found (Debian's docker client, needed for BuildKit builds)" \
-    "run infrastructure/scripts/bootstrap/docker.sh"
+    "run infrastructure/tools/bootstrap/docker.sh"
   timeout 10 "${DOCKER}" info >/dev/null 2>&1 || die "the Docker engine does not answer" \
-    "run infrastructure/scripts/bootstrap/docker.sh, then re-run"
+    "run infrastructure/tools/bootstrap/docker.sh, then re-run"
 }
 
 # The official names come from images.env only; the environment may already

@@ -6,10 +6,10 @@
 # in-flight request. Prints "N passed, N failed".
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../../scripts/lib/common.sh
-source "${HERE}/../../scripts/lib/common.sh"
-# shellcheck source=../../scripts/lib/testing.sh
-source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+# shellcheck source=../../tools/lib/common.sh
+source "${HERE}/../../tools/lib/common.sh"
+# shellcheck source=../../tools/lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
 export RM_LOG_TAG="test-api-image"
 
 DOCKER=/usr/bin/docker
@@ -36,7 +36,7 @@ cleanup() {
 
 start_dependencies() {
   # shellcheck source=/dev/null
-  source <("${RM_REPO_ROOT}/infrastructure/scripts/compose.sh" --env)
+  source <("${RM_REPO_ROOT}/infrastructure/tools/compose.sh" --env)
   "${DOCKER}" network create "${NETWORK}" >/dev/null
   "${DOCKER}" run -d --name "${PREFIX}-pg" --network "${NETWORK}" -e POSTGRES_USER=restomarket \
     -e POSTGRES_PASSWORD="${DB_PASSWORD}" -e POSTGRES_DB=restomarket "${POSTGRES_IMAGE}" >/dev/null

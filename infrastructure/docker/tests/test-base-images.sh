@@ -8,14 +8,14 @@
 set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source-path=SCRIPTDIR source=../../scripts/lib/common.sh
-source "${HERE}/../../scripts/lib/common.sh"
-# shellcheck source-path=SCRIPTDIR source=../../scripts/lib/testing.sh
-source "${HERE}/../../scripts/lib/testing.sh"
+# shellcheck source-path=SCRIPTDIR source=../../tools/lib/common.sh
+source "${HERE}/../../tools/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../../tools/lib/testing.sh
+source "${HERE}/../../tools/lib/testing.sh"
 export RM_LOG_TAG="test-base-images"
 
 DOCKER="${RM_DOCKER:-/usr/bin/docker}"
-COMPOSE_SH="${RM_REPO_ROOT}/infrastructure/scripts/compose.sh"
+COMPOSE_SH="${RM_REPO_ROOT}/infrastructure/tools/compose.sh"
 RUN_ID="$$"
 PREFIX="rm-test-bi-${RUN_ID}"
 LABEL="org.restomarket.test-run=base-images-${RUN_ID}"
@@ -29,7 +29,7 @@ usage() {
 Usage: $(basename "$0") [GROUP...] [-h|--help]
 
 Runs the base images named by infrastructure/docker/images.env (air-gapped
-overrides included, as resolved by infrastructure/scripts/compose.sh) and
+overrides included, as resolved by infrastructure/tools/compose.sh) and
 checks them. GROUP is any of: ${GROUPS_ALL[*]} (default: all).
 Needs a running engine and the images (infrastructure/docker/base-images/build.sh).
 Ends with "N passed, N failed"; exits non-zero when a check fails.
@@ -72,7 +72,7 @@ cleanup() {
 resolve_images() {
   local line
   if ! timeout 10 "${DOCKER}" info >/dev/null 2>&1; then
-    die "the Docker engine does not answer (${DOCKER} info)" "run infrastructure/scripts/bootstrap/docker.sh"
+    die "the Docker engine does not answer (${DOCKER} info)" "run infrastructure/tools/bootstrap/docker.sh"
   fi
   while IFS= read -r line; do
     [[ "${line}" == *_IMAGE=* ]] || continue

@@ -9,13 +9,13 @@
 # must stop it. Prints the wall times and "N passed, N failed".
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../../scripts/lib/common.sh
-source "${HERE}/../../scripts/lib/common.sh"
-# shellcheck source=../../scripts/lib/testing.sh
-source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+# shellcheck source=../../tools/lib/common.sh
+source "${HERE}/../../tools/lib/common.sh"
+# shellcheck source=../../tools/lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
 export RM_LOG_TAG="test-fresh"
 
-SCRIPTS="${RM_REPO_ROOT}/infrastructure/scripts"
+TOOLS="${RM_REPO_ROOT}/infrastructure/tools"
 DOCKER=/usr/bin/docker
 RUN_ID="rm-fresh-$$"
 IMAGE=restomarket/test-fresh-machine:bookworm
@@ -67,7 +67,7 @@ http_code() { on "curl -s -o /dev/null -w '%{http_code}' --max-time 5 '$1'" || t
 # ---- setup -----------------------------------------------------------------------
 
 prepare() {
-  "${SCRIPTS}/bootstrap/docker.sh" --no-compose >/dev/null 2>&1 || "${SCRIPTS}/bootstrap/docker.sh" --no-compose
+  "${TOOLS}/bootstrap/docker.sh" --no-compose >/dev/null 2>&1 || "${TOOLS}/bootstrap/docker.sh" --no-compose
   "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh" >/dev/null 2>&1 ||
     "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh"
   [[ -x "${JDK_DIR}/bin/java" ]] || die "no JDK at ${JDK_DIR}" "a machine of this kind has Temurin 25 there"
@@ -75,7 +75,7 @@ prepare() {
   [[ -f "${JAVA_CACERTS}" ]] || die "no ${JAVA_CACERTS} (the JDK's trust store links to it)" \
     "apt-get install ca-certificates-java"
   # shellcheck source=/dev/null
-  source <("${SCRIPTS}/compose.sh" --env)
+  source <("${TOOLS}/compose.sh" --env)
   WORK=$(mktemp -d "/tmp/${RUN_ID}.XXXX")
 }
 

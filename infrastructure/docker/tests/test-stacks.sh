@@ -6,13 +6,13 @@
 # .env.staging) is refused naming the problem. Prints "N passed, N failed".
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../../scripts/lib/common.sh
-source "${HERE}/../../scripts/lib/common.sh"
-# shellcheck source=../../scripts/lib/testing.sh
-source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+# shellcheck source=../../tools/lib/common.sh
+source "${HERE}/../../tools/lib/common.sh"
+# shellcheck source=../../tools/lib/testing.sh
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
 export RM_LOG_TAG="test-stacks"
 
-STACK="${RM_REPO_ROOT}/infrastructure/scripts/stack.sh"
+STACK="${RM_REPO_ROOT}/infrastructure/tools/stack.sh"
 PROBE_SRC="${RM_REPO_ROOT}/apps/api/src/main/java/com/restomarket/api/system/HotReloadProbeController.java"
 BLOCKER_PID=""
 WORK=""

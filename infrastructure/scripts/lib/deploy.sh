@@ -1,14 +1,21 @@
 # shellcheck shell=bash
 # The deploy engine's shared code, sourced by deploy.sh, rollback.sh and
-# cleanup-images.sh (after lib/common.sh). As in Kamal, two kinds of functions:
+# cleanup-images.sh (after lib/core.sh). As in Kamal, two kinds of functions:
 #   *_cmd      only print a docker command line, one argument per line, and
 #              decide nothing (run them with run_cmd);
 #   the rest   read state (slots, proxy, lock, ledger) for the flows in the
 #              scripts, which decide what happens when.
-# Settings come from infrastructure/scripts/env/ENV.env (load_env).
+# Settings come from env/ENV.env in the engine's folder, then from the host's
+# own ENV.env in DEPLOY_HOST_ENV_DIR when it exists (load_env).
+#
+# The engine is this folder (infrastructure/scripts/) and nothing else: it ships
+# to hosts as one unit, sources nothing outside it and installs nothing.
 
-DEPLOY_ENVS_DIR="${RESTOMARKET_DEPLOY_ENVS:-${RM_REPO_ROOT}/infrastructure/scripts/env}"
-PROXY_TEMPLATE="${RM_REPO_ROOT}/infrastructure/docker/proxy/haproxy.cfg.tmpl"
+ENGINE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEPLOY_ENVS_DIR="${RESTOMARKET_DEPLOY_ENVS:-${ENGINE_DIR}/env}"
+# Settings of this host, written by Ansible (PROXY_BIND, PROXY_PORT, PROXY_IMAGE, ...).
+DEPLOY_HOST_ENV_DIR="${RESTOMARKET_HOST_ENV_DIR:-/etc/restomarket}"
+PROXY_TEMPLATE="${ENGINE_DIR}/proxy/haproxy.cfg.tmpl"
 # The docker CLI; tests point DOCKER at a fake that records every call.
 DOCKER="${DOCKER:-/usr/bin/docker}"
 [[ -x "${DOCKER}" ]] || DOCKER=docker
@@ -49,9 +56,17 @@ load_env() {
   [[ -r "${file}" ]] || die "unknown environment '${env}' (no ${file})" "use one of: $(known_envs)"
   # shellcheck source=/dev/null
   source "${file}"
+  if [[ -e "${DEPLOY_HOST_ENV_DIR}/${env}.env" ]]; then
+    [[ -r "${DEPLOY_HOST_ENV_DIR}/${env}.env" ]] || die "cannot read this host's settings ${DEPLOY_HOST_ENV_DIR}/${env}.env" \
+      "run as the deploy user, or fix its permissions (Ansible's deploy_engine role writes it 0644)"
+    # shellcheck source=/dev/null
+    source "${DEPLOY_HOST_ENV_DIR}/${env}.env"
+  fi
   DEPLOY_ENV="${env}"
   ENV_DIR="${RESTOMARKET_ENV_DIR:-${ENV_DIR:-}}"
   STATE_DIR="${RESTOMARKET_STATE_DIR:-${STATE_DIR:-}}"
+  [[ -n "${PROXY_IMAGE:-}" ]] || die "PROXY_IMAGE is not set (the HAProxy image of ${env})" \
+    "hosts get it from Ansible (${DEPLOY_HOST_ENV_DIR}/${env}.env); locally the make targets export it from infrastructure/docker/images.env"
   for key in IMAGE_REPO STACK_NAME PROXY_PORT PROXY_BIND APP_PORT HEALTH_PATH VERSION_PATH GATE_TIMEOUT \
     HEALTH_INTERVAL DRAIN_TIMEOUT STOP_GRACE MIGRATE_TIMEOUT LOCK_TTL KEEP_RELEASES ENV_DIR STATE_DIR; do
     [[ -n "${!key:-}" ]] || die "${file} does not set ${key}" "add ${key}=... (compare with ${DEPLOY_ENVS_DIR}/local.env)"
@@ -91,21 +106,16 @@ require_tools() {
   local tool missing=()
   for tool in curl jq flock timeout; do have "${tool}" || missing+=("${tool}"); done
   ((${#missing[@]} == 0)) || die "missing on this host: ${missing[*]}" \
-    "install them (Ansible's deploy_engine role does: make ansible-setup ENV=...; locally: apt-get install ${missing[*]})"
+    "install them with the host's package manager (Ansible's deploy_engine role does: make ansible-setup ENV=...; for ENV=local, make deploy does)"
 }
 
 require_docker() {
-  "${DOCKER}" info >/dev/null 2>&1 || die "no Docker engine answers" "run make docker (infrastructure/scripts/bootstrap/docker.sh)"
+  "${DOCKER}" info >/dev/null 2>&1 || die "no Docker engine answers" "start Docker (on hosts Ansible installs it: make ansible-setup ENV=...; locally: make docker)"
 }
 
-# proxy_image - PROXY_IMAGE as compose.sh resolves it (air-gapped build or official).
-proxy_image() {
-  if [[ -z "${PROXY_IMAGE:-}" ]]; then
-    # shellcheck source=/dev/null
-    source <("${RM_REPO_ROOT}/infrastructure/scripts/compose.sh" --env)
-  fi
-  echo "${PROXY_IMAGE}"
-}
+# proxy_image - the HAProxy image (PROXY_IMAGE: on hosts from Ansible, which
+# reads infrastructure/docker/images.env; locally from the caller's environment).
+proxy_image() { echo "${PROXY_IMAGE}"; }
 
 # proxy_address - where this host reaches its own proxy: the bind address, or
 # loopback when the proxy listens on every interface.

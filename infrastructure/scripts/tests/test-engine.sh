@@ -17,17 +17,20 @@ set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Before lib/deploy.sh reads it: every docker call of this suite goes to the fake.
 export DOCKER="${HERE}/fake-docker"
-# shellcheck source=../lib/common.sh
-source "${HERE}/../lib/common.sh"
-# shellcheck source=../lib/testing.sh
-source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+# The engine's own code only (this suite ships with it and sources nothing else).
+# shellcheck source=../lib/core.sh
+source "${HERE}/../lib/core.sh"
+# shellcheck source=assert.sh
+source "${HERE}/assert.sh"
 # shellcheck source=../lib/deploy.sh
-source "${RM_REPO_ROOT}/infrastructure/scripts/lib/deploy.sh"
+source "${HERE}/../lib/deploy.sh"
 export RM_LOG_TAG="test-engine"
 
-SCRIPTS="${RM_REPO_ROOT}/infrastructure/scripts"
+SCRIPTS="$(cd "${HERE}/.." && pwd)"
+# A copy of the engine folder with nothing around it (set up in setup).
+UNIT=""
 ENV_NAME=engine
-# The proxy image the builders and proxy_drift expect (PROXY_IMAGE set: compose.sh is not asked).
+# The proxy image the builders and proxy_drift expect.
 export PROXY_IMAGE="restomarket/proxy:test"
 export DEPLOY_ACTOR="test-engine"
 # An IP the fake gives the candidate slot.
@@ -58,15 +61,15 @@ cleanup() {
 # setup - temp WORK with an env file (local.env plus fixed test values, so the
 # golden text does not depend on local.env), ENV_DIR, STATE_DIR and a fake curl.
 setup() {
-  # The engine's own needs (a new machine may lack jq): the tests install, the engine never does.
-  ensure_apt_packages jq util-linux coreutils
+  # The engine's own needs; `make test-engine` installs them first, as Ansible does on hosts.
+  require_tools
   # Engine settings the caller's environment could carry into load_env or the builders.
-  unset RESTOMARKET_ENV_DIR RESTOMARKET_STATE_DIR DEPLOY_ENV DEPLOY_LOCK_WAIT DEPLOY_PAUSE_AFTER \
+  unset RESTOMARKET_ENV_DIR RESTOMARKET_STATE_DIR RESTOMARKET_HOST_ENV_DIR DEPLOY_ENV DEPLOY_LOCK_WAIT DEPLOY_PAUSE_AFTER \
     HEALTH_START_PERIOD SLOT_MEMORY PIDS_LIMIT PROXY_MEMORY WARMUP_TIMEOUT WARMUP_PATHS WARMUP_ROUNDS \
     WATCH_SECONDS WATCH_MAX_5XX_PERCENT WATCH_MIN_REQUESTS WATCH_MAX_ERRORS
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/test-engine.XXXXXX")
   export FAKE_DOCKER_DIR="${WORK}/fake"
-  mkdir -p "${FAKE_DOCKER_DIR}" "${WORK}/envs" "${WORK}/envdir/secrets" "${WORK}/state" "${WORK}/bin"
+  mkdir -p "${FAKE_DOCKER_DIR}" "${WORK}/envs" "${WORK}/envdir/secrets" "${WORK}/state" "${WORK}/bin" "${WORK}/host"
   {
     cat "${SCRIPTS}/env/local.env"
     cat <<EOF
@@ -105,8 +108,14 @@ cat "${0%/*}/curl.body"
 CURL
   chmod +x "${WORK}/bin/curl"
   export RESTOMARKET_DEPLOY_ENVS="${WORK}/envs"
+  # Never this machine's /etc/restomarket: a host's own settings live in WORK/host.
+  export RESTOMARKET_HOST_ENV_DIR="${WORK}/host"
   # shellcheck disable=SC2034 # read by load_env in lib/deploy.sh
   DEPLOY_ENVS_DIR="${WORK}/envs"
+  DEPLOY_HOST_ENV_DIR="${WORK}/host"
+  UNIT="${WORK}/unit/engine"
+  mkdir -p "${WORK}/unit"
+  cp -a "${SCRIPTS}" "${UNIT}"
   load_env "${ENV_NAME}"
 }
 
@@ -792,13 +801,14 @@ EOF
   rule 0 - "images --no-trunc --format *"
 }
 
-# run_deploy STATE_DIR ARGS... - deploy.sh on the fake; RC, WORK/deploy.out and .err.
+# run_deploy STATE_DIR ARGS... - deploy.sh on the fake, run from a copy of the
+# engine folder alone (UNIT), as a host has it; RC, WORK/deploy.out and .err.
 run_deploy() {
   local state="$1"
   shift
   RC=0
   RESTOMARKET_STATE_DIR="${state}" PATH="${WORK}/bin:${PATH}" \
-    timeout 60 "${SCRIPTS}/deploy.sh" "$@" >"${WORK}/deploy.out" 2>"${WORK}/deploy.err" || RC=$?
+    timeout 60 "${UNIT}/deploy.sh" "$@" >"${WORK}/deploy.out" 2>"${WORK}/deploy.err" || RC=$?
 }
 
 # deploy_log_has NAME REGEX - the deploy's stderr matches (its tail is shown when not).
@@ -873,6 +883,46 @@ test_flow_ledger_unwritable() {
   expect_eq "ledger unwritable: the active-slot file names blue" blue "$(cat "${state}/active-slot" 2>&1)"
 }
 
+# ---- the boundary: the engine folder ships alone -----------------------------------------
+
+# outside_references DIR - lines of DIR's files that reach outside the engine:
+# the tooling folder or its scripts, the repository around it, or a package
+# install. The patterns are assembled so that this file does not match itself.
+outside_references() {
+  local tooling="infrastructure/""tools" install="apt""-get|apt ""install|dpkg ""-i|pip3? ""install|apk ""add|ensure""_apt"
+  grep -rnE -- "${tooling}|\.\./\.\./|RM_REPO""_ROOT|(compose|common|testing)""\.sh|boot""strap/|${install}" "$1" || true
+}
+
+test_boundary() {
+  local found
+  found=$(outside_references "${SCRIPTS}")
+  expect_eq "no file of the engine references the tooling, the repository around it or a package install" "" "${found}"
+  # shellcheck disable=SC2016 # the line is written for the copy, not expanded here
+  printf '\nsource "${HERE}/../%s/lib/%s"\n' "tools" "common"".sh" >>"${UNIT}/lib/core.sh"
+  found=$(outside_references "${UNIT}")
+  expect_match "... and the check finds such a reference when one is added" "lib/core.sh:.*common" "${found}"
+  cp -a "${SCRIPTS}/lib/core.sh" "${UNIT}/lib/core.sh"
+  RC=0
+  "${UNIT}/deploy.sh" --help >"${WORK}/unit.out" 2>&1 || RC=$?
+  expect_eq "a copy of the engine folder alone runs (deploy.sh --help)" "0 1" \
+    "${RC} $(grep -c '^Usage: deploy.sh' "${WORK}/unit.out")"
+}
+
+# The host's own settings (Ansible writes DEPLOY_HOST_ENV_DIR/ENV.env) win over the
+# engine's env file; PROXY_IMAGE must come from one of them or the environment.
+test_host_settings() {
+  local out
+  printf 'PROXY_PORT=4111\nPROXY_BIND=10.10.0.7\nPROXY_IMAGE=registry.example/haproxy:host\n' >"${WORK}/host/${ENV_NAME}.env"
+  out=$(load_env "${ENV_NAME}" && echo "${PROXY_PORT} ${PROXY_BIND} $(proxy_image) ${IMAGE_REPO}")
+  expect_eq "the host's settings file overrides the engine's env file, key by key" \
+    "4111 10.10.0.7 registry.example/haproxy:host rmengine/api" "${out}"
+  rm -f "${WORK}/host/${ENV_NAME}.env"
+  RC=0
+  (unset PROXY_IMAGE && load_env "${ENV_NAME}") 2>"${WORK}/noimage.err" || RC=$?
+  expect_eq "no PROXY_IMAGE anywhere: load_env refuses with its own message" "1 PROXY_IMAGE is not set" \
+    "${RC} $(grep -o 'PROXY_IMAGE is not set' "${WORK}/noimage.err")"
+}
+
 main() {
   case "${1:-}" in
     -h | --help) usage; return 0 ;;
@@ -881,6 +931,8 @@ main() {
   esac
   trap cleanup EXIT
   setup
+  test_boundary
+  test_host_settings
   test_builders
   test_run_cmd
   test_proxy_set

@@ -7,10 +7,10 @@
 set -Eeuo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../../scripts/lib/common.sh
-source "${SCRIPT_DIR}/../../scripts/lib/common.sh"
-# shellcheck source=../../scripts/lib/testing.sh
-source "${SCRIPT_DIR}/../../scripts/lib/testing.sh"
+# shellcheck source=../../tools/lib/common.sh
+source "${SCRIPT_DIR}/../../tools/lib/common.sh"
+# shellcheck source=../../tools/lib/testing.sh
+source "${SCRIPT_DIR}/../../tools/lib/testing.sh"
 export RM_LOG_TAG="tf-check"
 
 TF_ROOT="${RM_REPO_ROOT}/infrastructure/terraform"
@@ -51,7 +51,7 @@ Runs all offline checks of infrastructure/terraform and prints each result:
 Terraform works in a fresh copy under ${TF_HOME}/check.*, with the CLI config
 from build-provider.sh, so the repository stays clean. Installs shellcheck
 and jq (apt), the checkov/moto venvs (python-tools.sh), trivy
-(infrastructure/scripts/ci/tools.sh) and Terraform (install-terraform.sh)
+(infrastructure/tools/ci/tools.sh) and Terraform (install-terraform.sh)
 when missing.
 
 Environment:
@@ -78,8 +78,8 @@ ensure_tools() {
   ensure_apt_packages shellcheck curl jq
   # A GitHub-hosted ubuntu-24.04 runner has no Terraform; build one then.
   PATH="$("${SCRIPT_DIR}/install-terraform.sh" | tail -n1):${PATH}"
-  CHECKOV_BIN="$("${RM_REPO_ROOT}/infrastructure/scripts/bootstrap/python-tools.sh" checkov | tail -n1)/bin/checkov"
-  TRIVY_BIN="$("${RM_REPO_ROOT}/infrastructure/scripts/ci/tools.sh" trivy | tail -n1)"
+  CHECKOV_BIN="$("${RM_REPO_ROOT}/infrastructure/tools/bootstrap/python-tools.sh" checkov | tail -n1)/bin/checkov"
+  TRIVY_BIN="$("${RM_REPO_ROOT}/infrastructure/tools/ci/tools.sh" trivy | tail -n1)"
   PROVIDER_VERSION="$("${SCRIPT_DIR}/build-provider.sh" --print-version)"
   PG_MAJOR="$(sed -n 's/^POSTGRES_IMAGE=postgres:\([0-9][0-9]*\).*/\1/p' "${RM_REPO_ROOT}/infrastructure/docker/images.env")"
   [[ -n "${PG_MAJOR}" ]] || die "no POSTGRES_IMAGE=postgres:MAJOR... in infrastructure/docker/images.env"
@@ -324,7 +324,7 @@ tested_dirs() {
 
 run_static_checks() {
   run_check "shellcheck terraform and bootstrap scripts" shellcheck -x \
-    "${TF_ROOT}"/scripts/*.sh "${RM_REPO_ROOT}/infrastructure/scripts/bootstrap/python-tools.sh"
+    "${TF_ROOT}"/scripts/*.sh "${RM_REPO_ROOT}/infrastructure/tools/bootstrap/python-tools.sh"
   run_check "terraform fmt -check -recursive" terraform -chdir="${TF_ROOT}" fmt -check -recursive -no-color
   run_check "checkov: 0 failed checks (skips only in .checkov.yaml)" run_checkov
   run_check "trivy config: 0 HIGH/CRITICAL (accepted only in .trivyignore.yaml)" run_trivy

@@ -5,8 +5,8 @@
 set -Eeuo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../../scripts/lib/common.sh
-source "${SCRIPT_DIR}/../../scripts/lib/common.sh"
+# shellcheck source=../../tools/lib/common.sh
+source "${SCRIPT_DIR}/../../tools/lib/common.sh"
 export RM_LOG_TAG="tf-docs"
 
 TF_ROOT="${RM_REPO_ROOT}/infrastructure/terraform"

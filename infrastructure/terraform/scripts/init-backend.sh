@@ -5,8 +5,8 @@
 set -Eeuo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../../scripts/lib/common.sh
-source "${SCRIPT_DIR}/../../scripts/lib/common.sh"
+# shellcheck source=../../tools/lib/common.sh
+source "${SCRIPT_DIR}/../../tools/lib/common.sh"
 export RM_LOG_TAG="init-backend"
 
 BUCKET="restomarket-terraform-state"
@@ -35,7 +35,7 @@ Credentials (environment only, never arguments or files in the repo):
   Create one under API > Spaces Keys in the DigitalOcean control panel.
 
 The S3 client is 'aws' from PATH, or else the project's venv built by
-infrastructure/scripts/bootstrap/python-tools.sh s3.
+infrastructure/tools/bootstrap/python-tools.sh s3.
 USAGE
 }
 
@@ -72,7 +72,7 @@ find_s3_client() {
     AWS_BIN="$(command -v aws)"
   else
     local venv
-    venv="$("${RM_REPO_ROOT}/infrastructure/scripts/bootstrap/python-tools.sh" s3 | tail -n1)"
+    venv="$("${RM_REPO_ROOT}/infrastructure/tools/bootstrap/python-tools.sh" s3 | tail -n1)"
     AWS_BIN="${venv}/bin/aws"
   fi
   log "S3 client: ${AWS_BIN}, endpoint: ${ENDPOINT}"

@@ -7,10 +7,10 @@
 set -Eeuo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../../scripts/lib/common.sh
-source "${SCRIPT_DIR}/../../scripts/lib/common.sh"
-# shellcheck source=../../scripts/lib/testing.sh
-source "${SCRIPT_DIR}/../../scripts/lib/testing.sh"
+# shellcheck source=../../tools/lib/common.sh
+source "${SCRIPT_DIR}/../../tools/lib/common.sh"
+# shellcheck source=../../tools/lib/testing.sh
+source "${SCRIPT_DIR}/../../tools/lib/testing.sh"
 export RM_LOG_TAG="test-init-backend"
 
 INIT_BACKEND="${SCRIPT_DIR}/init-backend.sh"
@@ -42,7 +42,7 @@ parse_args() {
 }
 
 prepare_tools() {
-  VENV="$("${RM_REPO_ROOT}/infrastructure/scripts/bootstrap/python-tools.sh" s3 | tail -n1)"
+  VENV="$("${RM_REPO_ROOT}/infrastructure/tools/bootstrap/python-tools.sh" s3 | tail -n1)"
   WORK_DIR="$(mktemp -d)"
   # init-backend.sh must find the same client a fresh machine would.
   export PATH="${VENV}/bin:${PATH}"

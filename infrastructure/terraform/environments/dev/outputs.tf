@@ -75,7 +75,7 @@ output "valkey_connection_string" {
   sensitive   = true
 }
 
-# Read by infrastructure/scripts/ansible-inventory.sh: the hosts' firewall,
+# Read by infrastructure/tools/ansible-inventory.sh: the hosts' firewall,
 # proxy port and bind address follow these, so nothing is copied by hand.
 output "api_port" {
   description = "Port of the API proxy on each droplet (the firewall admits it from api_public_cidrs)."

@@ -115,7 +115,7 @@ output "uptime_alert" {
   value       = module.monitoring.uptime_alert
 }
 
-# Read by infrastructure/scripts/ansible-inventory.sh: the hosts' firewall,
+# Read by infrastructure/tools/ansible-inventory.sh: the hosts' firewall,
 # proxy port and bind address follow these, so nothing is copied by hand.
 output "api_port" {
   description = "Port of the API proxy on each droplet (the load balancer forwards to it)."

@@ -141,7 +141,7 @@ class CiCdWorkflowTest {
   void testJobUsesTheSamePostgres15AndRedis7AsMakeTest() {
     Map<String, Object> container = Workflow.map(CI.job("test").get("container"));
     assertThat(container.get("image")).as("Debian 12, whose packages local-services.sh installs").isEqualTo("debian:bookworm");
-    assertThat(Repo.text("infrastructure/scripts/local-services.sh"))
+    assertThat(Repo.text("infrastructure/tools/local-services.sh"))
         .contains("/usr/lib/postgresql/15/bin")
         .contains("redis-server");
     assertThat(runs("test")).contains("make ci-test");
@@ -224,18 +224,18 @@ class CiCdWorkflowTest {
   void deployGoesThroughTheDeployEngineOnEachDropletInTurn() {
     Map<String, Object> deploy = Workflow.with(CI.stepNamed("deploy-staging", "Deploy through the deploy engine on each droplet"));
     assertThat(deploy).containsEntry("sync", true).containsEntry("host", "${{ secrets.STAGING_HOST }}");
-    assertThat(String.valueOf(deploy.get("script"))).contains("infrastructure/scripts/deploy.sh").contains("\"${IMAGE_TAG}\" staging");
+    assertThat(String.valueOf(deploy.get("script"))).contains("/opt/restomarket/engine/deploy.sh").contains("\"${IMAGE_TAG}\" staging");
     assertThat(String.valueOf(deploy.get("fingerprint"))).as("host key is verified").contains("secrets.STAGING_SSH_FINGERPRINT");
   }
 
   @Test
   void deployIsCheckedThroughTheLoadBalancerAndRolledBackOnFailure() {
     assertThat(String.valueOf(CI.stepNamed("deploy-staging", "Health and smoke tests through the load balancer").get("run")))
-        .contains("infrastructure/scripts/ci/smoke-test.sh \"${STAGING_URL}\" \"${IMAGE_TAG}\"");
+        .contains("infrastructure/tools/ci/smoke-test.sh \"${STAGING_URL}\" \"${IMAGE_TAG}\"");
     Map<String, Object> rollback = CI.stepNamed("deploy-staging", "Roll back on failure");
     assertThat(String.valueOf(rollback.get("if"))).startsWith("failure()");
     assertThat(String.valueOf(Workflow.with(rollback).get("script")))
-        .contains("infrastructure/scripts/rollback.sh --env staging \"${PREVIOUS_TAG}\"");
+        .contains("/opt/restomarket/engine/rollback.sh --env staging \"${PREVIOUS_TAG}\"");
     assertThat(String.valueOf(CI.stepNamed("deploy-staging", "Record the live release").get("run")))
         .contains("smoke-test.sh --live-version");
   }

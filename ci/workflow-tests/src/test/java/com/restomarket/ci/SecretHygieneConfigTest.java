@@ -26,7 +26,7 @@ class SecretHygieneConfigTest {
         .containsExactly("gitleaks", "shellcheck", "terraform-fmt", "yamllint", "trailing-whitespace", "end-of-file");
     Map<String, Object> gitleaks = hooks().getFirst();
     assertThat(gitleaks)
-        .containsEntry("entry", "infrastructure/scripts/ci/gitleaks.sh staged")
+        .containsEntry("entry", "infrastructure/tools/ci/gitleaks.sh staged")
         .containsEntry("pass_filenames", false)
         .containsEntry("always_run", true);
   }

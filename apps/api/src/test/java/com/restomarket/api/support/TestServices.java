@@ -10,7 +10,7 @@ import org.springframework.test.context.DynamicPropertyRegistry;
 
 /**
  * Connection settings of the real PostgreSQL and Redis that {@code
- * infrastructure/scripts/local-services.sh} runs for the tests. Tests use the {@code
+ * infrastructure/tools/local-services.sh} runs for the tests. Tests use the {@code
  * restomarket_test} database so a developer's local data is never touched.
  */
 public final class TestServices {
@@ -103,6 +103,6 @@ public final class TestServices {
         "No "
             + ENV_FILE
             + " found: the tests need the real PostgreSQL and Redis. Run `make test`, or start"
-            + " them with `infrastructure/scripts/local-services.sh start`.");
+            + " them with `infrastructure/tools/local-services.sh start`.");
   }
 }

@@ -22,12 +22,13 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../lib/common.sh
 source "${HERE}/../lib/common.sh"
 # shellcheck source=../lib/testing.sh
-source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
-# shellcheck source=../lib/deploy.sh
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
+# shellcheck source=../../scripts/lib/deploy.sh
 source "${RM_REPO_ROOT}/infrastructure/scripts/lib/deploy.sh"
 export RM_LOG_TAG="test-deploy"
 
 SCRIPTS="${RM_REPO_ROOT}/infrastructure/scripts"
+TOOLS="${RM_REPO_ROOT}/infrastructure/tools"
 RUN_ID="rmdeploytest-$$"
 REPO="${RUN_ID}/api"
 RATE="${DEPLOY_TEST_RATE:-200}"
@@ -101,22 +102,26 @@ write_env_file() {
 }
 
 setup() {
-  "${SCRIPTS}/bootstrap/docker.sh" --no-compose >/dev/null 2>&1 || "${SCRIPTS}/bootstrap/docker.sh" --no-compose
+  "${TOOLS}/bootstrap/docker.sh" --no-compose >/dev/null 2>&1 || "${TOOLS}/bootstrap/docker.sh" --no-compose
   "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh" >/dev/null 2>&1 || "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh"
   have jq || ensure_apt_packages jq
   have curl || ensure_apt_packages curl
-  VEGETA=$("${SCRIPTS}/bootstrap/load-tool.sh")
+  VEGETA=$("${TOOLS}/bootstrap/load-tool.sh")
   # shellcheck source=/dev/null
-  source <("${SCRIPTS}/compose.sh" --env)
+  source <("${TOOLS}/compose.sh" --env)
+  # The engine takes its proxy image from the environment here (Ansible writes it on hosts).
+  export PROXY_IMAGE
   WORK=$(mktemp -d "/tmp/${RUN_ID}.XXXX")
+  # Never this machine's own host settings (a droplet's /etc/restomarket/ENV.env).
+  export RESTOMARKET_HOST_ENV_DIR="${WORK}/host-settings"
   METRICS="${WORK}/metrics.tsv"
   mkdir -p "${WORK}/envs" "${WORK}/envdir/secrets" "${WORK}/pause"
   PORT=$(free_port)
   log "run ${RUN_ID}: proxy port ${PORT}, work dir ${WORK}"
   install_curl_shim
 
-  step build_v1 env IMAGE_REPO="${REPO}" "${SCRIPTS}/build-image.sh" v1
-  step build_v2 env IMAGE_REPO="${REPO}" "${SCRIPTS}/build-image.sh" v2
+  step build_v1 env IMAGE_REPO="${REPO}" "${TOOLS}/build-image.sh" v1
+  step build_v2 env IMAGE_REPO="${REPO}" "${TOOLS}/build-image.sh" v2
   # v3: Redis points nowhere (a command-line argument beats the environment),
   # so /health answers 503 forever; v4: an invalid port, the JVM exits on start.
   build_variant v3 "${REPO}:v2" '["--REDIS_PORT=1"]'

@@ -39,9 +39,9 @@ main() {
   local tag="${1:-$(default_tag)}" commit start context="${BUILD_CONTEXT:-${RM_REPO_ROOT}}" extra=()
   [[ "${BUILD_NO_CACHE:-}" == 1 ]] && extra+=(--no-cache)
   [[ "${tag}" =~ ${TAG_PATTERN} ]] || die "invalid image tag '${tag}'" "use letters, digits, '.', '_' or '-' (max 128), e.g. v1.2.3 or a git SHA"
-  [[ -x "${DOCKER}" ]] || die "${DOCKER} not found" "run make docker (infrastructure/scripts/bootstrap/docker.sh)"
+  [[ -x "${DOCKER}" ]] || die "${DOCKER} not found" "run make docker (infrastructure/tools/bootstrap/docker.sh)"
   # shellcheck source=/dev/null
-  source <("${RM_REPO_ROOT}/infrastructure/scripts/compose.sh" --env)
+  source <("${RM_REPO_ROOT}/infrastructure/tools/compose.sh" --env)
   commit=$(git -C "${RM_REPO_ROOT}" rev-parse HEAD 2>/dev/null || echo unknown)
   start=$(date +%s)
   log "building ${IMAGE_REPO}:${tag} (jdk ${BUILD_JDK_IMAGE}, runtime base ${RUNTIME_BASE_IMAGE})"

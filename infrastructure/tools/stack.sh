@@ -8,7 +8,7 @@ set -Eeuo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 export RM_LOG_TAG="stack"
 
-COMPOSE="${RM_REPO_ROOT}/infrastructure/scripts/compose.sh"
+COMPOSE="${RM_REPO_ROOT}/infrastructure/tools/compose.sh"
 DOCKER=/usr/bin/docker
 UP_TIMEOUT="${STACK_UP_TIMEOUT:-300}"
 # Settings of .env.staging that must hold a real secret.
@@ -177,13 +177,13 @@ URLS
 up() {
   # Docker first: the settings and port checks below ask the engine questions,
   # and on a fresh machine there is no engine until this step installs it.
-  step docker "${RM_REPO_ROOT}/infrastructure/scripts/bootstrap/docker.sh"
+  step docker "${RM_REPO_ROOT}/infrastructure/tools/bootstrap/docker.sh"
   if [[ "${STACK}" == dev ]]; then create_dev_env; else require_staging_env; fi
   check_ports
   step base-images "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh"
   if [[ "${STACK}" == staging ]]; then
     write_staging_secrets
-    step api-image "${RM_REPO_ROOT}/infrastructure/scripts/build-image.sh" "$(env_value API_IMAGE | sed 's/.*://')"
+    step api-image "${RM_REPO_ROOT}/infrastructure/tools/build-image.sh" "$(env_value API_IMAGE | sed 's/.*://')"
   fi
   step start compose up -d --remove-orphans
   step wait-healthy wait_for_api

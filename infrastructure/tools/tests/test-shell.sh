@@ -6,7 +6,7 @@ set -Eeuo pipefail
 # shellcheck source=../lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 # shellcheck source=../lib/testing.sh
-source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
 export RM_LOG_TAG=test-shell
 
 usage() {
@@ -24,7 +24,7 @@ list_scripts() {
 }
 
 # Sourced libraries and container entrypoints are not command-line tools.
-is_library() { [[ "$1" == */lib/* || "$1" == */base-images/* || "$1" == .ci/run ]]; }
+is_library() { [[ "$1" == */lib/* || "$1" == */tests/assert.sh || "$1" == */base-images/* || "$1" == .ci/run ]]; }
 
 check_script() {
   local f="$1" out rc

@@ -38,7 +38,7 @@ USAGE
 
 ensure_tools() {
   ACTIONLINT=$("${HERE}/tools.sh" actionlint | tail -n1)
-  VENV=$("${RM_REPO_ROOT}/infrastructure/scripts/bootstrap/python-tools.sh" ci | tail -n1)
+  VENV=$("${RM_REPO_ROOT}/infrastructure/tools/bootstrap/python-tools.sh" ci | tail -n1)
   have shellcheck || ensure_apt_packages shellcheck
 }
 

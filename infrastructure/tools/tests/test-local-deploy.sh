@@ -10,7 +10,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../lib/common.sh
 source "${HERE}/../lib/common.sh"
 # shellcheck source=../lib/testing.sh
-source "${RM_REPO_ROOT}/infrastructure/scripts/lib/testing.sh"
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
 export RM_LOG_TAG="test-local-deploy"
 
 DOCKER=/usr/bin/docker
@@ -55,9 +55,9 @@ setup() {
     -e "s|^PROXY_PORT=.*|PROXY_PORT=${PORT}|" -e "s|^ENV_DIR=.*|ENV_DIR=${WORK}/envdir|" \
     -e "s|^STATE_DIR=.*|STATE_DIR=${WORK}/state|" \
     "${RM_REPO_ROOT}/infrastructure/scripts/env/local.env" >"${WORK}/envs/local.env"
-  export RESTOMARKET_DEPLOY_ENVS="${WORK}/envs" DEPLOY_ACTOR=test-local-deploy
-  step build_a env IMAGE_REPO="${REPO}" "${RM_REPO_ROOT}/infrastructure/scripts/build-image.sh" a
-  step build_b env IMAGE_REPO="${REPO}" "${RM_REPO_ROOT}/infrastructure/scripts/build-image.sh" b
+  export RESTOMARKET_DEPLOY_ENVS="${WORK}/envs" RESTOMARKET_HOST_ENV_DIR="${WORK}/host" DEPLOY_ACTOR=test-local-deploy
+  step build_a env IMAGE_REPO="${REPO}" "${RM_REPO_ROOT}/infrastructure/tools/build-image.sh" a
+  step build_b env IMAGE_REPO="${REPO}" "${RM_REPO_ROOT}/infrastructure/tools/build-image.sh" b
 }
 
 test_first_deploy_prepares_the_host() {

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Shared helpers for every restomarket shell script: timestamped logging,
-# fatal errors with a hint, timed steps, root/apt helpers and the cache layout.
+# Shared helpers for the project's tooling: the engine's logging, errors and
+# polling (scripts/lib/core.sh), plus timed steps, root/apt helpers, secrets
+# and the cache layout. The engine itself never sources this file.
 # Source it; it defines functions only and changes no shell options.
 
 RM_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
@@ -12,19 +13,8 @@ if [[ -z "${JAVA_HOME:-}" && -d /usr/lib/jvm/temurin-25-jdk-amd64 ]]; then
   export JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64
 fi
 
-_rm_ts() { date -u +%Y-%m-%dT%H:%M:%SZ; }
-
-log() { printf '%s [%s] %s\n' "$(_rm_ts)" "${RM_LOG_TAG:-restomarket}" "$*" >&2; }
-warn() { printf '%s [%s] WARNING: %s\n' "$(_rm_ts)" "${RM_LOG_TAG:-restomarket}" "$*" >&2; }
-
-# die MESSAGE [HINT] - print what went wrong and what to do, exit 1.
-die() {
-  printf '%s [%s] ERROR: %s\n' "$(_rm_ts)" "${RM_LOG_TAG:-restomarket}" "$1" >&2
-  if [[ -n "${2:-}" ]]; then
-    printf '%s [%s]   hint: %s\n' "$(_rm_ts)" "${RM_LOG_TAG:-restomarket}" "$2" >&2
-  fi
-  exit "${3:-1}"
-}
+# shellcheck source-path=SCRIPTDIR source=../../scripts/lib/core.sh
+source "${RM_REPO_ROOT}/infrastructure/scripts/lib/core.sh"
 
 # step NAME COMMAND... - run one named step, log its start, end and duration.
 step() {
@@ -40,8 +30,6 @@ step() {
   fi
   return "${rc}"
 }
-
-have() { command -v "$1" >/dev/null 2>&1; }
 
 is_debian_root() { [[ ${EUID} -eq 0 && -f /etc/debian_version ]]; }
 
@@ -69,16 +57,4 @@ random_secret() {
   local s
   s=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
   printf '%s' "${s:0:32}"
-}
-
-# wait_until SECONDS DESCRIPTION COMMAND... - poll COMMAND every 0.2s until it succeeds.
-wait_until() {
-  local timeout="$1" what="$2" deadline
-  shift 2
-  deadline=$(($(date +%s) + timeout))
-  until "$@" >/dev/null 2>&1; do
-    (($(date +%s) >= deadline)) && return 1
-    sleep 0.2
-  done
-  log "${what}: ready"
 }

@@ -41,17 +41,18 @@ fake_aws_key_id() { printf 'AKIA%s' "$(random_chars 16 | tr '[:lower:]' '[:upper
 
 setup_repo() {
   local venv
-  venv=$("${RM_REPO_ROOT}/infrastructure/scripts/bootstrap/python-tools.sh" ci | tail -n1)
+  venv=$("${RM_REPO_ROOT}/infrastructure/tools/bootstrap/python-tools.sh" ci | tail -n1)
   "${HERE}/tools.sh" gitleaks >/dev/null
   WORK=$(mktemp -d)
   git -C "${WORK}" init -q -b main
   git -C "${WORK}" config user.email hook-test@example.invalid
   git -C "${WORK}" config user.name "hook test"
   git -C "${WORK}" config commit.gpgsign false
-  mkdir -p "${WORK}/infrastructure/scripts/ci" "${WORK}/infrastructure/scripts/lib"
+  mkdir -p "${WORK}/infrastructure/tools/ci" "${WORK}/infrastructure/tools/lib" "${WORK}/infrastructure/scripts/lib"
   cp "${RM_REPO_ROOT}/.pre-commit-config.yaml" "${RM_REPO_ROOT}/.gitleaks.toml" "${RM_REPO_ROOT}/.yamllint.yaml" "${WORK}/"
-  cp -p "${HERE}/gitleaks.sh" "${HERE}/tools.sh" "${WORK}/infrastructure/scripts/ci/"
-  cp "${RM_REPO_ROOT}/infrastructure/scripts/lib/common.sh" "${WORK}/infrastructure/scripts/lib/"
+  cp -p "${HERE}/gitleaks.sh" "${HERE}/tools.sh" "${WORK}/infrastructure/tools/ci/"
+  cp "${RM_REPO_ROOT}/infrastructure/tools/lib/common.sh" "${WORK}/infrastructure/tools/lib/"
+  cp "${RM_REPO_ROOT}/infrastructure/scripts/lib/core.sh" "${WORK}/infrastructure/scripts/lib/"
   (cd "${WORK}" && "${venv}/bin/pre-commit" install >/dev/null)
   (cd "${WORK}" && git add -A && git commit -q -m "hook set-up")
 }

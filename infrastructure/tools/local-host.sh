@@ -8,8 +8,8 @@ set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib/common.sh
 source "${HERE}/lib/common.sh"
-# shellcheck source=lib/deploy.sh
-source "${HERE}/lib/deploy.sh"
+# shellcheck source=../scripts/lib/deploy.sh
+source "${RM_REPO_ROOT}/infrastructure/scripts/lib/deploy.sh"
 export RM_LOG_TAG="local-host"
 
 API_UID=1001
@@ -25,7 +25,8 @@ Usage: $(basename "$0") up|down|status
   status  show the containers of the local deployment
 
 Settings come from infrastructure/scripts/env/local.env (RESTOMARKET_DEPLOY_ENVS and
-RESTOMARKET_ENV_DIR override the folders). dev and staging hosts are prepared by Ansible.
+RESTOMARKET_ENV_DIR override the folders); the proxy image from
+infrastructure/docker/images.env. dev and staging hosts are prepared by Ansible.
 USAGE
 }
 
@@ -76,8 +77,6 @@ ensure_container() {
 }
 
 start_dependencies() {
-  # shellcheck source=/dev/null
-  source <("${HERE}/compose.sh" --env)
   ensure_container "$(db_container)" -v "${STACK_NAME}_postgres_data:/var/lib/postgresql/data" \
     -e POSTGRES_USER=restomarket -e POSTGRES_DB=restomarket \
     -e POSTGRES_PASSWORD="$(cat "${ENV_DIR}/secrets/DATABASE_PASSWORD")" "${POSTGRES_IMAGE}"
@@ -91,7 +90,7 @@ up() {
   [[ "${DEPLOY_ENV}" == local ]] || die "local-host.sh prepares ENV=local only" "dev and staging hosts are set up by Ansible"
   "${HERE}/bootstrap/docker.sh" --no-compose >/dev/null
   # What the engine needs and, on droplets, gets from Ansible (it installs nothing).
-  ensure_apt_packages curl jq util-linux
+  "${HERE}/bootstrap/engine-tools.sh"
   write_env_dir
   ensure_network
   start_dependencies
@@ -118,6 +117,10 @@ main() {
     *) usage >&2; die "unknown action '${action}'" "use up, down or status" 2 ;;
   esac
   [[ $# -le 1 ]] || die "unexpected argument '$2'" "see --help" 2
+  # Image names (PostgreSQL, Redis, and the PROXY_IMAGE load_env asks for).
+  # shellcheck source=/dev/null
+  source <("${HERE}/compose.sh" --env)
+  export PROXY_IMAGE
   load_env local
   case "${action}" in
     up) up ;;

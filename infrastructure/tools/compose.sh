@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one way this project runs Docker Compose. Picks Compose v2 (the binary
-# infrastructure/scripts/bootstrap/docker.sh builds, or a `docker compose`
+# infrastructure/tools/bootstrap/docker.sh builds, or a `docker compose`
 # plugin) over Debian's docker-compose v1, puts the base-image variables of
 # infrastructure/docker/images.env into the environment (with the air-gapped
 # overrides written by infrastructure/docker/base-images/build.sh on top) and
@@ -93,7 +93,7 @@ choose_compose() {
     export PATH DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
     return 0
   fi
-  die "no Docker Compose found" "run infrastructure/scripts/bootstrap/docker.sh (it installs one), then re-run"
+  die "no Docker Compose found" "run infrastructure/tools/bootstrap/docker.sh (it installs one), then re-run"
 }
 
 print_image_env() {
