@@ -46,10 +46,10 @@ EOF
 # container_image_ids - image IDs used by any container.
 container_image_ids() {
   local ids
-  ids=$("${DOCKER}" ps -aq --no-trunc)
+  ids=$(run_cmd containers_all_cmd)
   [[ -n "${ids}" ]] || return 0
   # shellcheck disable=SC2086 # one container ID per word
-  "${DOCKER}" inspect -f '{{.Image}}' ${ids} 2>/dev/null || true
+  run_cmd containers_image_cmd ${ids} 2>/dev/null || true
 }
 
 # release_tags - the live and the previous release of the ledger (the last two
@@ -66,8 +66,8 @@ repo_images() {
   while read -r id tag; do
     [[ "${tag}" == "<none>" ]] && continue
     # Nanoseconds since the epoch: RFC 3339 strings with trimmed fractions do not sort.
-    printf '%s %s %s\n' "${id}" "$(date -d "$("${DOCKER}" image inspect -f '{{.Created}}' "$1:${tag}")" +%s%N)" "${tag}"
-  done < <("${DOCKER}" images --no-trunc --format '{{.ID}} {{.Tag}}' "$1")
+    printf '%s %s %s\n' "${id}" "$(date -d "$(run_cmd image_created_cmd "$1:${tag}")" +%s%N)" "${tag}"
+  done < <(run_cmd repo_images_cmd "$1")
 }
 
 # take_lock SECONDS - the environment's deploy lock, unless the deploy that
@@ -144,7 +144,7 @@ main() {
         log "would delete ${repo}:${tag} (${id:7:12}, created $(date -u -d "@${created:0:10}" +%FT%TZ))"
       else
         log "deleting ${repo}:${tag} (${id:7:12}, created $(date -u -d "@${created:0:10}" +%FT%TZ))"
-        "${DOCKER}" rmi "${repo}:${tag}" >/dev/null || warn "could not delete ${repo}:${tag}"
+        run_cmd image_remove_cmd "${repo}:${tag}" >/dev/null || warn "could not delete ${repo}:${tag}"
       fi
     done
     deleted=$((deleted + 1))

@@ -88,7 +88,7 @@ OUTCOME_ON_FAILURE="failed"
 # with FAIL_REASON set.
 
 prepare_host() {
-  if ! "${DOCKER}" network inspect "${NETWORK}" >/dev/null 2>&1; then
+  if ! run_cmd network_inspect_cmd >/dev/null 2>&1; then
     log "creating network ${NETWORK}"
     run_cmd network_create_cmd >/dev/null || { FAIL_REASON="cannot create network ${NETWORK}"; return 1; }
   fi
@@ -108,10 +108,10 @@ prepare_host() {
       log "starting proxy ${PROXY} on ${PROXY_BIND}:${PROXY_PORT} (live slot: ${active:-none})"
       run_cmd proxy_run_cmd >/dev/null || { FAIL_REASON="cannot start the proxy ${PROXY}"; return 1; }
       ;;
-    *) "${DOCKER}" start "${PROXY}" >/dev/null || { FAIL_REASON="cannot start the proxy ${PROXY}"; return 1; } ;;
+    *) run_cmd container_start_cmd "${PROXY}" >/dev/null || { FAIL_REASON="cannot start the proxy ${PROXY}"; return 1; } ;;
   esac
   wait_until 30 "proxy runtime API" proxy_api "show info" ||
-    { FAIL_REASON="proxy ${PROXY} does not answer on its runtime API: $("${DOCKER}" logs --tail 5 "${PROXY}" 2>&1)"; return 1; }
+    { FAIL_REASON="proxy ${PROXY} does not answer on its runtime API: $(run_cmd container_logs_cmd "${PROXY}" 5 2>&1)"; return 1; }
 }
 
 pull_image() {
@@ -119,22 +119,22 @@ pull_image() {
     log "image ${IMAGE} is present locally; not pulling"
     return 0
   fi
-  "${DOCKER}" pull "${IMAGE}" >/dev/null 2>&1 ||
+  run_cmd image_pull_cmd "${IMAGE}" >/dev/null 2>&1 ||
     { FAIL_REASON="image ${IMAGE} not found locally and cannot be pulled (unknown tag, or no registry access)"; return 1; }
 }
 
 migrate_database() {
   local name="${STACK_NAME}-migrate" rc=0 cmd=()
   # A migration container left by a killed deploy: PostgreSQL rolled its transaction back.
-  "${DOCKER}" rm -f "${name}" >/dev/null 2>&1 || true
+  run_cmd container_remove_cmd "${name}" >/dev/null 2>&1 || true
   mapfile -t cmd < <(migrate_run_cmd "${IMAGE}")
   timeout "${MIGRATE_TIMEOUT}" "${cmd[@]}" >/dev/null 2>&1 || rc=$?
   if ((rc != 0)); then
-    FAIL_REASON="migrations failed (exit ${rc}); last lines: $("${DOCKER}" logs --tail 15 "${name}" 2>&1 | tail -n 15)"
-    "${DOCKER}" rm -f "${name}" >/dev/null 2>&1 || true
+    FAIL_REASON="migrations failed (exit ${rc}); last lines: $(run_cmd container_logs_cmd "${name}" 15 2>&1 | tail -n 15)"
+    run_cmd container_remove_cmd "${name}" >/dev/null 2>&1 || true
     return 1
   fi
-  "${DOCKER}" rm -f "${name}" >/dev/null 2>&1 || true
+  run_cmd container_remove_cmd "${name}" >/dev/null 2>&1 || true
 }
 
 start_candidate() {
@@ -161,11 +161,11 @@ gate_candidate() {
   name=$(slot_container "${CANDIDATE}")
   deadline=$(($(date +%s) + GATE_TIMEOUT))
   while :; do
-    read -r state health < <("${DOCKER}" inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "${name}" 2>/dev/null || echo absent)
+    read -r state health < <(run_cmd container_health_cmd "${name}" 2>/dev/null || echo absent)
     case "${state}" in
       running) ;;
       *)
-        FAIL_REASON="candidate ${name} is ${state} (exit code $("${DOCKER}" inspect -f '{{.State.ExitCode}}' "${name}" 2>/dev/null || echo '?')) instead of running"
+        FAIL_REASON="candidate ${name} is ${state} (exit code $(run_cmd container_exit_code_cmd "${name}" 2>/dev/null || echo '?')) instead of running"
         return 1
         ;;
     esac
@@ -369,7 +369,7 @@ finish() {
         run_cmd slot_stop_cmd "${CANDIDATE}" >/dev/null 2>&1
       fi
       log "candidate ${name}, last log lines:"
-      "${DOCKER}" logs --tail 20 "${name}" 2>&1 | sed 's/^/    /' >&2 || true
+      run_cmd container_logs_cmd "${name}" 20 2>&1 | sed 's/^/    /' >&2 || true
       run_cmd container_remove_cmd "${name}" >/dev/null 2>&1 || true
       if [[ -n "${SWITCHED_BACK}" ]]; then
         log "removed ${name}; traffic is back on ${LIVE_TAG} (${LIVE})"

@@ -44,7 +44,7 @@ EOF
 # the host cannot tell).
 live_tag() {
   local slot
-  if "${DOCKER}" info >/dev/null 2>&1; then
+  if run_cmd docker_info_cmd >/dev/null 2>&1; then
     slot=$(live_slot)
     [[ -n "${slot}" ]] && { slot_release "${slot}"; return 0; }
   fi
@@ -110,7 +110,7 @@ main() {
     die "${tag} was never deployed successfully to ${DEPLOY_ENV}; refusing to roll back to it" \
       "pick a tag from $(basename "$0") --list --env ${DEPLOY_ENV} (or deploy it normally with deploy.sh)"
   require_docker
-  if ! image_id "${IMAGE_REPO}:${tag}" >/dev/null && ! "${DOCKER}" pull "${IMAGE_REPO}:${tag}" >/dev/null 2>&1; then
+  if ! image_id "${IMAGE_REPO}:${tag}" >/dev/null && ! run_cmd image_pull_cmd "${IMAGE_REPO}:${tag}" >/dev/null 2>&1; then
     die "image ${IMAGE_REPO}:${tag} is no longer on this host and cannot be pulled" \
       "rebuild or push it (build-image.sh ${tag}), or pick another release from --list"
   fi

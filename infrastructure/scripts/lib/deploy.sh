@@ -110,7 +110,7 @@ require_tools() {
 }
 
 require_docker() {
-  "${DOCKER}" info >/dev/null 2>&1 || die "no Docker engine answers" "start Docker (on hosts Ansible installs it: make ansible-setup ENV=...; locally: make docker)"
+  run_cmd docker_info_cmd >/dev/null 2>&1 || die "no Docker engine answers" "start Docker (on hosts Ansible installs it: make ansible-setup ENV=...; locally: make docker)"
 }
 
 # proxy_image - the HAProxy image (PROXY_IMAGE: on hosts from Ansible, which
@@ -244,6 +244,49 @@ proxy_api_cmd() {
     _ "${PROXY_API_PORT}" "$1"
 }
 
+# Every other docker call of the engine, one builder each (state reads included,
+# so the fast suite pins their argv too).
+docker_info_cmd() { printf '%s\n' "${DOCKER}" info; }
+network_inspect_cmd() { printf '%s\n' "${DOCKER}" network inspect "${NETWORK}"; }
+image_pull_cmd() { printf '%s\n' "${DOCKER}" pull "$1"; }
+image_remove_cmd() { printf '%s\n' "${DOCKER}" rmi "$1"; }
+container_start_cmd() { printf '%s\n' "${DOCKER}" start "$1"; }
+# container_logs_cmd NAME LINES - the last LINES lines of NAME's output.
+container_logs_cmd() { printf '%s\n' "${DOCKER}" logs --tail "$2" "$1"; }
+# container_signal_cmd NAME SIGNAL - e.g. USR1: HAProxy's soft stop.
+container_signal_cmd() { printf '%s\n' "${DOCKER}" kill -s "$2" "$1"; }
+container_rename_cmd() { printf '%s\n' "${DOCKER}" rename "$1" "$2"; }
+# container_wait_cmd NAME - blocks until NAME exits, prints its exit code.
+container_wait_cmd() { printf '%s\n' "${DOCKER}" wait "$1"; }
+container_state_cmd() { printf '%s\n' "${DOCKER}" container inspect -f '{{.State.Status}}' "$1"; }
+# container_health_cmd NAME - "STATUS HEALTH" (HEALTH empty without a health check).
+container_health_cmd() {
+  printf '%s\n' "${DOCKER}" inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$1"
+}
+container_exit_code_cmd() { printf '%s\n' "${DOCKER}" inspect -f '{{.State.ExitCode}}' "$1"; }
+slot_release_cmd() {
+  printf '%s\n' "${DOCKER}" inspect -f "{{index .Config.Labels \"${LABEL_RELEASE}\"}}" "$(slot_container "$1")"
+}
+slot_image_cmd() { printf '%s\n' "${DOCKER}" inspect -f '{{.Image}}' "$(slot_container "$1")"; }
+slot_ip_cmd() {
+  printf '%s\n' "${DOCKER}" inspect -f "{{with index .NetworkSettings.Networks \"${NETWORK}\"}}{{.IPAddress}}{{end}}" \
+    "$(slot_container "$1")"
+}
+image_id_cmd() { printf '%s\n' "${DOCKER}" image inspect -f '{{.Id}}' "$1"; }
+image_digests_cmd() { printf '%s\n' "${DOCKER}" image inspect -f '{{range .RepoDigests}}{{.}} {{end}}' "$1"; }
+image_created_cmd() { printf '%s\n' "${DOCKER}" image inspect -f '{{.Created}}' "$1"; }
+# proxy_facts_cmd - "BINDINGS|IMAGE|SPEC" of the proxy container (proxy_drift).
+proxy_facts_cmd() {
+  printf '%s\n' "${DOCKER}" container inspect -f \
+    "{{range \$p, \$b := .HostConfig.PortBindings}}{{range \$b}}{{.HostIp}}:{{.HostPort}} {{end}}{{end}}|{{.Config.Image}}|{{index .Config.Labels \"${LABEL_PROXY_SPEC}\"}}" \
+    "${PROXY}"
+}
+# Image retention (cleanup-images.sh): every container, the images they use,
+# and the images of one repository.
+containers_all_cmd() { printf '%s\n' "${DOCKER}" ps -aq --no-trunc; }
+containers_image_cmd() { printf '%s\n' "${DOCKER}" inspect -f '{{.Image}}' "$@"; }
+repo_images_cmd() { printf '%s\n' "${DOCKER}" images --no-trunc --format '{{.ID}} {{.Tag}}' "$1"; }
+
 # run_cmd BUILDER ARGS... - run the command line a builder prints.
 run_cmd() {
   local cmd=()
@@ -256,25 +299,23 @@ run_cmd() {
 # container_state NAME - running, exited, created, restarting, ... or absent.
 container_state() {
   local state
-  state=$("${DOCKER}" container inspect -f '{{.State.Status}}' "$1" 2>/dev/null) || state=""
+  state=$(run_cmd container_state_cmd "$1" 2>/dev/null) || state=""
   echo "${state:-absent}"
 }
 
 # slot_release SLOT - the release tag a slot's container was started with.
-slot_release() { "${DOCKER}" inspect -f "{{index .Config.Labels \"${LABEL_RELEASE}\"}}" "$(slot_container "$1")" 2>/dev/null || true; }
+slot_release() { run_cmd slot_release_cmd "$1" 2>/dev/null || true; }
 
-slot_image_id() { "${DOCKER}" inspect -f '{{.Image}}' "$(slot_container "$1")" 2>/dev/null || true; }
+slot_image_id() { run_cmd slot_image_cmd "$1" 2>/dev/null || true; }
 
-slot_ip() {
-  "${DOCKER}" inspect -f "{{with index .NetworkSettings.Networks \"${NETWORK}\"}}{{.IPAddress}}{{end}}" "$(slot_container "$1")"
-}
+slot_ip() { run_cmd slot_ip_cmd "$1"; }
 
-image_id() { "${DOCKER}" image inspect -f '{{.Id}}' "$1" 2>/dev/null; }
+image_id() { run_cmd image_id_cmd "$1" 2>/dev/null; }
 
 # image_digest IMAGE - the registry digest when the image came from one, else its ID.
 image_digest() {
   local digest
-  digest=$("${DOCKER}" image inspect -f '{{range .RepoDigests}}{{.}} {{end}}' "$1" 2>/dev/null | awk '{print $1}')
+  digest=$(run_cmd image_digests_cmd "$1" 2>/dev/null | awk '{print $1}')
   if [[ -n "${digest}" ]]; then echo "${digest#*@}"; else image_id "$1"; fi
 }
 
@@ -310,9 +351,7 @@ proxy_running() { [[ "$(container_state "${PROXY}")" == running ]]; }
 # when there is no proxy). Such changes only take effect in a new container.
 proxy_drift() {
   local info binding image spec want_binding want_image want_spec out=""
-  info=$("${DOCKER}" container inspect -f \
-    "{{range \$p, \$b := .HostConfig.PortBindings}}{{range \$b}}{{.HostIp}}:{{.HostPort}} {{end}}{{end}}|{{.Config.Image}}|{{index .Config.Labels \"${LABEL_PROXY_SPEC}\"}}" \
-    "${PROXY}" 2>/dev/null) || return 0
+  info=$(run_cmd proxy_facts_cmd 2>/dev/null) || return 0
   IFS='|' read -r binding image spec <<<"${info}"
   binding="${binding% }"
   want_binding="${PROXY_BIND}:${PROXY_PORT}"

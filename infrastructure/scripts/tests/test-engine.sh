@@ -446,6 +446,48 @@ EOF
 )" "$(proxy_api_cmd "set server api/blue state ready; set server api/green state maint")"
 }
 
+# argv_of BUILDER ARGS... - the builder's argv on one line, arguments joined by
+# " | ", the docker CLI as @DOCKER@.
+argv_of() {
+  local out
+  out=$("$@" | sed "s#^${DOCKER}\$#@DOCKER@#" | sed ':a;N;$!ba;s/\n/ | /g')
+  printf '%s' "${out}"
+}
+
+# The builders of every other docker call: state reads, pulls, logs, retention.
+test_more_builders() {
+  local name want
+  local -a call
+  while IFS=$'\t' read -r name want; do
+    [[ -z "${name}" ]] && continue
+    read -r -a call <<<"${name}"
+    expect_text "${call[0]} argv" "${want}" "$(argv_of "${call[@]}")"
+  done <<'EOF'
+docker_info_cmd	@DOCKER@ | info
+network_inspect_cmd	@DOCKER@ | network | inspect | rmengine
+image_pull_cmd rmengine/api:v2	@DOCKER@ | pull | rmengine/api:v2
+image_remove_cmd rmengine/api:v1	@DOCKER@ | rmi | rmengine/api:v1
+container_start_cmd rmengine-proxy	@DOCKER@ | start | rmengine-proxy
+container_logs_cmd rmengine-green 15	@DOCKER@ | logs | --tail | 15 | rmengine-green
+container_signal_cmd rmengine-proxy USR1	@DOCKER@ | kill | -s | USR1 | rmengine-proxy
+container_rename_cmd rmengine-proxy rmengine-proxy-old	@DOCKER@ | rename | rmengine-proxy | rmengine-proxy-old
+container_wait_cmd rmengine-proxy-old	@DOCKER@ | wait | rmengine-proxy-old
+container_state_cmd rmengine-blue	@DOCKER@ | container | inspect | -f | {{.State.Status}} | rmengine-blue
+container_health_cmd rmengine-blue	@DOCKER@ | inspect | -f | {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}} | rmengine-blue
+container_exit_code_cmd rmengine-blue	@DOCKER@ | inspect | -f | {{.State.ExitCode}} | rmengine-blue
+slot_release_cmd green	@DOCKER@ | inspect | -f | {{index .Config.Labels "com.restomarket.release"}} | rmengine-green
+slot_image_cmd blue	@DOCKER@ | inspect | -f | {{.Image}} | rmengine-blue
+slot_ip_cmd green	@DOCKER@ | inspect | -f | {{with index .NetworkSettings.Networks "rmengine"}}{{.IPAddress}}{{end}} | rmengine-green
+image_id_cmd rmengine/api:v2	@DOCKER@ | image | inspect | -f | {{.Id}} | rmengine/api:v2
+image_digests_cmd rmengine/api:v2	@DOCKER@ | image | inspect | -f | {{range .RepoDigests}}{{.}} {{end}} | rmengine/api:v2
+image_created_cmd rmengine/api:v2	@DOCKER@ | image | inspect | -f | {{.Created}} | rmengine/api:v2
+proxy_facts_cmd	@DOCKER@ | container | inspect | -f | {{range $p, $b := .HostConfig.PortBindings}}{{range $b}}{{.HostIp}}:{{.HostPort}} {{end}}{{end}}|{{.Config.Image}}|{{index .Config.Labels "com.restomarket.proxy-spec"}} | rmengine-proxy
+containers_all_cmd	@DOCKER@ | ps | -aq | --no-trunc
+containers_image_cmd c1 c2	@DOCKER@ | inspect | -f | {{.Image}} | c1 | c2
+repo_images_cmd rmengine/api	@DOCKER@ | images | --no-trunc | --format | {{.ID}} {{.Tag}} | rmengine/api
+EOF
+}
+
 # test_secrets_as_files BUILDER ARGV - secrets reach the container as a
 # read-only mount at /run/secrets, never as -e/--env and never by value.
 test_secrets_as_files() {
@@ -893,6 +935,14 @@ outside_references() {
   grep -rnE -- "${tooling}|\.\./\.\./|RM_REPO""_ROOT|(compose|common|testing)""\.sh|boot""strap/|${install}" "$1" || true
 }
 
+# docker_bypasses DIR - lines of the engine's scripts and library in DIR that call
+# the docker CLI other than in a builder (which prints its command line).
+docker_bypasses() {
+  # shellcheck disable=SC2016 # the literal text ${DOCKER} is what is searched for
+  (cd "$1" && grep -nF '"${DOCKER}"' deploy.sh rollback.sh cleanup-images.sh lib/*.sh) |
+    grep -vF "printf '%s\n' \"\${DOCKER}\"" | grep -vF '|| DOCKER=docker' || true
+}
+
 test_boundary() {
   local found
   found=$(outside_references "${SCRIPTS}")
@@ -902,6 +952,13 @@ test_boundary() {
   found=$(outside_references "${UNIT}")
   expect_match "... and the check finds such a reference when one is added" "lib/core.sh:.*common" "${found}"
   cp -a "${SCRIPTS}/lib/core.sh" "${UNIT}/lib/core.sh"
+  found=$(docker_bypasses "${SCRIPTS}")
+  expect_eq "every docker call of the engine goes through a builder (*_cmd)" "" "${found}"
+  # shellcheck disable=SC2016 # the line is written for the copy, not expanded here
+  printf '\nquick_peek() { "${DOCKER}" ps -q; }\n' >>"${UNIT}/lib/deploy.sh"
+  expect_match "... and the check finds a docker call that bypasses them" "lib/deploy.sh:.*quick_peek" \
+    "$(docker_bypasses "${UNIT}")"
+  cp -a "${SCRIPTS}/lib/deploy.sh" "${UNIT}/lib/deploy.sh"
   RC=0
   "${UNIT}/deploy.sh" --help >"${WORK}/unit.out" 2>&1 || RC=$?
   expect_eq "a copy of the engine folder alone runs (deploy.sh --help)" "0 1" \
@@ -934,6 +991,7 @@ main() {
   test_boundary
   test_host_settings
   test_builders
+  test_more_builders
   test_run_cmd
   test_proxy_set
   test_live_slot
