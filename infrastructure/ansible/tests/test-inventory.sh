@@ -36,7 +36,7 @@ Usage: $(basename "$0")
 
 Runs the checks of infrastructure/tools/ansible-inventory.sh on Terraform
 output fixtures (a few seconds; needs the Ansible virtualenv, built by
-infrastructure/tools/bootstrap/python-tools.sh ansible when missing).
+infrastructure/tools/ansible.sh venv when missing).
 USAGE
 }
 
@@ -47,9 +47,11 @@ cleanup() {
 
 setup() {
   have jq || ensure_apt_packages jq
-  VENV=$("${RM_REPO_ROOT}/infrastructure/tools/bootstrap/python-tools.sh" ansible 2>/dev/null | tail -n1)
+  # ansible.sh is quiet when the venv is ready and says why when it is not.
+  VENV=$("${RM_REPO_ROOT}/infrastructure/tools/ansible.sh" venv | tail -n1) ||
+    die "could not prepare the Ansible virtualenv" "run infrastructure/tools/ansible.sh venv"
   [[ -x "${VENV}/bin/ansible-inventory" ]] || die "no ansible-inventory in ${VENV}" \
-    "run infrastructure/tools/bootstrap/python-tools.sh ansible"
+    "run infrastructure/tools/ansible.sh venv"
   WORK=$(mktemp -d)
   mkdir -p "${WORK}/inv" "${WORK}/bin" "${WORK}/empty"
 }

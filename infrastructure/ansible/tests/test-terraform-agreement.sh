@@ -69,9 +69,11 @@ parse_args() {
 
 setup() {
   have jq || ensure_apt_packages jq
-  VENV=$("${RM_REPO_ROOT}/infrastructure/tools/bootstrap/python-tools.sh" ansible 2>/dev/null | tail -n1)
+  # ansible.sh is quiet when the venv is ready and says why when it is not.
+  VENV=$("${RM_REPO_ROOT}/infrastructure/tools/ansible.sh" venv | tail -n1) ||
+    die "could not prepare the Ansible virtualenv" "run infrastructure/tools/ansible.sh venv"
   [[ -x "${VENV}/bin/ansible" ]] || die "no ansible in ${VENV}" \
-    "run infrastructure/tools/bootstrap/python-tools.sh ansible"
+    "run infrastructure/tools/ansible.sh venv"
   WORK=$(mktemp -d)
 }
 
