@@ -29,6 +29,8 @@ Commands:
   start [postgres|redis]   install if needed, initialise once, start (idempotent)
   stop  [postgres|redis]   stop gracefully
   status                   show what is running
+  running [postgres|redis] exit 0 when it runs (both when no SERVICE), else 1;
+                           prints nothing (for scripts that stop only what they started)
   env                      print the connection settings (shell syntax)
   -h, --help               this help
 
@@ -174,9 +176,9 @@ main() {
   local cmd="${1:-}" service="${2:-all}"
   case "${cmd}" in
     -h | --help) usage; return 0 ;;
-    start | stop | status | env) ;;
-    "") usage >&2; die "no command given" "use one of: start, stop, status, env" ;;
-    *) usage >&2; die "unknown command '${cmd}'" "use one of: start, stop, status, env" ;;
+    start | stop | status | running | env) ;;
+    "") usage >&2; die "no command given" "use one of: start, stop, status, running, env" ;;
+    *) usage >&2; die "unknown command '${cmd}'" "use one of: start, stop, status, running, env" ;;
   esac
   case "${service}" in
     all | postgres | redis) ;;
@@ -195,6 +197,11 @@ main() {
       [[ "${service}" == postgres ]] || stop_redis
       ;;
     status) [[ -f "${ENV_FILE}" ]] && status || echo "not initialised" ;;
+    running)
+      [[ -f "${ENV_FILE}" ]] || return 1
+      [[ "${service}" == redis ]] || pg_running || return 1
+      [[ "${service}" == postgres ]] || redis_running
+      ;;
     env)
       [[ -f "${ENV_FILE}" ]] || die "no settings yet" "run '$0 start' first"
       sed 's/^/export /' "${ENV_FILE}"

@@ -7,6 +7,10 @@ set -Eeuo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 export RM_LOG_TAG="test"
 
+SERVICES="${RM_REPO_ROOT}/infrastructure/tools/local-services.sh"
+# Local services that were not running when this run began (see note_idle_services).
+IDLE_SERVICES=()
+
 usage() {
   cat <<USAGE
 Usage: $(basename "$0") TARGET...
@@ -14,7 +18,32 @@ Usage: $(basename "$0") TARGET...
 Runs 'make TARGET' for each suite, logs each to ${RM_REPO_ROOT}/.run/test-logs/TARGET.log
 while streaming it, and ends with a summary table and a total line.
 Exit status is non-zero when any suite failed.
+
+Suites that need PostgreSQL and Redis start them (make services-up); at the
+end, also after a failure or Ctrl-C, this run stops the ones it started and
+leaves running the ones that were already running.
 USAGE
+}
+
+# note_idle_services - remember which local services are not running yet.
+note_idle_services() {
+  local service
+  for service in postgres redis; do
+    "${SERVICES}" running "${service}" || IDLE_SERVICES+=("${service}")
+  done
+}
+
+# stop_started_services - stop the local services that a suite started; runs
+# once, before the summary or from the EXIT trap.
+stop_started_services() {
+  local service
+  for service in "${IDLE_SERVICES[@]}"; do
+    "${SERVICES}" running "${service}" || continue
+    log "stopping ${service}: a suite of this run started it"
+    "${SERVICES}" stop "${service}" >&2 ||
+      warn "could not stop ${service}; run infrastructure/tools/local-services.sh stop ${service}"
+  done
+  IDLE_SERVICES=()
 }
 
 # counts LOG - echo "passed failed skipped" found in a suite's log.
@@ -41,6 +70,8 @@ main() {
   local total_p=0 total_f=0 total_s=0 failed_suites=()
   local rows=()
   mkdir -p "${logs}"
+  note_idle_services
+  trap stop_started_services EXIT
   for suite in "$@"; do
     start=$(date +%s)
     log "suite ${suite}: start"
@@ -54,6 +85,7 @@ main() {
     rows+=("$(printf '%-16s %-6s %7d %7d %7d %6ds' "${suite}" "$([[ ${rc} -eq 0 ]] && echo ok || echo FAIL)" "${p}" "${f}" "${s}" "$(($(date +%s) - start))")")
     log "suite ${suite}: $([[ ${rc} -eq 0 ]] && echo passed || echo "FAILED (exit ${rc})") in $(($(date +%s) - start))s"
   done
+  stop_started_services
   printf '\n%-16s %-6s %7s %7s %7s %7s\n' suite result passed failed skipped time
   printf '%s\n' "${rows[@]}"
   ((${#failed_suites[@]} == 0)) || printf '\nfailed suites: %s (logs in %s)\n' "${failed_suites[*]}" "${logs}"
