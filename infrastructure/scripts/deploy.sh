@@ -95,23 +95,74 @@ prepare_host() {
   local drift
   drift=$(proxy_drift)
   if [[ -n "${drift}" ]]; then
-    warn "the proxy ${PROXY} differs from its settings (${drift}): recreating it (its open connections close once)"
-    run_cmd container_remove_cmd "${PROXY}" >/dev/null || { FAIL_REASON="cannot remove the outdated proxy ${PROXY}"; return 1; }
+    replace_proxy "${drift}" || return 1
   fi
   case "$(container_state "${PROXY}")" in
     running) ;;
-    absent)
-      local active
-      active=$(cat "${ACTIVE_FILE}" 2>/dev/null || true)
-      [[ -n "${active}" && "$(container_state "$(slot_container "${active}")")" == running ]] || active=""
-      render_proxy_config "${active}"
-      log "starting proxy ${PROXY} on ${PROXY_BIND}:${PROXY_PORT} (live slot: ${active:-none})"
-      run_cmd proxy_run_cmd >/dev/null || { FAIL_REASON="cannot start the proxy ${PROXY}"; return 1; }
-      ;;
+    absent) start_proxy || return 1 ;;
     *) run_cmd container_start_cmd "${PROXY}" >/dev/null || { FAIL_REASON="cannot start the proxy ${PROXY}"; return 1; } ;;
   esac
+  proxy_answers || return 1
+}
+
+# start_proxy - a new proxy container, pointing at the live slot (the
+# active-slot file, when that slot runs).
+start_proxy() {
+  local active
+  active=$(cat "${ACTIVE_FILE}" 2>/dev/null || true)
+  [[ -n "${active}" && "$(container_state "$(slot_container "${active}")")" == running ]] || active=""
+  render_proxy_config "${active}"
+  log "starting proxy ${PROXY} on ${PROXY_BIND}:${PROXY_PORT} (live slot: ${active:-none})"
+  run_cmd proxy_run_cmd >/dev/null || { FAIL_REASON="cannot start the proxy ${PROXY}"; return 1; }
+}
+
+proxy_answers() {
   wait_until 30 "proxy runtime API" proxy_api "show info" ||
     { FAIL_REASON="proxy ${PROXY} does not answer on its runtime API: $(run_cmd container_logs_cmd "${PROXY}" 5 2>&1)"; return 1; }
+}
+
+# replace_proxy DRIFT - hand the host port to a new proxy container (its bind
+# address, image or limits changed; only a new container takes them):
+#   1. behind a load balancer (PROXY_HANDOVER_WAIT > 0) the old proxy first
+#      fails the balancer's health checks (503 on HEALTH_PATH, everything else
+#      still served) for PROXY_HANDOVER_WAIT seconds, until the balancer sends
+#      no new connections here;
+#   2. the old proxy soft-stops: it stops listening, finishes the requests in
+#      flight (up to DRAIN_TIMEOUT) and closes idle keep-alive connections;
+#   3. the new proxy starts on the live slot.
+# Without a load balancer, connections that arrive between 2 and 3 (about a
+# second) are refused. If the new proxy does not come up, the old one returns.
+replace_proxy() {
+  local drift="$1" retiring="${PROXY}-retiring" started
+  warn "the proxy ${PROXY} differs from its settings (${drift}): handing over to a new one"
+  # One left by a deploy killed mid-handover.
+  run_cmd container_remove_cmd "${retiring}" >/dev/null 2>&1 || true
+  if ((PROXY_HANDOVER_WAIT > 0)) && proxy_running; then
+    if proxy_set "set server handover/flag state ready"; then
+      log "proxy handover: ${HEALTH_PATH} answers 503 now; waiting ${PROXY_HANDOVER_WAIT}s for the load balancer to take this host out"
+      sleep "${PROXY_HANDOVER_WAIT}"
+    else
+      warn "proxy handover: cannot take this host out of the load balancer (${PROXY_ERROR}); replacing the proxy at once"
+    fi
+  fi
+  run_cmd container_rename_cmd "${PROXY}" "${retiring}" >/dev/null ||
+    { FAIL_REASON="cannot rename the proxy ${PROXY} to ${retiring}"; return 1; }
+  started=$(date +%s%N)
+  log "proxy handover: stopping the old proxy softly (requests in flight finish, up to ${DRAIN_TIMEOUT}s)"
+  run_cmd proxy_stop_cmd "${retiring}" >/dev/null 2>&1 || true
+  if start_proxy && proxy_answers; then
+    run_cmd container_remove_cmd "${retiring}" >/dev/null 2>&1 || true
+    log "proxy handover: done; the port had no listener for $((($(date +%s%N) - started) / 1000000)) ms at most"
+    return 0
+  fi
+  warn "proxy handover: the new proxy did not come up (${FAIL_REASON}); starting the old one again"
+  run_cmd container_remove_cmd "${PROXY}" >/dev/null 2>&1 || true
+  if run_cmd container_rename_cmd "${retiring}" "${PROXY}" >/dev/null && run_cmd container_start_cmd "${PROXY}" >/dev/null; then
+    FAIL_REASON="the proxy with the new settings did not come up (${FAIL_REASON}); the old proxy serves again"
+  else
+    FAIL_REASON="the proxy with the new settings did not come up (${FAIL_REASON}) and the old one (${retiring}) did not restart"
+  fi
+  return 1
 }
 
 pull_image() {

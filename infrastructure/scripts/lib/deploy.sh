@@ -76,8 +76,10 @@ load_env() {
   WATCH_MAX_5XX_PERCENT="${WATCH_MAX_5XX_PERCENT:-5}"
   WATCH_MIN_REQUESTS="${WATCH_MIN_REQUESTS:-100}"
   WATCH_MAX_ERRORS="${WATCH_MAX_ERRORS:-0}"
-  for key in WATCH_SECONDS WATCH_MAX_5XX_PERCENT WATCH_MIN_REQUESTS WATCH_MAX_ERRORS; do
-    [[ "${!key}" =~ ^[0-9]+$ ]] || die "${file}: ${key}=${!key} is not a whole number" "fix it or remove it (defaults: 60, 5, 100, 0)"
+  # Seconds a load balancer needs to take this host out of rotation (0: none in front).
+  PROXY_HANDOVER_WAIT="${PROXY_HANDOVER_WAIT:-0}"
+  for key in WATCH_SECONDS WATCH_MAX_5XX_PERCENT WATCH_MIN_REQUESTS WATCH_MAX_ERRORS PROXY_HANDOVER_WAIT; do
+    [[ "${!key}" =~ ^[0-9]+$ ]] || die "${file}: ${key}=${!key} is not a whole number" "fix it or remove it (defaults: 60, 5, 100, 0, 0)"
   done
   if [[ -n "${SLOT_MEMORY:-}" ]] && ! memory_mb "${SLOT_MEMORY}" >/dev/null; then
     die "${file}: SLOT_MEMORY=${SLOT_MEMORY} is not a size like 768m or 1g" "fix it, or leave it empty for no limit"
@@ -213,6 +215,9 @@ slot_run_cmd() {
 
 slot_keep_running_cmd() { printf '%s\n' "${DOCKER}" update --restart unless-stopped "$(slot_container "$1")"; }
 slot_stop_cmd() { printf '%s\n' "${DOCKER}" stop -t "${STOP_GRACE}" "$(slot_container "$1")"; }
+# proxy_stop_cmd NAME - HAProxy's soft stop (the image's stop signal is SIGUSR1):
+# it stops listening, finishes the requests in flight, closes idle connections.
+proxy_stop_cmd() { printf '%s\n' "${DOCKER}" stop -t "${DRAIN_TIMEOUT}" "$1"; }
 container_remove_cmd() { printf '%s\n' "${DOCKER}" rm -f "$1"; }
 
 # http_get_cmd HOST PORT PATH - a GET from inside the proxy container (bash's
@@ -253,11 +258,7 @@ image_remove_cmd() { printf '%s\n' "${DOCKER}" rmi "$1"; }
 container_start_cmd() { printf '%s\n' "${DOCKER}" start "$1"; }
 # container_logs_cmd NAME LINES - the last LINES lines of NAME's output.
 container_logs_cmd() { printf '%s\n' "${DOCKER}" logs --tail "$2" "$1"; }
-# container_signal_cmd NAME SIGNAL - e.g. USR1: HAProxy's soft stop.
-container_signal_cmd() { printf '%s\n' "${DOCKER}" kill -s "$2" "$1"; }
 container_rename_cmd() { printf '%s\n' "${DOCKER}" rename "$1" "$2"; }
-# container_wait_cmd NAME - blocks until NAME exits, prints its exit code.
-container_wait_cmd() { printf '%s\n' "${DOCKER}" wait "$1"; }
 container_state_cmd() { printf '%s\n' "${DOCKER}" container inspect -f '{{.State.Status}}' "$1"; }
 # container_health_cmd NAME - "STATUS HEALTH" (HEALTH empty without a health check).
 container_health_cmd() {
@@ -399,7 +400,7 @@ render_proxy_config() {
   mkdir -p "${PROXY_CONF_DIR}"
   chmod 0755 "${PROXY_CONF_DIR}"
   tmp="${PROXY_CONF_DIR}/.haproxy.cfg.$$"
-  sed -e "s|@STACK_NAME@|${STACK_NAME}|g" -e "s|@APP_PORT@|${APP_PORT}|g" \
+  sed -e "s|@STACK_NAME@|${STACK_NAME}|g" -e "s|@APP_PORT@|${APP_PORT}|g" -e "s|@HEALTH_PATH@|${HEALTH_PATH}|g" \
     -e "s|@BLUE_STATE@|${blue}|" -e "s|@GREEN_STATE@|${green}|" "${PROXY_TEMPLATE}" >"${tmp}"
   chmod 0644 "${tmp}"
   mv -f "${tmp}" "${PROXY_CONF_DIR}/haproxy.cfg"

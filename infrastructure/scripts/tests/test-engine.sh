@@ -469,9 +469,8 @@ image_pull_cmd rmengine/api:v2	@DOCKER@ | pull | rmengine/api:v2
 image_remove_cmd rmengine/api:v1	@DOCKER@ | rmi | rmengine/api:v1
 container_start_cmd rmengine-proxy	@DOCKER@ | start | rmengine-proxy
 container_logs_cmd rmengine-green 15	@DOCKER@ | logs | --tail | 15 | rmengine-green
-container_signal_cmd rmengine-proxy USR1	@DOCKER@ | kill | -s | USR1 | rmengine-proxy
-container_rename_cmd rmengine-proxy rmengine-proxy-old	@DOCKER@ | rename | rmengine-proxy | rmengine-proxy-old
-container_wait_cmd rmengine-proxy-old	@DOCKER@ | wait | rmengine-proxy-old
+container_rename_cmd rmengine-proxy rmengine-proxy-retiring	@DOCKER@ | rename | rmengine-proxy | rmengine-proxy-retiring
+proxy_stop_cmd rmengine-proxy-retiring	@DOCKER@ | stop | -t | 2 | rmengine-proxy-retiring
 container_state_cmd rmengine-blue	@DOCKER@ | container | inspect | -f | {{.State.Status}} | rmengine-blue
 container_health_cmd rmengine-blue	@DOCKER@ | inspect | -f | {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}} | rmengine-blue
 container_exit_code_cmd rmengine-blue	@DOCKER@ | inspect | -f | {{.State.ExitCode}} | rmengine-blue
@@ -901,6 +900,83 @@ test_flow_switch_refused() {
     "$(jq -r '"\(.tag) \(.outcome) \(.reason)"' "${state}/releases.jsonl" 2>&1)"
 }
 
+# call_line REGEX - the number of the first recorded docker call matching REGEX (0: none).
+call_line() {
+  local all n
+  all=$(calls)
+  n=$(grep -nE -- "$1" <<<"${all}" | head -n 1 | cut -d: -f1) || true
+  echo "${n:-0}"
+}
+
+# calls_in_order NAME REGEX... - each REGEX matches a recorded call after the previous one's.
+calls_in_order() {
+  local name="$1" previous=0 n regex all
+  shift
+  all=$(calls)
+  for regex in "$@"; do
+    n=$(awk -v from="${previous}" -v re="${regex}" 'NR > from && $0 ~ re && !n {n = NR} END {print n}' <<<"${all}")
+    if [[ -z "${n}" ]]; then
+      fail "${name}" "no call matching /${regex}/ after call ${previous}: $(tail -n +$((previous + 1)) <<<"${all}" | head -n 12)"
+      return 0
+    fi
+    previous="${n}"
+  done
+  pass "${name}"
+}
+
+# The proxy's bind address changed (the fake proxy listens on 0.0.0.0): the
+# host is behind a load balancer (host settings: PROXY_HANDOVER_WAIT=1).
+test_flow_proxy_handover() {
+  local state="${WORK}/flow-handover"
+  fake_reset
+  printf 'PROXY_HANDOVER_WAIT=1\n' >"${WORK}/host/${ENV_NAME}.env"
+  answer proxy-inspect-drift "0.0.0.0:3999 |${PROXY_IMAGE}|x"
+  rule 0 proxy-inspect-drift "container inspect -f {{range * rmengine-proxy"
+  rule 0 - "rename *"
+  rule 0 - "stop -t 2 rmengine-proxy-retiring"
+  rule 0 container-id "run -d --name rmengine-proxy *"
+  flow_rules "${state}"
+  run_deploy "${state}" v2 "${ENV_NAME}"
+  rm -f "${WORK}/host/${ENV_NAME}.env"
+  expect_eq "proxy handover: the deploy goes on and succeeds" 0 "${RC}"
+  deploy_log_has "proxy handover: the drift is named" "differs from its settings \(binding 0.0.0.0:3999, want 127.0.0.1:3999\)"
+  calls_in_order "proxy handover: flag for the load balancer, wait, rename, soft stop, new proxy, old one removed" \
+    '_ 9999 set server handover/flag state ready$' '^rename rmengine-proxy rmengine-proxy-retiring$' \
+    '^stop -t 2 rmengine-proxy-retiring$' '^run -d --name rmengine-proxy ' '^rm -f rmengine-proxy-retiring$'
+  deploy_log_has "proxy handover: it waited PROXY_HANDOVER_WAIT (host settings) for the load balancer" \
+    "answers 503 now; waiting 1s for the load balancer"
+  calls_have "proxy handover: the new proxy listens where the settings say" \
+    $'(^|\n)run -d --name rmengine-proxy [^\n]*-p 127.0.0.1:3999:8080'
+  if grep -qx "rm -f rmengine-proxy" <(calls); then
+    fail "proxy handover: the old proxy is never killed outright (rm -f)"
+  else
+    pass "proxy handover: the old proxy is never killed outright (rm -f)"
+  fi
+  check_fails "proxy handover: every docker call was one the test expected" test -s "${FAKE_DOCKER_DIR}/unmatched"
+}
+
+# The new proxy cannot start: the old one comes back and the deploy stops there.
+test_flow_proxy_handover_fails() {
+  local state="${WORK}/flow-handover-fails"
+  fake_reset
+  answer proxy-inspect-drift "127.0.0.1:3999 |registry.example/haproxy:old|x"
+  answer run-error "docker: Error response from daemon: driver failed programming external connectivity"
+  rule 0 proxy-inspect-drift "container inspect -f {{range * rmengine-proxy"
+  rule 0 - "rename *"
+  rule 0 - "stop -t 2 rmengine-proxy-retiring"
+  rule 0 - "start rmengine-proxy"
+  rule 125 run-error "run -d --name rmengine-proxy *"
+  flow_rules "${state}"
+  run_deploy "${state}" v2 "${ENV_NAME}"
+  expect_eq "failed handover: deploy.sh exits 1" 1 "${RC}"
+  deploy_log_has "failed handover: the reason says the old proxy serves again" "did not come up .*the old proxy serves again"
+  calls_in_order "failed handover: no flag without a load balancer; soft stop, failed start, old proxy renamed back and started" \
+    '^rename rmengine-proxy rmengine-proxy-retiring$' '^stop -t 2 rmengine-proxy-retiring$' '^run -d --name rmengine-proxy ' \
+    '^rm -f rmengine-proxy$' '^rename rmengine-proxy-retiring rmengine-proxy$' '^start rmengine-proxy$'
+  expect_eq "failed handover: without a load balancer nothing is flagged" 0 "$(call_line 'set server handover/flag')"
+  expect_eq "failed handover: no release was started" 0 "$(call_line '^run (-d )?--name rmengine-(blue|migrate) ')"
+}
+
 test_flow_ledger_unwritable() {
   local state="${WORK}/flow-ledger"
   fake_reset
@@ -1002,6 +1078,8 @@ main() {
   test_steps
   test_flow_good_deploy
   test_flow_switch_refused
+  test_flow_proxy_handover
+  test_flow_proxy_handover_fails
   test_flow_ledger_unwritable
   summary
 }

@@ -274,6 +274,13 @@ load_stats() {
         steady_p99: (map(select($w0 > 0 and ms < $w0) | .latency) | pct(0.99)) }' "${WORK}/${LOAD_NAME}.jsonl"
 }
 
+# metrics_row SCENARIO STATS WALL_SECONDS GATE_SECONDS - one row of the table print_metrics shows.
+metrics_row() {
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$(jq .total <<<"$2")" "$(jq .non2xx <<<"$2")" \
+    "$(jq .errors <<<"$2")" "$(jq .window <<<"$2")" "$(jq .p50 <<<"$2")" "$(jq .p99 <<<"$2")" "$3" "$4" \
+    "$(jq .steady_p99 <<<"$2")" >>"${METRICS}"
+}
+
 # check_load DESC SWITCH_MS OLD BAD W0 W1 DEPLOY_SECONDS - the load of one scenario was clean.
 check_load() {
   local desc="$1" stats conns
@@ -298,9 +305,7 @@ check_load() {
   fi
   local gate
   gate=$(sed -n 's/.*step gate_candidate: done in \([0-9]*\)s$/\1/p; s/.*step gate_candidate: FAILED (exit [0-9]*) after \([0-9]*\)s$/\1/p' "${LAST_LOG}" | tail -n 1)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${desc}" "$(jq .total <<<"${stats}")" "$(jq .non2xx <<<"${stats}")" \
-    "$(jq .errors <<<"${stats}")" "$(jq .window <<<"${stats}")" "$(jq .p50 <<<"${stats}")" "$(jq .p99 <<<"${stats}")" "$7" "${gate:--}" \
-    "$(jq .steady_p99 <<<"${stats}")" >>"${METRICS}"
+  metrics_row "${desc}" "${stats}" "$7" "${gate:--}"
 }
 
 # ---- scenarios -------------------------------------------------------------------
@@ -553,9 +558,7 @@ test_watch_reverts() {
   expect_eq "every non-2xx of the window is one of v5's 5xx" "${fivexx}" "$(jq .non2xx <<<"${stats}")"
   if [[ -n "${revert_s}" ]] && ((revert_s <= 10)); then pass "reverted ${revert_s}s after the switch (watch 30 s)"; else
     fail "reverted within 10 s of the switch" "after_s=${revert_s:-none}"; fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "watch revert v5 (${fivexx} 5xx, ${revert_s}s)" \
-    "$(jq .total <<<"${stats}")" "$(jq .non2xx <<<"${stats}")" "$(jq .errors <<<"${stats}")" "$(jq .window <<<"${stats}")" \
-    "$(jq .p50 <<<"${stats}")" "$(jq .p99 <<<"${stats}")" "${seconds}" - "$(jq .steady_p99 <<<"${stats}")" >>"${METRICS}"
+  metrics_row "watch revert v5 (${fivexx} 5xx, ${revert_s}s)" "${stats}" "${seconds}" -
   expect_eq "the reverted candidate is removed" absent "$(container_state "${RUN_ID}-$(other_slot "$(cat "${ACTIVE_FILE}")")")"
 }
 
@@ -567,7 +570,7 @@ test_proxy_rebind() {
   run_script deploy.sh "${live}" t
   expect_eq "deploy after a PROXY_BIND change exits 0" 0 "${LAST_RC}"
   expect_match "the proxy is recreated because its binding changed" \
-    'differs from its settings \(binding 127\.0\.0\.1:[0-9]+, want 127\.0\.0\.2:[0-9]+\): recreating' "$(cat "${LAST_LOG}")"
+    'differs from its settings \(binding 127\.0\.0\.1:[0-9]+, want 127\.0\.0\.2:[0-9]+\): handing over' "$(cat "${LAST_LOG}")"
   expect_eq "the proxy answers on the new address" "${live}" \
     "$(curl -s -m 5 "http://127.0.0.2:${PORT}/version" | sed -n 's/.*"version":"\([^"]*\)".*/\1/p')"
   check_fails "the old address no longer answers" curl -s -m 2 "http://127.0.0.1:${PORT}/version"
@@ -579,6 +582,42 @@ test_proxy_rebind() {
 # The ledger cannot be written after a good switch: the release is live, the
 # deploy says so and exits 0 (CI must not roll back a good release); a re-run
 # records it.
+# A proxy setting that needs a new container (here its memory limit, as a new
+# image would) on a lone host, under load: no load balancer can take the host
+# out first (PROXY_HANDOVER_WAIT=0), so connections that arrive while no proxy
+# listens are refused; nothing else may fail: no request cut in flight, no
+# non-2xx. Reports how many were refused and for how long the port was closed.
+# (Behind a load balancer the handover drops nothing: ansible-check proves it.)
+test_proxy_handover_lone_host() {
+  local live stats refused other gap_ms
+  live=$(proxy_version_now)
+  printf 'PROXY_MEMORY=200m\n' >>"${WORK}/envs/t.env"
+  start_load proxy-handover
+  run_script deploy.sh "${live}" t
+  local seconds="${LAST_SECONDS}" log="${LAST_LOG}"
+  stop_load
+  stats=$(load_stats 0 "" "" 0 0)
+  log "proxy handover, lone host: $(jq -c . <<<"${stats}")"
+  expect_eq "proxy handover: deploy.sh of the live release exits 0" 0 "${LAST_RC}"
+  expect_match "proxy handover: the settings drift is named" 'differs from its settings \(settings \(spec' "$(cat "${log}")"
+  expect_eq "proxy handover: the new proxy has the new memory limit" 209715200 \
+    "$("${DOCKER}" inspect -f '{{.HostConfig.Memory}}' "${RUN_ID}-proxy")"
+  check_fails "proxy handover: no retiring proxy is left" "${DOCKER}" container inspect "${RUN_ID}-proxy-retiring"
+  expect_live "after the proxy handover" "${live}"
+  expect_eq "proxy handover: 0 non-2xx" 0 "$(jq .non2xx <<<"${stats}")"
+  refused=$(jq -s 'map(select(.code == 0 and (.error | test("connection refused")))) | length' "${WORK}/proxy-handover.jsonl")
+  other=$(jq -s 'map(select(.code == 0 and (.error | test("connection refused") | not))) | length' "${WORK}/proxy-handover.jsonl")
+  expect_eq "proxy handover: no request failed other than a refused connection (none cut in flight)" 0 "${other}"
+  gap_ms=$(sed -n 's/.*proxy handover: done; the port had no listener for \([0-9]*\) ms at most.*/\1/p' "${log}")
+  if [[ -n "${gap_ms}" ]] && ((gap_ms <= 3000)); then
+    pass "proxy handover: the port was without a listener for ${gap_ms} ms (at most 3000)"
+  else
+    fail "proxy handover: the port was without a listener for at most 3000 ms" "${gap_ms:-not reported}"
+  fi
+  metrics_row "proxy handover, no LB (${refused} refused, ${gap_ms:-?} ms)" "${stats}" "${seconds}" -
+  sed -i '/^PROXY_MEMORY=200m$/d' "${WORK}/envs/t.env"
+}
+
 test_ledger_failure_after_switch() {
   local live tag
   live=$(proxy_version_now)
@@ -661,6 +700,7 @@ main() {
     test_bad_input
     test_proxy_restart
     test_proxy_rebind
+    test_proxy_handover_lone_host
     test_ledger_failure_after_switch
     test_retention
   fi
