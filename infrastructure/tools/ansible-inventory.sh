@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Writes the Ansible inventory of one environment from its Terraform outputs,
 # so the hosts Ansible configures are always the droplets Terraform created,
-# and the API port, address ranges and database CA the hosts' firewall, proxy
-# and API use are Terraform's, never copied by hand.
+# and the API port, address ranges, load balancer drain time and database CA
+# the hosts' firewall, proxy, deploy engine and API use are Terraform's, never
+# copied by hand.
 # Only addresses, ranges and connection coordinates are copied: sensitive outputs (and
 # anything named *connection_string*, which embeds a password) never reach the
 # inventory, which is committed. Secrets reach the hosts another way.
@@ -35,8 +36,9 @@ Turns \`terraform output -json\` of ${TF_ENVS_REL}/ENV into the
 Ansible inventory infrastructure/ansible/inventory/ENV.yml: hosts ENV-api-1..N
 (ansible_host = public IP, private_ip = VPC IP) in group api, child of group
 ENV, whose vars are the API port, the VPC range, admin_cidrs, api_public_cidrs,
-the load balancer IP, the PostgreSQL/Valkey coordinates and the PostgreSQL CA
-certificate. Sensitive outputs and connection strings are never copied.
+lb_drain_seconds (0..600), the load balancer IP, the PostgreSQL/Valkey
+coordinates and the PostgreSQL CA certificate. Sensitive outputs and
+connection strings are never copied.
 
   ENV               environment (known: $(known_envs))
   --from-json FILE  read the outputs JSON from FILE (- for stdin) instead of
@@ -141,7 +143,7 @@ def ipv4: type == "string" and test("^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0
 def port: if type == "string" and test("^[0-9]+$") then tonumber else . end;
 def cidr: type == "string" and test("^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/([0-9]|[12][0-9]|3[0-2])$");
 # Copied into the group vars under the same names, when present.
-def group_keys: ["api_port", "vpc_ip_range", "admin_cidrs", "api_public_cidrs", "load_balancer_ip",
+def group_keys: ["api_port", "vpc_ip_range", "admin_cidrs", "api_public_cidrs", "lb_drain_seconds", "load_balancer_ip",
   "postgres_host", "postgres_port", "postgres_database", "postgres_user", "postgres_ca_certificate",
   "valkey_host", "valkey_port"];
 '
@@ -162,8 +164,13 @@ check_outputs() {
         then "api_public_ips has \(v("api_public_ips") | length) addresses but api_private_ips has \(v("api_private_ips") | length); they pair up one per droplet"
         else empty end),
       (v("load_balancer_ip") | select(. != null and (ipv4 | not)) | "load_balancer_ip is \(tojson), not an IPv4 address"),
-      (("api_port", "vpc_ip_range", "admin_cidrs", "api_public_cidrs") as $k
+      (("api_port", "vpc_ip_range", "admin_cidrs", "api_public_cidrs", "lb_drain_seconds") as $k
         | select(v($k) == null) | "missing Terraform output \($k) (the hosts firewall and proxy follow it)"),
+      # The deploy engine waits this long before it replaces a proxy; a wait
+      # beyond 10 minutes is a broken health check, not a slow one.
+      (v("lb_drain_seconds") | select(. != null)
+        | select(type == "number" and . == floor and . >= 0 and . <= 600 | not)
+        | "lb_drain_seconds is \(tojson), not a whole number of seconds from 0 to 600"),
       (v("vpc_ip_range") | select(. != null and (cidr | not)) | "vpc_ip_range is \(tojson), not an IPv4 CIDR block"),
       (("admin_cidrs", "api_public_cidrs") as $k | v($k) | select(. != null)
         | if type != "array" then "\($k) is not a list: \(tojson)"

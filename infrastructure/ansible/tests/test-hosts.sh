@@ -208,6 +208,9 @@ vpc_ip_range: ${SUBNET_PREFIX}.0/24
 admin_cidrs: [${SUBNET_PREFIX}.1/32]
 # As staging: only the load balancer (in the VPC) reaches the API port.
 api_public_cidrs: []
+# The test load balancer checks every second and takes a host out after 2
+# failures: out of rotation within 3 s (staging's: 35 s).
+lb_drain_seconds: 3
 restomarket_deploy_ssh_keys: ["$(cat "${WORK}/id_ed25519.pub")"]
 ansible_ssh_private_key_file: ${WORK}/id_ed25519
 ansible_ssh_common_args: -o UserKnownHostsFile=${WORK}/known_hosts
@@ -252,7 +255,9 @@ start_load_balancer() {
   local host
   mkdir -p "${WORK}/lb"
   {
-    printf 'global\n    maxconn 2048\ndefaults\n    mode http\n    timeout connect 2s\n'
+    # The runtime API, only to read its retry counters (lb_retries).
+    printf 'global\n    maxconn 2048\n    stats socket ipv4@127.0.0.1:9999 level operator\n'
+    printf 'defaults\n    mode http\n    timeout connect 2s\n'
     printf '    timeout client 30s\n    timeout server 30s\n    retries 2\n    option redispatch\n'
     printf 'frontend lb\n    bind :8080\n    default_backend api\n'
     printf 'backend api\n    option httpchk GET /health\n    http-check expect status 200\n'
@@ -475,6 +480,54 @@ test_fails_on_second_host() {
       awk 'NR > 1 {print $3}' | head -n 2 | tr '\n' ' ' | sed 's/ $//')"
 }
 
+# lb_retries - requests the test load balancer retried or sent to another host
+# because a connection to a host failed (show stat: wretr + wredis of backend api).
+lb_retries() {
+  # shellcheck disable=SC2016 # expanded by the bash inside the container
+  "${DOCKER}" exec "${RUN_ID}-lb" bash -c 'exec 3<>/dev/tcp/127.0.0.1/9999 && echo "show stat" >&3 && cat <&3' |
+    awk -F, '$1 == "api" && $2 == "BACKEND" {print $16 + $17}'
+}
+
+# Both hosts' proxies must be replaced (a new memory limit, as a changed image or
+# bind address would): update-api.yml of the live release under load through the
+# load balancer. Each deploy.sh first takes its host out of the balancer
+# (PROXY_HANDOVER_WAIT = lb_drain_seconds), then swaps the proxy.
+test_proxy_handover_behind_lb() {
+  local host stats retries_before retries_after
+  for host in "${HOSTS[@]}"; do
+    on "${host}" "echo PROXY_MEMORY=200m | sudo tee -a /etc/restomarket/${DEPLOY_ENV}.env >/dev/null"
+  done
+  retries_before=$(lb_retries)
+  printf 'GET %s/version\n' "${LB_URL}" >"${WORK}/targets"
+  TZ=UTC "${VEGETA}" attack -targets="${WORK}/targets" -rate="${LOAD_RATE}/1s" -duration=600s -timeout=10s \
+    -keepalive=true -output="${WORK}/handover.bin" 2>"${WORK}/handover.err" &
+  LOAD_PID=$!
+  sleep 2
+  step "update-api v2 (live) with new proxy settings, under load" update update-handover v2 "${LB_URL}"
+  sleep 2
+  kill -INT "${LOAD_PID}" 2>/dev/null || true
+  wait "${LOAD_PID}" 2>/dev/null || true
+  LOAD_PID=""
+  retries_after=$(lb_retries)
+  expect_eq "proxy handover: update-api.yml succeeds" 0 "${UPDATE_RC}"
+  for host in "${HOSTS[@]}"; do
+    expect_eq "${host}: the proxy was replaced with the new settings (memory limit 200m)" 209715200 \
+      "$(on "${host}" "docker inspect -f '{{.HostConfig.Memory}}' restomarket-${DEPLOY_ENV}-proxy")"
+    expect_eq "${host}: no retiring proxy is left" "" \
+      "$(on "${host}" "docker ps -aq --filter name=restomarket-${DEPLOY_ENV}-proxy-retiring")"
+  done
+  expect_hosts_serve "after the proxy handover" v2
+  stats=$("${VEGETA}" encode --to json "${WORK}/handover.bin" | jq -s '{
+      total: length,
+      non2xx: (map(select(.code < 200 or .code > 299)) | length),
+      errors: (map(select(.error != "")) | length)}')
+  log "proxy handover on both hosts under ${LOAD_RATE} req/s through the load balancer: $(jq -c . <<<"${stats}"), load balancer retries $((retries_after - retries_before))"
+  expect_eq "proxy handover under load: 0 non-2xx of $(jq .total <<<"${stats}") requests" 0 "$(jq .non2xx <<<"${stats}")"
+  expect_eq "proxy handover under load: 0 socket errors" 0 "$(jq .errors <<<"${stats}")"
+  expect_eq "proxy handover under load: the load balancer never retried (no host refused a connection)" 0 \
+    "$((retries_after - retries_before))"
+}
+
 test_failed_check_after_deploy() {
   # Nothing listens on port 9 of loopback: the load balancer check fails
   # after deploy.sh switched api-1, so api-1 itself goes back as well.
@@ -506,6 +559,7 @@ main() {
     test_update_v1_v2
     test_broken_release
     test_fails_on_second_host
+    test_proxy_handover_behind_lb
     test_failed_check_after_deploy
   fi
   summary

@@ -4,8 +4,9 @@
 #   - the inventory parses with ansible-inventory, with the right groups,
 #     host vars and typed group vars, and no secret in it;
 #   - a re-run with the same outputs leaves the file alone, a new one replaces it;
-#   - the API port, VPC range, admin/public CIDRs and the PostgreSQL CA are
-#     copied typed (the CA as a PEM block), and bad ones are refused;
+#   - the API port, VPC range, admin/public CIDRs, the load balancer drain time
+#     and the PostgreSQL CA are copied typed (the CA as a PEM block), and bad
+#     ones are refused;
 #   - bad outputs (unpaired or missing address lists) and bad ENVs are refused
 #     and never touch an existing inventory;
 #   - --output - writes nothing; the committed inventories have the script's shape;
@@ -57,7 +58,8 @@ setup() {
 }
 
 # fixture FILE ENV COUNT [JQ_FILTER] - `terraform output -json` of ENV with
-# COUNT droplets (staging also has a load balancer), then JQ_FILTER applied.
+# COUNT droplets (staging also has a load balancer, which drains a droplet in
+# 35 s; dev's lb_drain_seconds is 0), then JQ_FILTER applied.
 fixture() {
   local file="$1" env="$2" count="$3" filter="${4:-.}" net=20
   [[ "${env}" == dev ]] && net=10
@@ -68,6 +70,7 @@ fixture() {
       admin_cidrs: out(["203.0.113.0/28"]),
       api_port: out(3001),
       api_public_cidrs: out(if $env == "dev" then ["203.0.113.0/28"] else [] end),
+      lb_drain_seconds: out(if $env == "dev" then 0 else 35 end),
       vpc_ip_range: out("10.\($net).0.0/20"),
       postgres_ca_certificate: out($ca),
       api_private_ips: out([range(1; $n + 1) | "10.\($net).0.\(10 + .)"]),
@@ -134,12 +137,14 @@ test_staging_inventory() {
     '{"staging-api-1":{"ansible_host":"203.0.113.11","private_ip":"10.20.0.11"},"staging-api-2":{"ansible_host":"203.0.113.12","private_ip":"10.20.0.12"}}' \
     "$(jq -c '._meta.hostvars' <<<"${json}")"
   expect_eq "group vars of staging are exactly the copied outputs" \
-    '["admin_cidrs","api_port","api_public_cidrs","load_balancer_ip","postgres_ca_certificate","postgres_database","postgres_host","postgres_port","postgres_user","valkey_host","valkey_port","vpc_ip_range"]' \
+    '["admin_cidrs","api_port","api_public_cidrs","lb_drain_seconds","load_balancer_ip","postgres_ca_certificate","postgres_database","postgres_host","postgres_port","postgres_user","valkey_host","valkey_port","vpc_ip_range"]' \
     "$(jq -c '.staging.vars | keys' <<<"${json}")"
   expect_eq "postgres_port and valkey_port are integers" '25060 number 25061 number' \
     "$(jq -r '.staging.vars | "\(.postgres_port) \(.postgres_port | type) \(.valkey_port) \(.valkey_port | type)"' <<<"${json}")"
   expect_eq "the API port and the address ranges are Terraform's, typed" '3001 10.20.0.0/20 ["203.0.113.0/28"] []' \
     "$(jq -r '.staging.vars | "\(.api_port) \(.vpc_ip_range) \(.admin_cidrs | tojson) \(.api_public_cidrs | tojson)"' <<<"${json}")"
+  expect_eq "lb_drain_seconds is Terraform's, an integer" '35 number' \
+    "$(jq -r '.staging.vars.lb_drain_seconds | "\(.) \(type)"' <<<"${json}")"
   # $(...) drops the final newline of both sides alike.
   expect_eq "the CA certificate reads back unchanged" "$(printf '%s' "${CA_PEM}")" \
     "$(jq -j '.staging.vars.postgres_ca_certificate' <<<"${json}")"
@@ -224,6 +229,11 @@ admin_cidrs open to the internet|.admin_cidrs.value = ["0.0.0.0/0"]|admin_cidrs 
 no admin_cidrs at all|.admin_cidrs.value = []|admin_cidrs is empty
 api_public_cidrs not a list|.api_public_cidrs.value = "203.0.113.0/28"|api_public_cidrs is not a list
 a CA that is not PEM|.postgres_ca_certificate.value = "not a certificate"|postgres_ca_certificate is not a PEM certificate
+no lb_drain_seconds output|del(.lb_drain_seconds)|missing Terraform output lb_drain_seconds
+a negative lb_drain_seconds|.lb_drain_seconds.value = -1|lb_drain_seconds is -1, not a whole number of seconds from 0 to 600
+an lb_drain_seconds that is not a number|.lb_drain_seconds.value = "abc"|lb_drain_seconds is "abc", not a whole number
+a fractional lb_drain_seconds|.lb_drain_seconds.value = 2.5|lb_drain_seconds is 2.5, not a whole number
+an lb_drain_seconds over 10 minutes|.lb_drain_seconds.value = 601|lb_drain_seconds is 601, not a whole number
 CASES
 }
 

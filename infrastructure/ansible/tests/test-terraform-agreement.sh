@@ -3,8 +3,8 @@
 # environment, using an offline plan (terraform show -json) and the committed
 # inventory with its group_vars, as Ansible itself resolves them:
 #   - every value ansible-inventory.sh copies from the outputs and the plan
-#     already knows (API port, VPC range, admin and public CIDRs, database
-#     name and user) equals the inventory's;
+#     already knows (API port, VPC range, admin and public CIDRs, load
+#     balancer drain time, database name and user) equals the inventory's;
 #   - the inventory has as many hosts as the plan has droplets;
 #   - ufw admits SSH from exactly the cloud firewall's SSH sources, and the
 #     API port from the VPC and every public source the cloud firewall admits;
@@ -12,10 +12,13 @@
 #     forwards and health-checks;
 #   - the proxy binds where its clients come from: every interface when the
 #     cloud firewall admits the API port from public addresses (dev, reached
-#     directly), only the VPC address otherwise (staging, behind the LB).
+#     directly), only the VPC address otherwise (staging, behind the LB);
+#   - the deploy engine's PROXY_HANDOVER_WAIT is the time the load balancer's
+#     health check needs to take a failing droplet out of rotation (interval
+#     x unhealthy threshold + response timeout), 0 without a load balancer.
 # Then it breaks each side on purpose (a changed admin range, VPC range,
-# firewall port, load balancer port, proxy bind) and expects a disagreement
-# every time. Prints "N passed, N failed".
+# firewall port, load balancer port, proxy bind, drain time) and expects a
+# disagreement every time. Prints "N passed, N failed".
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../tools/lib/common.sh
@@ -91,15 +94,20 @@ JQ_TERRAFORM='
     droplets: (of("digitalocean_droplet") | length),
     lb: (of("digitalocean_loadbalancer") | first
          | if . == null then null
-           else {target_ports: [.forwarding_rule[].target_port], health_port: .healthcheck[0].port} end)
+           else {target_ports: [.forwarding_rule[].target_port], health_port: .healthcheck[0].port,
+                 drain_seconds: (.healthcheck[0]
+                   | .check_interval_seconds * .unhealthy_threshold + .response_timeout_seconds)} end)
   }
 '
 
 # What Ansible makes of the inventory, for one host: the resolved firewall and
 # proxy settings, and the raw inventory values ansible-inventory.sh wrote.
+# PROXY_HANDOVER_WAIT as the text the host's settings file gets, so that a
+# value the engine would refuse is not mistaken for 0.
 ANSIBLE_VIEW="{{ {
   'ssh_cidrs': firewall_ssh_cidrs, 'api_cidrs': firewall_api_cidrs, 'api_port': firewall_api_port | int,
   'proxy_bind': deploy_engine_env_overrides.PROXY_BIND, 'proxy_port': deploy_engine_env_overrides.PROXY_PORT | int,
+  'handover_wait': deploy_engine_env_overrides.PROXY_HANDOVER_WAIT | string,
   'private_ip': private_ip, 'hosts': groups['api'] | length } | to_json }}"
 
 # ansible_json INVENTORY ENV - {resolved: ..., inventory: ...} of ENV-api-1.
@@ -127,7 +135,7 @@ JQ_AGREE='
   | [$t.rules[] | select(.port_range == $port)] as $api_rules
   | ([$api_rules[].source_addresses[]?] | unique) as $public
   | line("the seam outputs are planned and in the inventory";
-      [("api_port", "vpc_ip_range", "admin_cidrs", "api_public_cidrs") as $k
+      [("api_port", "vpc_ip_range", "admin_cidrs", "api_public_cidrs", "lb_drain_seconds") as $k
         | select(($t.outputs | has($k) | not) or ($inv | has($k) | not)) | $k]
       | if length == 0 then null else "missing in the plan or the inventory: \(join(", "))" end),
     line("every value copied from Terraform equals the plan";
@@ -162,7 +170,12 @@ JQ_AGREE='
         (if $r.proxy_bind == "0.0.0.0" then null
          else "the cloud firewall admits \($public | tojson) to port \($port) on the public address, but the proxy binds \($r.proxy_bind) only: they cannot reach it" end)
       elif $r.proxy_bind == $r.private_ip then null
-      else "only the VPC may reach port \($port), but the proxy binds \($r.proxy_bind), not the VPC address \($r.private_ip)" end)
+      else "only the VPC may reach port \($port), but the proxy binds \($r.proxy_bind), not the VPC address \($r.private_ip)" end),
+    line(if $t.lb == null then "no load balancer: the deploy engine replaces the proxy without waiting"
+         else "the deploy engine waits until the load balancer stops sending new connections" end;
+      ($t.lb.drain_seconds // 0 | tostring) as $want
+      | if $r.handover_wait == $want then null
+        else "PROXY_HANDOVER_WAIT is \($r.handover_wait | tojson), but the load balancer needs \($want) s to take a failing droplet out of rotation" end)
 '
 
 # agreement_lines ENV PLAN_JSON INVENTORY - the agreement lines of one environment.
@@ -249,6 +262,9 @@ test_mismatches_are_caught() {
     copy_sides staging
     printf 'restomarket_proxy_bind: 0.0.0.0\n' >"${WORK}/broken/inventory/group_vars/staging/zz-broken.yml"
     broken "staging's proxy on every interface while only the load balancer may reach it" staging 'only the VPC may reach'
+    copy_sides staging
+    edit_inventory staging 's#^\( *\)lb_drain_seconds: .*#\1lb_drain_seconds: 5#'
+    broken "the inventory's drain time is shorter than the load balancer's" staging 'PROXY_HANDOVER_WAIT is "5", but the load balancer needs 35 s'
   fi
 }
 

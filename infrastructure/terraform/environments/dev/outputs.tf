@@ -76,7 +76,8 @@ output "valkey_connection_string" {
 }
 
 # Read by infrastructure/tools/ansible-inventory.sh: the hosts' firewall,
-# proxy port and bind address follow these, so nothing is copied by hand.
+# proxy port, bind address and proxy handover wait follow these, so nothing
+# is copied by hand.
 output "api_port" {
   description = "Port of the API proxy on each droplet (the firewall admits it from api_public_cidrs)."
   value       = local.api_port
@@ -95,6 +96,11 @@ output "admin_cidrs" {
 output "api_public_cidrs" {
   description = "Address ranges outside the VPC admitted to the API port: admin_cidrs (developers reach the API directly)."
   value       = local.api_public_cidrs
+}
+
+output "lb_drain_seconds" {
+  description = "Seconds a load balancer needs to stop sending a failing droplet new connections: 0, because dev has no load balancer (the deploy engine replaces a proxy without waiting)."
+  value       = 0
 }
 
 output "postgres_ca_certificate" {

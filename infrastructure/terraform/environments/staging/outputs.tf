@@ -116,7 +116,8 @@ output "uptime_alert" {
 }
 
 # Read by infrastructure/tools/ansible-inventory.sh: the hosts' firewall,
-# proxy port and bind address follow these, so nothing is copied by hand.
+# proxy port, bind address and proxy handover wait follow these, so nothing
+# is copied by hand.
 output "api_port" {
   description = "Port of the API proxy on each droplet (the load balancer forwards to it)."
   value       = local.api_port
@@ -135,6 +136,11 @@ output "admin_cidrs" {
 output "api_public_cidrs" {
   description = "Address ranges outside the VPC admitted to the API port: none, only the load balancer reaches it."
   value       = []
+}
+
+output "lb_drain_seconds" {
+  description = "Seconds after a droplet starts failing health checks until the load balancer sends it no new connections; the deploy engine waits this long before it replaces the droplet's proxy."
+  value       = module.lb.drain_seconds
 }
 
 output "postgres_ca_certificate" {

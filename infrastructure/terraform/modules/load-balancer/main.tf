@@ -1,6 +1,13 @@
 # Let's Encrypt issues the certificate once DNS for the domain is hosted by
 # DigitalOcean; the load balancer refers to it by name because Let's Encrypt
 # renewals change the certificate's ID.
+locals {
+  # A failing droplet leaves rotation after unhealthy_threshold failed checks,
+  # each given up to the timeout: drain_seconds (outputs.tf) follows from them.
+  health_check_unhealthy_threshold = 3
+  health_check_timeout_seconds     = 5
+}
+
 resource "digitalocean_certificate" "this" {
   name    = "${var.name}-cert"
   type    = "lets_encrypt"
@@ -43,8 +50,8 @@ resource "digitalocean_loadbalancer" "this" {
     port                     = var.target_port
     path                     = var.health_check_path
     check_interval_seconds   = var.health_check_interval_seconds
-    response_timeout_seconds = 5
-    unhealthy_threshold      = 3
+    response_timeout_seconds = local.health_check_timeout_seconds
+    unhealthy_threshold      = local.health_check_unhealthy_threshold
     healthy_threshold        = 3
   }
 

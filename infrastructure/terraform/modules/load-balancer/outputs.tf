@@ -38,6 +38,17 @@ output "healthcheck" {
   }
 }
 
+# Read from the health check itself, so it cannot drift from what the load
+# balancer does: the deploy engine waits this long before it replaces a
+# droplet's proxy (PROXY_HANDOVER_WAIT, through the Ansible inventory).
+output "drain_seconds" {
+  description = "Seconds after a droplet starts failing health checks until the load balancer surely sends it no new connections: interval × unhealthy threshold + response timeout."
+  value = (
+    digitalocean_loadbalancer.this.healthcheck[0].check_interval_seconds * digitalocean_loadbalancer.this.healthcheck[0].unhealthy_threshold
+    + digitalocean_loadbalancer.this.healthcheck[0].response_timeout_seconds
+  )
+}
+
 output "redirect_http_to_https" {
   description = "Whether plain HTTP is redirected to HTTPS."
   value       = digitalocean_loadbalancer.this.redirect_http_to_https

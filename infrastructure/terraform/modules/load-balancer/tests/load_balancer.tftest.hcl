@@ -60,6 +60,28 @@ run "health_checks_the_api_health_path" {
   }
 }
 
+run "drain_seconds_at_the_default_interval" {
+  command = apply
+
+  assert {
+    condition     = output.drain_seconds == 35
+    error_message = "At the default 10 s interval a failing droplet is out of rotation after 10 × 3 + 5 = 35 s."
+  }
+}
+
+run "drain_seconds_follows_the_interval" {
+  command = apply
+
+  variables {
+    health_check_interval_seconds = 20
+  }
+
+  assert {
+    condition     = output.drain_seconds == 65 && digitalocean_loadbalancer.this.healthcheck[0].check_interval_seconds == 20
+    error_message = "At a 20 s interval a failing droplet is out of rotation after 20 × 3 + 5 = 65 s."
+  }
+}
+
 run "stateless_and_attached_by_tag" {
   command = apply
 
