@@ -539,6 +539,34 @@ test_failed_check_after_deploy() {
   expect_hosts_serve "after the failed load balancer check" v2
 }
 
+# api-2 stops answering (docker pause) right after api-1 took the release:
+# update-api.yml must still return api-1 to the previous release and say that
+# api-2 was unreachable (a rescue does not run for unreachable hosts by default).
+test_unreachable_mid_roll() {
+  local watcher started paused_at
+  started=$(date +%s)
+  (
+    until [[ "$(host_version api-1)" == v1 ]]; do sleep 0.5; done
+    "${DOCKER}" pause "${RUN_ID}-api-2" >/dev/null
+    date +%s >"${WORK}/paused-at"
+  ) &
+  watcher=$!
+  step "update-api v1 while api-2 stops answering" update update-unreachable v1
+  kill "${watcher}" 2>/dev/null || true
+  wait "${watcher}" 2>/dev/null || true
+  paused_at=$(cat "${WORK}/paused-at" 2>/dev/null || echo 0)
+  "${DOCKER}" unpause "${RUN_ID}-api-2" >/dev/null 2>&1 || true
+  expect_match "api-2 was paused after api-1 took v1" '^[1-9]' "${paused_at}"
+  expect_match "update-api.yml fails when a host becomes unreachable (exit ${UPDATE_RC})" "^[24]$" "${UPDATE_RC}"
+  expect_match "the summary names api-2 unreachable and api-1 rolled back" \
+    'Release v1 failed on api-2.*api-2: UNREACHABLE.*Rolled back to their previous release: api-1 \(ok\)' \
+    "$(tr '\n' ' ' <"${WORK}/update-unreachable.log")"
+  log "unreachable host mid-roll: api-2 paused $((paused_at - started)) s into the run, play ended after $(($(date +%s) - started)) s"
+  expect_eq "api-1 is back on the previous release" v2 "$(host_version api-1)"
+  wait_until 30 "api-2 answers again" on api-2 true || true
+  expect_eq "api-2, once it answers again, still serves the previous release" v2 "$(host_version api-2)"
+}
+
 main() {
   case "${1:-}" in
     -h | --help) usage; return 0 ;;
@@ -561,6 +589,7 @@ main() {
     test_fails_on_second_host
     test_proxy_handover_behind_lb
     test_failed_check_after_deploy
+    test_unreachable_mid_roll
   fi
   summary
 }
