@@ -35,7 +35,7 @@ class CiCdWorkflowTest {
             "code-quality", Map.of("contents", "read", "security-events", "write", "actions", "read"),
             "docker-build",
                 Map.of("contents", "read", "packages", "write", "security-events", "write", "actions", "read"),
-            "deploy-staging", Map.of("contents", "read", "packages", "read"),
+            "deploy-staging", Map.of("contents", "read"),
             "terraform", Map.of("contents", "read"));
     for (String job : CI.jobNames()) {
       Object permissions = CI.job(job).get("permissions");
@@ -93,6 +93,7 @@ class CiCdWorkflowTest {
     assertThat(runs("test")).contains("make ci-test");
     assertThat(runs("build")).contains("make ci-build");
     assertThat(runs("terraform")).contains("make tf-check");
+    assertThat(runs("deploy-staging")).contains("make ansible-update ENV=staging");
   }
 
   @Test
@@ -221,21 +222,57 @@ class CiCdWorkflowTest {
   }
 
   @Test
-  void deployGoesThroughTheDeployEngineOnEachDropletInTurn() {
-    Map<String, Object> deploy = Workflow.with(CI.stepNamed("deploy-staging", "Deploy through the deploy engine on each droplet"));
-    assertThat(deploy).containsEntry("sync", true).containsEntry("host", "${{ secrets.STAGING_HOST }}");
-    assertThat(String.valueOf(deploy.get("script"))).contains("/opt/restomarket/engine/deploy.sh").contains("\"${IMAGE_TAG}\" staging");
-    assertThat(String.valueOf(deploy.get("fingerprint"))).as("host key is verified").contains("secrets.STAGING_SSH_FINGERPRINT");
+  void theDeployIsTheCommandPeopleRunAndNothingElseDeploys() {
+    assertThat(String.valueOf(CI.stepNamed("deploy-staging", "Roll the release across the droplets").get("run")))
+        .isEqualTo("make ansible-update ENV=staging TAG=\"${IMAGE_TAG}\" LB_URL=\"${STAGING_URL}\"");
+    for (String job : CI.jobNames()) {
+      for (Map<String, Object> step : CI.steps(job)) {
+        String what = job + " / " + step.get("name");
+        assertThat(String.valueOf(step.get("uses"))).as(what + ": no SSH action deploys around Ansible").doesNotContain("ssh-action");
+        assertThat(String.valueOf(step.getOrDefault("run", "")))
+            .as(what + ": the engine is reached through update-api.yml only")
+            .doesNotContain("deploy.sh")
+            .doesNotContain("rollback.sh");
+      }
+    }
   }
 
   @Test
-  void deployIsCheckedThroughTheLoadBalancerAndRolledBackOnFailure() {
+  void theDeployRunsInsideTheVpcWithPinnedHostKeysAndAKeyThatLeavesWithTheJob() {
+    assertThat(CI.job("deploy-staging").get("runs-on")).isEqualTo(List.of("self-hosted", "linux", "restomarket-staging"));
+    String ssh = String.valueOf(CI.stepNamed("deploy-staging", "Prepare SSH for Ansible").get("run"));
+    assertThat(ssh)
+        .contains("StrictHostKeyChecking=yes")
+        .contains("infrastructure/ansible/inventory/staging.known_hosts")
+        .doesNotContain("accept-new");
+    Map<String, Object> remove = CI.stepNamed("deploy-staging", "Remove the deploy key");
+    assertThat(remove.get("if")).isEqualTo("always()");
+    assertThat(String.valueOf(remove.get("run"))).contains("rm -rf \"${RUNNER_TEMP}/ssh\"");
+    assertThat(String.valueOf(CI.job("deploy-staging"))).as("the job token never reaches the droplets").doesNotContain("GITHUB_TOKEN");
+  }
+
+  @Test
+  void theJobOutlastsItsStepsSoARollbackAlwaysGetsItsTurn() {
+    int steps =
+        CI.steps("deploy-staging").stream()
+            .map(s -> s.get("timeout-minutes"))
+            .filter(t -> t != null)
+            .mapToInt(t -> Integer.parseInt(String.valueOf(t)))
+            .sum();
+    assertThat(steps).as("deploy, smoke tests, rollback and its check each have a limit").isEqualTo(50);
+    assertThat(Integer.parseInt(String.valueOf(CI.job("deploy-staging").get("timeout-minutes")))).isGreaterThan(steps);
+  }
+
+  @Test
+  void deployIsCheckedThroughTheLoadBalancerAndRolledBackOnFailureOrCancellation() {
     assertThat(String.valueOf(CI.stepNamed("deploy-staging", "Health and smoke tests through the load balancer").get("run")))
         .contains("infrastructure/tools/ci/smoke-test.sh \"${STAGING_URL}\" \"${IMAGE_TAG}\"");
-    Map<String, Object> rollback = CI.stepNamed("deploy-staging", "Roll back on failure");
-    assertThat(String.valueOf(rollback.get("if"))).startsWith("failure()");
-    assertThat(String.valueOf(Workflow.with(rollback).get("script")))
-        .contains("/opt/restomarket/engine/rollback.sh --env staging \"${PREVIOUS_TAG}\"");
+    Map<String, Object> rollback = CI.stepNamed("deploy-staging", "Roll back on failure or cancellation");
+    assertThat(String.valueOf(rollback.get("if"))).startsWith("(failure() || cancelled())");
+    assertThat(String.valueOf(rollback.get("run")))
+        .isEqualTo("make ansible-update ENV=staging TAG=\"${PREVIOUS_TAG}\" LB_URL=\"${STAGING_URL}\"");
+    assertThat(String.valueOf(CI.stepNamed("deploy-staging", "Check the rolled-back release").get("if")))
+        .startsWith("(failure() || cancelled())");
     assertThat(String.valueOf(CI.stepNamed("deploy-staging", "Record the live release").get("run")))
         .contains("smoke-test.sh --live-version");
   }

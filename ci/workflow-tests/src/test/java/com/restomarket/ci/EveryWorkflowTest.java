@@ -66,4 +66,30 @@ class EveryWorkflowTest {
     Object permissions = Workflow.load(file).tree().get("permissions");
     assertThat(permissions).as(file + " top-level permissions").isIn(Map.of(), Map.of("contents", "read"));
   }
+
+  private static final Pattern ZIZMOR_IGNORE = Pattern.compile("#\\s*zizmor:\\s*ignore\\[([a-z-]+)]\\s*$");
+
+  @ParameterizedTest
+  @MethodSource("workflows")
+  void zizmorFindingsAreAcceptedOneLineAtATimeWithTheirReason(String file) {
+    List<String> lines = Repo.text(file).lines().toList();
+    for (int i = 0; i < lines.size(); i++) {
+      Matcher m = ZIZMOR_IGNORE.matcher(lines.get(i));
+      if (m.find()) {
+        boolean reasoned =
+            lines.subList(Math.max(0, i - 2), i).stream().anyMatch(l -> l.strip().startsWith("#"));
+        assertThat(reasoned)
+            .as(file + ":" + (i + 1) + ": the reason for ignoring " + m.group(1) + " is in a comment just above it")
+            .isTrue();
+      }
+    }
+  }
+
+  @org.junit.jupiter.api.Test
+  void zizmorsConfigIgnoresNothingForAWholeFile() {
+    Object rules = Repo.yaml(".github/zizmor.yml").get("rules");
+    assertThat(rules == null || (rules instanceof Map<?, ?> map && map.isEmpty()))
+        .as(".github/zizmor.yml: accepted findings are ignored on their line (# zizmor: ignore[AUDIT]), not per file")
+        .isTrue();
+  }
 }

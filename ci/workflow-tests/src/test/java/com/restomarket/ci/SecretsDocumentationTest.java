@@ -75,7 +75,7 @@ class SecretsDocumentationTest {
     Workflow ci = Workflow.load(".github/workflows/ci-cd.yml");
     String deployJob = String.valueOf(ci.job("deploy-staging"));
     Map<String, List<String>> documented = documented();
-    for (String name : List.of("STAGING_HOST", "STAGING_USERNAME", "STAGING_SSH_KEY", "STAGING_SSH_FINGERPRINT", "SLACK_WEBHOOK")) {
+    for (String name : List.of("STAGING_SSH_KEY", "SLACK_WEBHOOK")) {
       assertThat(deployJob).contains("secrets." + name);
       assertThat(documented.get(name)).as(name).element(1).isEqualTo("environment: staging");
     }
