@@ -33,8 +33,10 @@ cleanup() {
 }
 
 # The stub answers GET .../rulesets with one existing repository ruleset named
-# "main" (id 7), accepts PUT and POST, and appends "METHOD PATH AUTH BODY-NAME"
-# per request to the log.
+# "main" (id 7), team "platform" with id 42, and the staging environment's
+# branch policies "main" (id 3) and "feature/*" (id 4, a stale one); it accepts
+# PUT, POST and DELETE, and appends "METHOD PATH AUTH WHAT" per request to the
+# log (WHAT: a ruleset's or policy's name, an environment's reviewer IDs).
 start_stub() {
   cat >"${WORK}/stub.py" <<'PY'
 import json, sys
@@ -57,19 +59,37 @@ class Stub(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self._record("-")
-        self._answer(200, [{"id": 7, "name": "main", "source_type": "Repository"},
-                           {"id": 9, "name": "develop", "source_type": "Organization"}])
+        if self.path.startswith("/orgs/acme/teams/platform"):
+            self._answer(200, {"id": 42, "slug": "platform"})
+        elif "/deployment-branch-policies" in self.path:
+            self._answer(200, {"total_count": 2, "branch_policies": [
+                {"id": 3, "name": "main", "type": "branch"}, {"id": 4, "name": "feature/*", "type": "branch"}]})
+        elif "/rulesets" in self.path:
+            self._answer(200, [{"id": 7, "name": "main", "source_type": "Repository"},
+                               {"id": 9, "name": "develop", "source_type": "Organization"}])
+        else:
+            self._answer(404, {"message": "Not Found"})
 
     def _write(self, status, new_id):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self._record(body["name"])
-        self._answer(status, {"id": new_id, "name": body["name"]})
+        if "/environments/" in self.path and "deployment-branch-policies" not in self.path:
+            self._record("reviewers=" + ",".join(f"{r['type']}:{r['id']}" for r in body["reviewers"])
+                         + f" self-review={body['prevent_self_review']}"
+                         + f" custom={body['deployment_branch_policy']['custom_branch_policies']}")
+        else:
+            self._record(body["name"])
+        self._answer(status, {"id": new_id, "name": body.get("name", "")})
 
     def do_PUT(self):
         self._write(200, 7)
 
     def do_POST(self):
         self._write(201, 8)
+
+    def do_DELETE(self):
+        self._record("-")
+        self.send_response(204)
+        self.end_headers()
 
     def log_message(self, *args):
         pass
@@ -92,6 +112,10 @@ test_dry_run() {
   expect_eq "dry run prints one write per ruleset file" 2 "$(grep -c '^PUT-or-POST ' <<<"${out}")"
   expect_match "dry run shows the main ruleset body" '"name": "main"' "${out}"
   expect_match "dry run shows the develop ruleset body" '"name": "develop"' "${out}"
+  expect_match "dry run shows the staging environment with its reviewer" \
+    'PUT https://api.github.com/repos/acme/restomarket/environments/staging.*"id": "<ID of Team platform>"' "$(tr '\n' ' ' <<<"${out}")"
+  expect_match "dry run shows that only develop may deploy to staging" \
+    'POST-if-missing https://api.github.com/repos/acme/restomarket/environments/staging/deployment-branch-policies branch develop' "${out}"
 }
 
 test_refuses_without_token() {
@@ -112,10 +136,20 @@ test_against_stub() {
     "${APPLY}" --repo acme/restomarket 2>&1) || rc=$?
   expect_eq "applying against the API succeeds" 0 "${rc}"
   expect_eq "the existing repository ruleset 'main' is updated in place" \
-    "PUT /repos/acme/restomarket/rulesets/7 Bearer test-token main" "$(grep '^PUT ' "${log}" || true)"
+    "PUT /repos/acme/restomarket/rulesets/7 Bearer test-token main" "$(grep '^PUT /repos/acme/restomarket/rulesets' "${log}" || true)"
   expect_eq "'develop' (only an organisation ruleset of that name exists) is created" \
-    "POST /repos/acme/restomarket/rulesets Bearer test-token develop" "$(grep '^POST ' "${log}" || true)"
-  expect_eq "three requests in all" 3 "$(wc -l <"${log}")"
+    "POST /repos/acme/restomarket/rulesets Bearer test-token develop" "$(grep '^POST /repos/acme/restomarket/rulesets' "${log}" || true)"
+  expect_eq "the staging environment gets team platform (id 42) as reviewer, no self-review, custom branches" \
+    "PUT /repos/acme/restomarket/environments/staging Bearer test-token reviewers=Team:42 self-review=True custom=True" \
+    "$(grep '^PUT /repos/acme/restomarket/environments/' "${log}" || true)"
+  expect_eq "develop is added as the branch that may deploy" \
+    "POST /repos/acme/restomarket/environments/staging/deployment-branch-policies Bearer test-token develop" \
+    "$(grep '^POST .*deployment-branch-policies' "${log}" || true)"
+  expect_eq "branches the file does not list may no longer deploy" \
+    "DELETE /repos/acme/restomarket/environments/staging/deployment-branch-policies/3 Bearer test-token -
+DELETE /repos/acme/restomarket/environments/staging/deployment-branch-policies/4 Bearer test-token -" \
+    "$(grep '^DELETE ' "${log}" || true)"
+  expect_eq "nine requests in all" 9 "$(wc -l <"${log}")"
   expect_match "each outcome is logged" "ruleset 'develop': created \\(id 8\\)" "${out}"
 }
 

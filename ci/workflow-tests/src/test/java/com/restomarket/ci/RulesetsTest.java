@@ -62,6 +62,27 @@ class RulesetsTest {
   }
 
   @Test
+  void developTooChangesOnlyThroughAnApprovedPullRequest() {
+    Map<String, Object> pr = parameters("develop", "pull_request");
+    assertThat(pr).containsEntry("required_approving_review_count", 1).containsEntry("dismiss_stale_reviews_on_push", true);
+  }
+
+  @Test
+  void onlyDevelopDeploysToStagingAndSomeoneElseApprovesIt() {
+    assertThat(Repo.files(".github/environments", ".json")).containsExactly(".github/environments/staging.json");
+    Map<String, Object> staging = Repo.yaml(".github/environments/staging.json");
+    assertThat(staging.get("name"))
+        .as("the environment the deploy job names")
+        .isEqualTo(Workflow.map(Workflow.load(".github/workflows/ci-cd.yml").job("deploy-staging").get("environment")).get("name"));
+    assertThat(Workflow.map(staging.get("deployment_branch_policy")))
+        .containsEntry("protected_branches", false)
+        .containsEntry("custom_branch_policies", true);
+    assertThat(staging.get("branch_policies")).isEqualTo(List.of(Map.of("name", "develop", "type", "branch")));
+    assertThat((List<?>) staging.get("reviewers")).as("a required reviewer").isNotEmpty();
+    assertThat(staging).containsEntry("prevent_self_review", true);
+  }
+
+  @Test
   void bothBranchesRequireCiOkFromGitHubActionsOnly() {
     String aggregate = String.valueOf(Workflow.load(".github/workflows/ci-cd.yml").job("ci-ok").get("name"));
     for (String branch : List.of("main", "develop")) {
