@@ -34,7 +34,13 @@ class CiCdWorkflowTest {
         Map.of(
             "code-quality", Map.of("contents", "read", "security-events", "write", "actions", "read"),
             "docker-build",
-                Map.of("contents", "read", "packages", "write", "security-events", "write", "actions", "read"),
+                Map.of(
+                    "contents", "read",
+                    "packages", "write",
+                    "security-events", "write",
+                    "actions", "read",
+                    "id-token", "write",
+                    "attestations", "write"),
             "deploy-staging", Map.of("contents", "read"),
             "terraform", Map.of("contents", "read"));
     for (String job : CI.jobNames()) {
@@ -182,30 +188,55 @@ class CiCdWorkflowTest {
   }
 
   @Test
-  void imageIsScannedBeforeItIsPushedWithSbomProvenanceAndTheActionsCache() {
-    List<String> uses = CI.steps("docker-build").stream().map(s -> String.valueOf(s.get("uses"))).toList();
-    int scan = indexOf(uses, "aquasecurity/trivy-action@");
-    int push = uses.lastIndexOf(uses.stream().filter(u -> u.startsWith("docker/build-push-action@")).reduce((a, b) -> b).orElseThrow());
-    assertThat(scan).as("scan before push").isLessThan(push);
-    assertThat(indexOf(uses, "docker/setup-buildx-action@")).isLessThan(scan);
-    assertThat(Workflow.with(CI.stepsUsing("docker-build", "docker/login-action@").getFirst()))
-        .containsEntry("registry", "${{ env.REGISTRY }}");
+  void theImageIsBuiltOnceScannedThenPushedWithoutALoginBeforeTheScan() {
+    List<Map<String, Object>> steps = CI.steps("docker-build");
+    List<String> uses = steps.stream().map(s -> String.valueOf(s.get("uses"))).toList();
+    List<Map<String, Object>> builds = CI.stepsUsing("docker-build", "docker/build-push-action@");
+    assertThat(builds).as("one build").hasSize(1);
+    Map<String, Object> build = Workflow.with(builds.getFirst());
+    assertThat(build)
+        .containsEntry("load", true)
+        .doesNotContainKey("push")
+        .containsEntry("tags", "${{ steps.meta.outputs.tags }}")
+        .containsEntry("cache-from", "type=gha,scope=api")
+        .containsEntry("cache-to", "type=gha,scope=api,mode=max");
+    int buildAt = indexOf(uses, "docker/build-push-action@");
+    int scanAt = indexOf(uses, "aquasecurity/trivy-action@");
+    int loginAt = indexOf(uses, "docker/login-action@");
+    int pushAt = steps.indexOf(CI.stepNamed("docker-build", "Push the scanned image"));
+    assertThat(indexOf(uses, "docker/setup-buildx-action@")).isLessThan(buildAt);
+    assertThat(buildAt).as("build, then scan").isLessThan(scanAt);
+    assertThat(scanAt).as("scan, then log in").isLessThan(loginAt);
+    assertThat(loginAt).as("log in, then push").isLessThan(pushAt);
+    assertThat(Workflow.with(steps.get(loginAt))).containsEntry("registry", "${{ env.REGISTRY }}");
     assertThat(CI.tree().get("env")).asString().contains("REGISTRY=ghcr.io");
 
-    Map<String, Object> trivy = Workflow.with(CI.stepsUsing("docker-build", "aquasecurity/trivy-action@").getFirst());
+    Map<String, Object> trivy = Workflow.with(steps.get(scanAt));
     assertThat(trivy)
         .containsEntry("scan-type", "image")
+        .containsEntry("image-ref", "${{ steps.names.outputs.image }}:${{ steps.names.outputs.tag }}")
         .containsEntry("severity", "HIGH,CRITICAL")
         .containsEntry("ignore-unfixed", true)
         .containsEntry("exit-code", "1");
 
-    Map<String, Object> pushed = Workflow.with(CI.steps("docker-build").get(push));
-    assertThat(pushed)
-        .containsEntry("push", true)
-        .containsEntry("sbom", true)
-        .containsEntry("provenance", "mode=max")
-        .containsEntry("cache-from", "type=gha,scope=api")
-        .containsEntry("cache-to", "type=gha,scope=api,mode=max");
+    String push = String.valueOf(steps.get(pushAt).get("run"));
+    assertThat(push).as("the loaded, scanned image is what goes out").contains("docker push --all-tags \"${IMAGE}\"");
+    assertThat(push).contains("echo \"digest=${digest}\"");
+    assertThat(CI.job("docker-build").get("outputs")).asString().contains("digest=${{ steps.push.outputs.digest }}");
+  }
+
+  @Test
+  void thePushedDigestCarriesProvenanceAndAnSbomAttestation() {
+    for (String action : List.of("actions/attest-build-provenance@", "actions/attest-sbom@")) {
+      Map<String, Object> attest = Workflow.with(CI.stepsUsing("docker-build", action).getFirst());
+      assertThat(attest)
+          .as(action)
+          .containsEntry("subject-name", "${{ steps.names.outputs.image }}")
+          .containsEntry("subject-digest", "${{ steps.push.outputs.digest }}")
+          .containsEntry("push-to-registry", true);
+    }
+    assertThat(Workflow.with(CI.stepsUsing("docker-build", "actions/attest-sbom@").getFirst()))
+        .containsEntry("sbom-path", "sbom.spdx.json");
   }
 
   @Test
