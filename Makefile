@@ -203,5 +203,5 @@ ansible-setup: ## Converge setup-api.yml on ENV's droplets (FIRST_RUN=1 on fresh
 	@$(TOOLS)/ansible.sh setup $(ENV) $(if $(filter 1,$(FIRST_RUN)),--first-run)
 
 .PHONY: ansible-update
-ansible-update: ## Roll TAG across ENV's droplets one at a time with update-api.yml (LB_URL=... to check through the LB)
-	@$(TOOLS)/ansible.sh update $(ENV) --tag $(TAG) $(if $(LB_URL),--lb-url $(LB_URL))
+ansible-update: ## Roll TAG across ENV's droplets one at a time with update-api.yml (DIGEST=sha256:... to run exactly that image, LB_URL=... to check through the LB)
+	@$(TOOLS)/ansible.sh update $(ENV) --tag $(TAG) $(if $(DIGEST),--digest $(DIGEST)) $(if $(LB_URL),--lb-url $(LB_URL))

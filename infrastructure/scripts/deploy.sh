@@ -37,7 +37,8 @@ usage() {
   cat <<EOF
 Usage: $(basename "$0") [OPTIONS] IMAGE_TAG [ENV]
 
-Deploys IMAGE_REPO:IMAGE_TAG (IMAGE_REPO from the environment file) to ENV
+Deploys IMAGE_REPO:IMAGE_TAG (IMAGE_REPO from the environment file; with
+--digest exactly IMAGE_REPO@DIGEST, whatever the tag points to now) to ENV
 (default: local; known: $(known_envs)) without dropping a request:
   lock -> pull -> migrate -> start candidate in the idle slot -> gate (Docker
   health healthy, GET HEALTH_PATH 200, GET VERSION_PATH reports IMAGE_TAG) ->
@@ -47,6 +48,8 @@ A failure before the switch removes the candidate, leaves the live release
 untouched and exits 1. Deploying the live release again changes nothing.
 
 Options:
+  --digest sha256:HEX  the image's registry digest (the pipeline's build): pulled
+                       and run by digest, recorded in the ledger (empty: by tag)
   --timeout SECONDS    gate timeout (default GATE_TIMEOUT of the env file)
   --lock-wait SECONDS  wait this long for another deploy's lock (default DEPLOY_LOCK_WAIT,
                        else 0: refuse at once)
@@ -70,6 +73,8 @@ EOF
 # Set by the flow; read by finish() when the script exits.
 TAG=""
 IMAGE=""
+# The registry digest given with --digest (empty: deploy by tag).
+DIGEST=""
 STARTED_AT=$(date +%s)
 LIVE=""
 LIVE_TAG=""
@@ -370,7 +375,7 @@ record_release() {
   [[ -n "${RECORDED}" ]] && return 0
   RECORDED=1
   ledger_append time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" env "${DEPLOY_ENV}" action "${DEPLOY_ACTION:-deploy}" \
-    image "${IMAGE}" tag "${TAG}" digest "$(image_digest "${IMAGE}" || true)" previous_tag "${LIVE_TAG}" \
+    image "${IMAGE}" tag "${TAG}" digest "${DIGEST:-$(image_digest "${IMAGE}" || true)}" previous_tag "${LIVE_TAG}" \
     outcome "${outcome}" duration_s "$(($(date +%s) - STARTED_AT))" actor "$(deploy_actor)" \
     slot "${CANDIDATE}" reason "${reason}"
 }
@@ -459,11 +464,12 @@ converge_live() {
 }
 
 main() {
-  local env="" timeout="" lock_wait="${DEPLOY_LOCK_WAIT:-0}" skip_migrations="" args=()
+  local env="" timeout="" lock_wait="${DEPLOY_LOCK_WAIT:-0}" skip_migrations="" digest="" args=()
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
       --timeout) timeout=$(option_value "$@") || exit 2; shift ;;
+      --digest) digest=$(option_value "$@") || exit 2; shift ;;
       --lock-wait) lock_wait=$(option_value "$@") || exit 2; shift ;;
       --skip-migrations) skip_migrations=1 ;;
       --watch) WATCH_SECONDS_ARG=$(option_value "$@") || exit 2; shift ;;
@@ -477,6 +483,8 @@ main() {
   env="${args[1]:-${DEPLOY_ENV:-local}}"
   valid_tag "${TAG}" || die "invalid image tag '${TAG}'" "use letters, digits, '.', '_' or '-' (max 128), e.g. v1.2.3 or a git SHA" 2
   [[ -z "${timeout}" || "${timeout}" =~ ^[0-9]+$ ]] || die "--timeout wants seconds, got '${timeout}'" "" 2
+  [[ -z "${digest}" || "${digest}" =~ ^sha256:[0-9a-f]{64}$ ]] ||
+    die "invalid --digest '${digest}'" "give the registry digest as sha256: and 64 hex digits (docker buildx imagetools inspect REPO:TAG)" 2
   [[ "${lock_wait}" =~ ^[0-9]+$ ]] || die "--lock-wait wants seconds, got '${lock_wait}'" "" 2
   [[ -z "${WATCH_SECONDS_ARG}" || "${WATCH_SECONDS_ARG}" =~ ^[0-9]+$ ]] ||
     die "--watch wants seconds, got '${WATCH_SECONDS_ARG}'" "" 2
@@ -486,7 +494,9 @@ main() {
   require_env_dir
   require_tools
   require_docker
-  IMAGE="${IMAGE_REPO}:${TAG}"
+  # With a digest, Docker pulls and runs exactly that image (the tag only names it).
+  IMAGE="${IMAGE_REPO}:${TAG}${digest:+@${digest}}"
+  DIGEST="${digest}"
 
   trap finish EXIT
   log "deploying ${IMAGE} to ${DEPLOY_ENV} (stack ${STACK_NAME}, proxy port ${PROXY_PORT}, actor $(deploy_actor))"

@@ -16,7 +16,7 @@ TAG_PATTERN='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
 usage() {
   cat <<USAGE
 Usage: $(basename "$0") setup  ENV|--inventory FILE [--first-run] [--check] [-- ANSIBLE ARGS...]
-       $(basename "$0") update ENV|--inventory FILE --tag TAG [--lb-url URL] [-- ANSIBLE ARGS...]
+       $(basename "$0") update ENV|--inventory FILE --tag TAG [--digest sha256:HEX] [--lb-url URL] [-- ANSIBLE ARGS...]
        $(basename "$0") venv
 
   setup    converge playbooks/setup-api.yml (Docker, deploy user, ufw, security
@@ -32,6 +32,7 @@ Usage: $(basename "$0") setup  ENV|--inventory FILE [--first-run] [--check] [-- 
                     after this run root cannot log in any more
   --check           dry run: --check --diff, change nothing
   --tag TAG         the release (image tag) to roll out
+  --digest DIGEST   its registry digest: every host pulls and runs exactly that image
   --lb-url URL      also check health and the version through the load balancer
   -- ARGS           passed to ansible-playbook as they are (e.g. --limit HOST)
 
@@ -90,7 +91,7 @@ run_playbook() {
 }
 
 main() {
-  local action="${1:-}" env="" inventory="" first_run=0 check=0 tag="" lb_url=""
+  local action="${1:-}" env="" inventory="" first_run=0 check=0 tag="" lb_url="" digest=""
   local -a extra=()
   case "${action}" in
     -h | --help) usage; return 0 ;;
@@ -106,6 +107,7 @@ main() {
       --check) check=1; shift ;;
       --tag) [[ $# -ge 2 ]] || die "--tag needs a value" "see --help" 2; tag="$2"; shift 2 ;;
       --lb-url) [[ $# -ge 2 ]] || die "--lb-url needs a value" "see --help" 2; lb_url="$2"; shift 2 ;;
+      --digest) [[ $# -ge 2 ]] || die "--digest needs a value" "see --help" 2; digest="$2"; shift 2 ;;
       --) shift; extra=("$@"); break ;;
       -*) die "unknown option '$1'" "see --help" 2 ;;
       *) [[ -z "${env}" ]] || die "unexpected argument '$1'" "see --help" 2; env="$1"; shift ;;
@@ -117,11 +119,13 @@ main() {
   if [[ "${action}" == update ]]; then
     [[ -n "${tag}" ]] || die "no release given" "pass --tag TAG (the image tag to roll out)" 2
     [[ "${tag}" =~ ${TAG_PATTERN} ]] || die "invalid tag '${tag}'" "letters, digits, '_', '.', '-'; at most 128 characters" 2
+    [[ -z "${digest}" || "${digest}" =~ ^sha256:[0-9a-f]{64}$ ]] ||
+      die "invalid --digest '${digest}'" "sha256: and 64 hex digits, the registry digest of --tag" 2
     [[ -z "${lb_url}" || "${lb_url}" =~ ^https?://[^/[:space:]]+$ ]] ||
       die "invalid --lb-url '${lb_url}'" "give the scheme and host only, e.g. https://staging-api.example.com" 2
     ((first_run == 0 && check == 0)) || die "--first-run and --check belong to setup" "see --help" 2
   fi
-  [[ "${action}" != setup || -z "${lb_url}${tag}" ]] || die "--tag and --lb-url belong to update" "see --help" 2
+  [[ "${action}" != setup || -z "${lb_url}${tag}${digest}" ]] || die "--tag, --digest and --lb-url belong to update" "see --help" 2
   ansible_venv
   resolve_inventory "${env}" "${inventory}"
   if [[ "${action}" == setup ]]; then
@@ -132,7 +136,7 @@ main() {
     ((check == 0)) || args+=(--check --diff)
     run_playbook setup-api.yml "${args[@]}" "${extra[@]}"
   else
-    run_playbook update-api.yml -e "image_tag=${tag}" -e "lb_url=${lb_url}" "${extra[@]}"
+    run_playbook update-api.yml -e "image_tag=${tag}" -e "image_digest=${digest}" -e "lb_url=${lb_url}" "${extra[@]}"
   fi
 }
 

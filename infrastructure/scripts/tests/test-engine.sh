@@ -924,6 +924,36 @@ calls_in_order() {
   pass "${name}"
 }
 
+# --digest: the image is pulled, migrated and run as REPO:TAG@DIGEST, and the
+# ledger records that digest; a malformed digest is refused before anything runs.
+test_flow_digest() {
+  local state="${WORK}/flow-digest" digest
+  digest="sha256:$(printf 'ab%.0s' {1..32})"
+  fake_reset
+  rule 1 - "image inspect -f {{.Id}} rmengine/api:v2@${digest}"
+  rule 0 - "pull rmengine/api:v2@${digest}"
+  flow_rules "${state}"
+  run_deploy "${state}" --digest "${digest}" v2 "${ENV_NAME}"
+  expect_eq "deploy by digest: exits 0" 0 "${RC}"
+  calls_in_order "deploy by digest: pulled, migrated and started by digest" \
+    "^pull rmengine/api:v2@${digest}\$" "^run --name rmengine-migrate .* rmengine/api:v2@${digest} migrate\$" \
+    "^run -d --name rmengine-blue .* rmengine/api:v2@${digest}\$"
+  expect_eq "deploy by digest: the ledger records the image and its digest" "rmengine/api:v2@${digest} ${digest}" \
+    "$(jq -r '"\(.image) \(.digest)"' "${state}/releases.jsonl" 2>&1)"
+  fake_reset
+  flow_rules "${WORK}/flow-digest-empty"
+  run_deploy "${WORK}/flow-digest-empty" --digest "" v2 "${ENV_NAME}"
+  expect_eq "an empty --digest (update-api.yml without one) deploys by tag" "0 0 1" \
+    "${RC} $(call_line '@sha256:') $(calls | grep -c '^run -d --name rmengine-blue .* rmengine/api:v2$')"
+  fake_reset
+  flow_rules "${state}"
+  run_deploy "${state}" --digest "sha256:1234" v2 "${ENV_NAME}"
+  expect_eq "a malformed --digest is refused as bad usage (exit 2)" 2 "${RC}"
+  deploy_log_has "... saying what a digest looks like" "invalid --digest 'sha256:1234'"
+  deploy_log_has "... and what to give instead" "hint: give the registry digest as sha256: and 64 hex digits"
+  expect_eq "... before any docker call" 0 "$(calls | wc -l)"
+}
+
 # The proxy's bind address changed (the fake proxy listens on 0.0.0.0): the
 # host is behind a load balancer (host settings: PROXY_HANDOVER_WAIT=1).
 test_flow_proxy_handover() {
@@ -1078,6 +1108,7 @@ main() {
   test_steps
   test_flow_good_deploy
   test_flow_switch_refused
+  test_flow_digest
   test_flow_proxy_handover
   test_flow_proxy_handover_fails
   test_flow_ledger_unwritable

@@ -255,7 +255,10 @@ class CiCdWorkflowTest {
   @Test
   void theDeployIsTheCommandPeopleRunAndNothingElseDeploys() {
     assertThat(String.valueOf(CI.stepNamed("deploy-staging", "Roll the release across the droplets").get("run")))
-        .isEqualTo("make ansible-update ENV=staging TAG=\"${IMAGE_TAG}\" LB_URL=\"${STAGING_URL}\"");
+        .isEqualTo("make ansible-update ENV=staging TAG=\"${IMAGE_TAG}\" DIGEST=\"${IMAGE_DIGEST}\" LB_URL=\"${STAGING_URL}\"");
+    assertThat(Workflow.map(CI.job("deploy-staging").get("env")))
+        .as("the droplets run the digest docker-build scanned and pushed")
+        .containsEntry("IMAGE_DIGEST", "${{ needs.docker-build.outputs.digest }}");
     for (String job : CI.jobNames()) {
       for (Map<String, Object> step : CI.steps(job)) {
         String what = job + " / " + step.get("name");
