@@ -556,6 +556,34 @@ test_proxy_set() {
     "^1 runtime API unreachable for 'set server api/green state maint': .*Connection refused" "${RC} ${PROXY_ERROR}"
 }
 
+# ---- the proxy configuration ------------------------------------------------------------------
+
+# config_sections FILE - "SECTION NAME: LINE" for every non-comment line, so the
+# structure HAProxy will parse can be checked without HAProxy.
+config_sections() {
+  awk '/^[a-z]/ {sec = $1 " " $2; next} /^[[:space:]]+[a-z]/ {sub(/^[[:space:]]+/, ""); print sec ": " $0}' "$1"
+}
+
+test_proxy_config() {
+  local saved="${PROXY_CONF_DIR}" out
+  PROXY_CONF_DIR="${WORK}/render"
+  render_proxy_config green
+  out=$(config_sections "${WORK}/render/haproxy.cfg")
+  PROXY_CONF_DIR="${saved}"
+  expect_eq "proxy config: each section once (global, resolvers, defaults, frontend http, backends handover and api)" \
+    "backend api|backend handover|defaults |frontend http|global |resolvers docker" \
+    "$(grep -E '^[a-z]' "${WORK}/render/haproxy.cfg" | awk '{print $1 " " $2}' | sort | paste -sd '|')"
+  expect_match "proxy config: the frontend sends traffic to backend api" $'(^|\n)frontend http: default_backend api(\n|$)' "${out}"
+  expect_match "proxy config: the handover flag answers 503 on the health path only while raised" \
+    $'(^|\n)frontend http: http-request return status 503 [^\n]* if \\{ path /health \\} \\{ nbsrv\\(handover\\) gt 0 \\}' "${out}"
+  expect_match "proxy config: the flag is a server of backend handover, down until the engine raises it" \
+    $'(^|\n)backend handover: server flag 127.0.0.1:9 disabled(\n|$)' "${out}"
+  expect_match "proxy config: green (the live slot) in rotation, blue in maintenance" \
+    $'backend api: server blue rmengine-blue:3000 disabled\nbackend api: server green rmengine-green:3000 *(\n|$)' "${out}"
+  expect_eq "proxy config: every server line is in a backend" "" "$(grep -E '^(frontend|defaults|global|resolvers)[^:]*: server ' <<<"${out}" || true)"
+  expect_eq "proxy config: no placeholder left" "" "$(grep -v '^[[:space:]]*#' "${WORK}/render/haproxy.cfg" | grep -o '@[A-Z_]*@' || true)"
+}
+
 # ---- live_slot and proxy_drift -------------------------------------------------------------
 
 # live_case NAME WANT PROXY_STATE BLUE GREEN BLUE_STATE GREEN_STATE ACTIVE_FILE
@@ -1099,6 +1127,7 @@ main() {
   test_builders
   test_more_builders
   test_run_cmd
+  test_proxy_config
   test_proxy_set
   test_live_slot
   test_proxy_drift
