@@ -13,12 +13,13 @@ set -Eeuo pipefail
 
 # shellcheck source=../lib/common.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/common.sh"
+# shellcheck source=../lib/github.sh
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/github.sh"
 export RM_LOG_TAG="apply-rulesets"
 
 RULESET_DIR="${RM_REPO_ROOT}/.github/rulesets"
 ENVIRONMENT_DIR="${RM_REPO_ROOT}/.github/environments"
 API_URL="${GITHUB_API_URL:-https://api.github.com}"
-API_VERSION="2022-11-28"
 DRY_RUN=""
 REPO="${GITHUB_REPOSITORY:-}"
 
@@ -68,19 +69,11 @@ parse_args() {
   done
 }
 
-# repo_from_origin - OWNER/NAME of a github.com 'origin' remote, if any.
-repo_from_origin() {
-  local url
-  url=$(git -C "${RM_REPO_ROOT}" remote get-url origin 2>/dev/null) || return 0
-  if [[ "${url}" =~ github\.com[:/]([^/]+/[^/]+)$ ]]; then
-    printf '%s' "${BASH_REMATCH[1]%.git}"
-  fi
-}
-
 validate_inputs() {
-  [[ -n "${REPO}" ]] || REPO=$(repo_from_origin)
+  [[ -n "${REPO}" ]] || REPO=$(github_repo_from_origin)
   [[ "${REPO}" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] ||
     die "no valid target repository (got '${REPO}')" "pass --repo OWNER/NAME or set GITHUB_REPOSITORY"
+  GITHUB_API_HINT="403/404: the token needs Administration: write on ${REPO}; 422: the ruleset JSON is invalid"
   [[ -d "${RULESET_DIR}" ]] || die "no ruleset directory ${RULESET_DIR}" "pass --dir DIR"
   [[ -d "${ENVIRONMENT_DIR}" ]] || die "no environment directory ${ENVIRONMENT_DIR}" "pass --env-dir DIR"
   have jq || ensure_apt_packages jq
@@ -120,25 +113,6 @@ environment_files() {
   done
 }
 
-# api METHOD PATH [BODY_FILE] - one REST call; prints the response body, fails on non-2xx.
-api() {
-  local method="$1" path="$2" body="${3:-}" out status args=()
-  out=$(mktemp)
-  args=(-sS -o "${out}" -w '%{http_code}' -X "${method}"
-    -H "Accept: application/vnd.github+json" -H "X-GitHub-Api-Version: ${API_VERSION}"
-    -H "Authorization: Bearer ${GITHUB_TOKEN}")
-  [[ -n "${body}" ]] && args+=(-H "Content-Type: application/json" --data-binary "@${body}")
-  status=$(curl "${args[@]}" "${API_URL}${path}") || { rm -f "${out}"; die "${method} ${path}: no answer from ${API_URL}" "check the network and GITHUB_API_URL"; }
-  if [[ "${status}" != 2* ]]; then
-    warn "${method} ${path}: HTTP ${status}: $(head -c 500 "${out}")"
-    rm -f "${out}"
-    die "${method} ${path} failed with HTTP ${status}" \
-      "403/404: the token needs Administration: write on ${REPO}; 422: the ruleset JSON is invalid"
-  fi
-  cat "${out}"
-  rm -f "${out}"
-}
-
 print_request() {
   printf '%s %s\n' "$1" "$2"
   [[ -z "${3:-}" ]] || jq -S . "$3"
@@ -153,10 +127,10 @@ apply_ruleset() {
   fi
   id=$(jq -r --arg n "${name}" 'map(select(.name == $n and .source_type == "Repository")) | first | .id // empty' <<<"${existing}")
   if [[ -n "${id}" ]]; then
-    api PUT "/repos/${REPO}/rulesets/${id}" "${file}" >/dev/null
+    github_api PUT "/repos/${REPO}/rulesets/${id}" "${file}" >/dev/null
     log "ruleset '${name}': updated (id ${id})"
   else
-    id=$(api POST "/repos/${REPO}/rulesets" "${file}" | jq -r .id)
+    id=$(github_api POST "/repos/${REPO}/rulesets" "${file}" | jq -r .id)
     log "ruleset '${name}': created (id ${id})"
   fi
 }
@@ -165,9 +139,9 @@ apply_ruleset() {
 reviewer_id() {
   local id
   if [[ "$1" == Team ]]; then
-    id=$(api GET "/orgs/${REPO%%/*}/teams/$2" | jq -r '.id // empty')
+    id=$(github_api GET "/orgs/${REPO%%/*}/teams/$2" | jq -r '.id // empty')
   else
-    id=$(api GET "/users/$2" | jq -r '.id // empty')
+    id=$(github_api GET "/users/$2" | jq -r '.id // empty')
   fi
   [[ "${id}" =~ ^[0-9]+$ ]] || die "no ID for reviewer $1 '$2'" "check the name in ${ENVIRONMENT_DIR}"
   echo "${id}"
@@ -193,22 +167,22 @@ apply_environment() {
     reviewers=$(jq -c --arg t "${type}" --argjson i "${id}" '. + [{type: $t, id: $i}]' <<<"${reviewers}")
   done < <(jq -r '.reviewers[] | "\(.type) \(.slug // .login)"' "${file}")
   jq --argjson r "${reviewers}" '{wait_timer, prevent_self_review, deployment_branch_policy, reviewers: $r}' "${file}" >"${body}"
-  api PUT "${path}" "${body}" >/dev/null
+  github_api PUT "${path}" "${body}" >/dev/null
   rm -f "${body}"
-  existing=$(api GET "${path}/deployment-branch-policies?per_page=100")
+  existing=$(github_api GET "${path}/deployment-branch-policies?per_page=100")
   while read -r type slug; do
     if ! jq -e --arg t "${type}" --arg n "${slug}" '.branch_policies // [] | any(.name == $n and (.type // "branch") == $t)' \
       <<<"${existing}" >/dev/null; then
       body=$(mktemp)
       jq -n --arg t "${type}" --arg n "${slug}" '{name: $n, type: $t}' >"${body}"
-      api POST "${path}/deployment-branch-policies" "${body}" >/dev/null
+      github_api POST "${path}/deployment-branch-policies" "${body}" >/dev/null
       rm -f "${body}"
       log "environment '${name}': ${type} '${slug}' may deploy"
     fi
   done < <(jq -r '.branch_policies[] | "\(.type) \(.name)"' "${file}")
   while read -r id slug; do
     [[ -n "${id}" ]] || continue
-    api DELETE "${path}/deployment-branch-policies/${id}" >/dev/null
+    github_api DELETE "${path}/deployment-branch-policies/${id}" >/dev/null
     log "environment '${name}': '${slug}' may no longer deploy"
   done < <(jq -r --slurpfile f "${file}" '.branch_policies // [] | .[]
       | select(. as $p | $f[0].branch_policies | any(.name == $p.name and .type == ($p.type // "branch")) | not)
@@ -224,7 +198,7 @@ main() {
   if [[ -n "${DRY_RUN}" ]]; then
     print_request GET "${API_URL}/repos/${REPO}/rulesets?includes_parents=false"
   else
-    existing=$(api GET "/repos/${REPO}/rulesets?includes_parents=false&per_page=100")
+    existing=$(github_api GET "/repos/${REPO}/rulesets?includes_parents=false&per_page=100")
   fi
   while read -r file; do apply_ruleset "${file}" "${existing}"; done <<<"${files}"
   files=$(environment_files)

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /** Registry retention: .github/workflows/image-cleanup.yml. */
@@ -43,21 +42,36 @@ class ImageCleanupWorkflowTest {
     assertThat(cleanupInputs()).containsEntry("keep-n-tagged", 5).containsEntry("use-regex", true);
   }
 
+  /**
+   * The protected tags (latest, stable, semantic versions and every environment's live and
+   * previous deployment) come from deployed-tags.sh, whose regex test-deployed-tags.sh checks; here
+   * only that the cleanup uses it and cannot run without it.
+   */
   @Test
   void neverDeletesLatestStableOrSemanticVersions() {
-    Pattern protectedTags = Pattern.compile(String.valueOf(cleanupInputs().get("exclude-tags")));
-    for (String tag : List.of("latest", "stable", "1.2.3", "v1.2.3", "10.0.1", "1.2.3-rc.1", "v2.0.0+build.5")) {
-      assertThat(protectedTags.matcher(tag).matches()).as(tag + " is protected").isTrue();
-    }
-    for (String tag : List.of("0a1b2c3d4e5f", "develop-0a1b2c3d4e5f", "main-0a1b2c3d4e5f", "latest-old", "1.2")) {
-      assertThat(protectedTags.matcher(tag).matches()).as(tag + " may be deleted").isFalse();
-    }
+    assertThat(cleanupInputs().get("exclude-tags")).isEqualTo("${{ steps.protect.outputs.exclude-tags }}");
+    List<Map<String, Object>> steps = CLEANUP.steps("cleanup");
+    Map<String, Object> protect =
+        steps.stream()
+            .filter(s -> "protect".equals(s.get("id")))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError("image-cleanup.yml has no step with id 'protect'"));
+    assertThat(String.valueOf(protect.get("run"))).contains("infrastructure/tools/ci/deployed-tags.sh");
+    assertThat(Workflow.map(protect.get("env"))).containsEntry("GITHUB_TOKEN", "${{ secrets.GITHUB_TOKEN }}");
+    assertThat(protect).as("a failed protection must stop the job").doesNotContainKey("continue-on-error");
+    Map<String, Object> cleanup = CLEANUP.stepsUsing("cleanup", "dataaxiom/ghcr-cleanup-action@").getFirst();
+    assertThat(steps.indexOf(protect)).as("the protect step runs before the cleanup").isLessThan(steps.indexOf(cleanup));
+    assertThat(cleanup).as("the cleanup never runs after a failed step").doesNotContainKey("if");
+    assertThat(steps.subList(0, steps.indexOf(protect)))
+        .as("deployed-tags.sh is checked out before it runs")
+        .anyMatch(s -> String.valueOf(s.get("uses")).startsWith("actions/checkout@"));
   }
 
   @Test
-  void mayDeletePackagesButNothingElse() {
+  void mayDeletePackagesAndReadDeploymentsButNothingElse() {
     assertThat(CLEANUP.tree().get("permissions")).isEqualTo(Map.of());
-    assertThat(CLEANUP.job("cleanup").get("permissions")).isEqualTo(Map.of("packages", "write"));
+    assertThat(CLEANUP.job("cleanup").get("permissions"))
+        .isEqualTo(Map.of("actions", "read", "contents", "read", "deployments", "read", "packages", "write"));
   }
 
   @Test
