@@ -13,17 +13,6 @@ import org.junit.jupiter.api.Test;
 class SupplyChainTest {
 
   @Test
-  void theMavenWrapperAcceptsOnlyTheDistributionWhoseChecksumIsPinned() {
-    Map<String, String> props =
-        Repo.text(".mvn/wrapper/maven-wrapper.properties")
-            .lines()
-            .filter(l -> !l.startsWith("#") && l.contains("="))
-            .collect(Collectors.toMap(l -> l.substring(0, l.indexOf('=')), l -> l.substring(l.indexOf('=') + 1)));
-    assertThat(props.get("distributionUrl")).startsWith("https://").endsWith("-bin.zip");
-    assertThat(props.get("distributionSha256Sum")).as("distributionSha256Sum").matches("[0-9a-f]{64}");
-  }
-
-  @Test
   void dependabotWatchesEveryEcosystemThisRepositoryPins() {
     List<?> updates = (List<?>) Repo.yaml(".github/dependabot.yml").get("updates");
     Map<String, Map<String, Object>> byEcosystem =
