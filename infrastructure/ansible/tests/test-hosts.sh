@@ -418,6 +418,35 @@ expect_hosts_serve() {
   for host in "${HOSTS[@]}"; do expect_eq "${desc}: ${host} serves ${want}" "${want}" "$(host_version "${host}")"; done
 }
 
+# update_under_load NAME DESC TAG - update-api.yml TAG (checked through the load
+# balancer) while vegeta sends LOAD_RATE req/s of GET /version through it: open
+# loop, keep-alive, no retries, bounded to 10 minutes if nobody stops it. The
+# play's log is WORK/NAME.log, the requests WORK/NAME.bin.
+update_under_load() {
+  local name="$1" desc="$2" tag="$3"
+  printf 'GET %s/version\n' "${LB_URL}" >"${WORK}/targets"
+  TZ=UTC "${VEGETA}" attack -targets="${WORK}/targets" -rate="${LOAD_RATE}/1s" -duration=600s -timeout=10s \
+    -keepalive=true -output="${WORK}/${name}.bin" 2>"${WORK}/${name}.err" &
+  LOAD_PID=$!
+  sleep 2
+  step "${desc}" update "${name}" "${tag}" "${LB_URL}"
+  sleep 2
+  kill -INT "${LOAD_PID}" 2>/dev/null || true
+  wait "${LOAD_PID}" 2>/dev/null || true
+  LOAD_PID=""
+}
+
+# load_stats NAME - the requests of update_under_load NAME: total, non-2xx,
+# socket errors, versions answered, p99 latency (JSON).
+load_stats() {
+  "${VEGETA}" encode --to json "${WORK}/$1.bin" | jq -s '{
+      total: length,
+      non2xx: (map(select(.code < 200 or .code > 299)) | length),
+      errors: (map(select(.error != "")) | length),
+      versions: (map(.body | @base64d | fromjson? | .version) | group_by(.) | map({(.[0] // "none"): length}) | add),
+      p99_ms: (map(.latency) | sort | if length == 0 then 0 else .[((length - 1) * 0.99 | floor)] / 1e6 | round end)}'
+}
+
 test_update_v1_v2() {
   local host stats
   for host in "${HOSTS[@]}"; do load_images "${host}" "${REPO}:v1" "${REPO}:v2" "${REPO}:v3" "${PROXY_IMAGE}"; done
@@ -432,28 +461,13 @@ test_update_v1_v2() {
        JOIN pg_stat_activity a USING (pid) WHERE a.client_addr IS NOT NULL" | tr '|' ' ')"
 
   step "load balancer" start_load_balancer
-  printf 'GET %s/version\n' "${LB_URL}" >"${WORK}/targets"
-  # Open loop, keep-alive, no retries; bounded to 10 minutes if nobody stops it.
-  TZ=UTC "${VEGETA}" attack -targets="${WORK}/targets" -rate="${LOAD_RATE}/1s" -duration=600s -timeout=10s \
-    -keepalive=true -output="${WORK}/load.bin" 2>"${WORK}/load.err" &
-  LOAD_PID=$!
-  sleep 2
-  step "update-api v2 under load" update update-v2 v2 "${LB_URL}"
-  sleep 2
-  kill -INT "${LOAD_PID}" 2>/dev/null || true
-  wait "${LOAD_PID}" 2>/dev/null || true
-  LOAD_PID=""
+  update_under_load update-v2 "update-api v2 under load" v2
   expect_eq "update-api.yml v2 succeeds (health per host and through the load balancer)" 0 "${UPDATE_RC}"
   expect_hosts_serve "after v2" v2
   # serial: 1 runs the deploy task once per host, each run under its own task header.
   expect_eq "the play deployed one host at a time (2 batches)" 2 \
     "$(grep -c 'TASK \[Deploy with the deploy engine' "${WORK}/update-v2.log")"
-  stats=$("${VEGETA}" encode --to json "${WORK}/load.bin" | jq -s '{
-      total: length,
-      non2xx: (map(select(.code < 200 or .code > 299)) | length),
-      errors: (map(select(.error != "")) | length),
-      versions: (map(.body | @base64d | fromjson? | .version) | group_by(.) | map({(.[0] // "none"): length}) | add),
-      p99_ms: (map(.latency) | sort | if length == 0 then 0 else .[((length - 1) * 0.99 | floor)] / 1e6 | round end)}')
+  stats=$(load_stats update-v2)
   log "rolling update v1 -> v2 under ${LOAD_RATE} req/s through the load balancer: $(jq -c . <<<"${stats}")"
   expect_eq "rolling update under load: 0 non-2xx of $(jq .total <<<"${stats}") requests" 0 "$(jq .non2xx <<<"${stats}")"
   expect_eq "rolling update under load: 0 socket errors" 0 "$(jq .errors <<<"${stats}")"
@@ -498,16 +512,7 @@ test_proxy_handover_behind_lb() {
     on "${host}" "echo PROXY_MEMORY=200m | sudo tee -a /etc/restomarket/${DEPLOY_ENV}.env >/dev/null"
   done
   retries_before=$(lb_retries)
-  printf 'GET %s/version\n' "${LB_URL}" >"${WORK}/targets"
-  TZ=UTC "${VEGETA}" attack -targets="${WORK}/targets" -rate="${LOAD_RATE}/1s" -duration=600s -timeout=10s \
-    -keepalive=true -output="${WORK}/handover.bin" 2>"${WORK}/handover.err" &
-  LOAD_PID=$!
-  sleep 2
-  step "update-api v2 (live) with new proxy settings, under load" update update-handover v2 "${LB_URL}"
-  sleep 2
-  kill -INT "${LOAD_PID}" 2>/dev/null || true
-  wait "${LOAD_PID}" 2>/dev/null || true
-  LOAD_PID=""
+  update_under_load update-handover "update-api v2 (live) with new proxy settings, under load" v2
   retries_after=$(lb_retries)
   expect_eq "proxy handover: update-api.yml succeeds" 0 "${UPDATE_RC}"
   for host in "${HOSTS[@]}"; do
@@ -517,10 +522,7 @@ test_proxy_handover_behind_lb() {
       "$(on "${host}" "docker ps -aq --filter name=restomarket-${DEPLOY_ENV}-proxy-retiring")"
   done
   expect_hosts_serve "after the proxy handover" v2
-  stats=$("${VEGETA}" encode --to json "${WORK}/handover.bin" | jq -s '{
-      total: length,
-      non2xx: (map(select(.code < 200 or .code > 299)) | length),
-      errors: (map(select(.error != "")) | length)}')
+  stats=$(load_stats update-handover)
   log "proxy handover on both hosts under ${LOAD_RATE} req/s through the load balancer: $(jq -c . <<<"${stats}"), load balancer retries $((retries_after - retries_before))"
   expect_eq "proxy handover under load: 0 non-2xx of $(jq .total <<<"${stats}") requests" 0 "$(jq .non2xx <<<"${stats}")"
   expect_eq "proxy handover under load: 0 socket errors" 0 "$(jq .errors <<<"${stats}")"

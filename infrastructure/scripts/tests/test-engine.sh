@@ -110,9 +110,8 @@ CURL
   export RESTOMARKET_DEPLOY_ENVS="${WORK}/envs"
   # Never this machine's /etc/restomarket: a host's own settings live in WORK/host.
   export RESTOMARKET_HOST_ENV_DIR="${WORK}/host"
-  # shellcheck disable=SC2034 # read by load_env in lib/deploy.sh
-  DEPLOY_ENVS_DIR="${WORK}/envs"
-  DEPLOY_HOST_ENV_DIR="${WORK}/host"
+  # shellcheck disable=SC2034 # both read by load_env in lib/deploy.sh
+  DEPLOY_ENVS_DIR="${WORK}/envs" DEPLOY_HOST_ENV_DIR="${WORK}/host"
   UNIT="${WORK}/unit/engine"
   mkdir -p "${WORK}/unit"
   cp -a "${SCRIPTS}" "${UNIT}"

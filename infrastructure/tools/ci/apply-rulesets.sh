@@ -70,14 +70,10 @@ parse_args() {
 }
 
 validate_inputs() {
-  [[ -n "${REPO}" ]] || REPO=$(github_repo_from_origin)
-  [[ "${REPO}" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] ||
-    die "no valid target repository (got '${REPO}')" "pass --repo OWNER/NAME or set GITHUB_REPOSITORY"
+  github_require_repo
   GITHUB_API_HINT="403/404: the token needs Administration: write on ${REPO}; 422: the ruleset JSON is invalid"
   [[ -d "${RULESET_DIR}" ]] || die "no ruleset directory ${RULESET_DIR}" "pass --dir DIR"
   [[ -d "${ENVIRONMENT_DIR}" ]] || die "no environment directory ${ENVIRONMENT_DIR}" "pass --env-dir DIR"
-  have jq || ensure_apt_packages jq
-  have curl || ensure_apt_packages curl
   if [[ -z "${DRY_RUN}" && -z "${GITHUB_TOKEN:-}" ]]; then
     die "GITHUB_TOKEN is not set" \
       "export a token with Administration: write on ${REPO} (or run with --dry-run to only print the requests)"

@@ -73,14 +73,10 @@ parse_args() {
 }
 
 validate_inputs() {
-  [[ -n "${REPO}" ]] || REPO=$(github_repo_from_origin)
-  [[ "${REPO}" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] ||
-    die "no valid target repository (got '${REPO}')" "pass --repo OWNER/NAME or set GITHUB_REPOSITORY"
+  github_require_repo
   [[ "${KEEP}" =~ ^[1-9][0-9]*$ ]] ||
     die "--keep must be a whole number of at least 1 (got '${KEEP}')" "keep at least the live release: --keep 1"
   GITHUB_API_HINT="401/403/404: the token needs Deployments: read and Actions: read on ${REPO}"
-  have jq || ensure_apt_packages jq
-  have curl || ensure_apt_packages curl
   [[ -n "${GITHUB_TOKEN:-}" ]] ||
     die "GITHUB_TOKEN is not set" "export a token with Deployments: read and Actions: read on ${REPO}"
 }

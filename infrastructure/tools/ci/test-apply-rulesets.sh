@@ -16,7 +16,6 @@ export RM_LOG_TAG="test-apply-rulesets"
 
 APPLY="${HERE}/apply-rulesets.sh"
 WORK=""
-STUB_PID=""
 
 usage() {
   cat <<USAGE
@@ -28,7 +27,7 @@ USAGE
 }
 
 cleanup() {
-  [[ -z "${STUB_PID}" ]] || kill "${STUB_PID}" 2>/dev/null || true
+  stub_stop
   [[ -z "${WORK}" ]] || rm -rf "${WORK}"
 }
 
@@ -98,9 +97,7 @@ server = HTTPServer(("127.0.0.1", 0), Stub)
 print(server.server_port, flush=True)
 server.serve_forever()
 PY
-  python3 "${WORK}/stub.py" "${WORK}/requests.log" >"${WORK}/port" 2>"${WORK}/stub.err" &
-  STUB_PID=$!
-  wait_until 10 "stub GitHub API" test -s "${WORK}/port" || die "the stub API did not start: $(cat "${WORK}/stub.err")"
+  stub_start github-api "${WORK}/stub.py" "${WORK}/requests.log"
 }
 
 test_dry_run() {
@@ -132,7 +129,7 @@ test_rejects_bad_repo() {
 test_against_stub() {
   local out rc=0 log="${WORK}/requests.log"
   start_stub
-  out=$(GITHUB_TOKEN=test-token GITHUB_API_URL="http://127.0.0.1:$(cat "${WORK}/port")" \
+  out=$(GITHUB_TOKEN=test-token GITHUB_API_URL="${STUB_URL}" \
     "${APPLY}" --repo acme/restomarket 2>&1) || rc=$?
   expect_eq "applying against the API succeeds" 0 "${rc}"
   expect_eq "the existing repository ruleset 'main' is updated in place" \

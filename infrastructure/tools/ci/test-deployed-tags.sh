@@ -17,7 +17,6 @@ export RM_LOG_TAG="test-deployed-tags"
 
 DEPLOYED_TAGS="${HERE}/deployed-tags.sh"
 WORK=""
-STUB_PID=""
 OUT=""
 ERR=""
 RC=0
@@ -44,7 +43,7 @@ USAGE
 }
 
 cleanup() {
-  [[ -z "${STUB_PID}" ]] || kill "${STUB_PID}" 2>/dev/null || true
+  stub_stop
   [[ -z "${WORK}" ]] || rm -rf "${WORK}"
 }
 
@@ -95,9 +94,7 @@ server = HTTPServer(("127.0.0.1", 0), Stub)
 print(server.server_port, flush=True)
 server.serve_forever()
 PY
-  python3 "${WORK}/stub.py" "${WORK}/fixture.json" "${WORK}/requests.log" >"${WORK}/port" 2>"${WORK}/stub.err" &
-  STUB_PID=$!
-  wait_until 10 "stub GitHub API" test -s "${WORK}/port" || die "the stub API did not start: $(cat "${WORK}/stub.err")"
+  stub_start github-api "${WORK}/stub.py" "${WORK}/fixture.json" "${WORK}/requests.log"
 }
 
 # fixture JQ_PROGRAM - write WORK/fixture.json from a jq program that can use
@@ -127,7 +124,7 @@ two_environments() {
 # run_script [ARG...] - deployed-tags.sh against the stub; sets OUT, ERR, RC.
 run_script() {
   RC=0
-  OUT=$(GITHUB_TOKEN=test-token GITHUB_API_URL="http://127.0.0.1:$(cat "${WORK}/port")" \
+  OUT=$(GITHUB_TOKEN=test-token GITHUB_API_URL="${STUB_URL}" \
     "${DEPLOYED_TAGS}" "$@" 2>"${WORK}/stderr") || RC=$?
   ERR=$(cat "${WORK}/stderr")
 }
@@ -158,7 +155,7 @@ test_live_and_previous_of_every_environment() {
   two_environments
   RC=0
   OUT=$(GITHUB_REPOSITORY=acme/restomarket GITHUB_TOKEN=test-token \
-    GITHUB_API_URL="http://127.0.0.1:$(cat "${WORK}/port")" "${DEPLOYED_TAGS}" 2>"${WORK}/stderr") || RC=$?
+    GITHUB_API_URL="${STUB_URL}" "${DEPLOYED_TAGS}" 2>"${WORK}/stderr") || RC=$?
   expect_eq "two environments: exit 0" 0 "${RC}"
   expect_eq "staging's live and previous and dev's live commit are protected, nothing else" \
     "^(${PERMANENT}|([A-Za-z0-9._-]+-)?(${SHA_A::12}|${SHA_B::12}|${SHA_D::12}))\$" "${OUT}"

@@ -16,7 +16,6 @@ export RM_LOG_TAG="test-smoke-test"
 
 SMOKE="${HERE}/smoke-test.sh"
 WORK=""
-STUB_PID=""
 
 usage() {
   cat <<USAGE
@@ -29,7 +28,7 @@ USAGE
 }
 
 cleanup() {
-  [[ -z "${STUB_PID}" ]] || kill "${STUB_PID}" 2>/dev/null || true
+  stub_stop
   [[ -z "${WORK}" ]] || rm -rf "${WORK}"
 }
 
@@ -75,10 +74,8 @@ server.serve_forever()
 PY
   printf '200\n' >"${WORK}/health"
   printf 'abc123def456\n' >"${WORK}/versions"
-  python3 "${WORK}/stub.py" "${WORK}" >"${WORK}/port" 2>"${WORK}/stub.err" &
-  STUB_PID=$!
-  wait_until 10 "stub API" test -s "${WORK}/port" || die "the stub API did not start: $(cat "${WORK}/stub.err")"
-  URL="http://127.0.0.1:$(cat "${WORK}/port")"
+  stub_start api "${WORK}/stub.py" "${WORK}"
+  URL="${STUB_URL}"
 }
 
 smoke() { SMOKE_HEALTH_TIMEOUT=2 SMOKE_VERSION_PROBES=4 "${SMOKE}" "$@"; }
@@ -105,9 +102,7 @@ main() {
   printf '503\n' >"${WORK}/health"
   check_fails "fails when health does not turn 200 in time" smoke "${URL}" abc123def456
 
-  kill "${STUB_PID}" 2>/dev/null || true
-  wait "${STUB_PID}" 2>/dev/null || true
-  STUB_PID=""
+  stub_stop
   expect_eq "--live-version prints nothing when nothing answers (first deploy)" "" "$("${SMOKE}" --live-version "${URL}" 2>/dev/null)"
   check_fails "fails when nothing answers" smoke "${URL}" abc123def456
   summary

@@ -15,6 +15,16 @@ github_repo_from_origin() {
   fi
 }
 
+# github_require_repo - REPO as given, else the origin remote's; refused unless it
+# is OWNER/NAME. Also makes sure curl and jq are there for github_api.
+github_require_repo() {
+  [[ -n "${REPO}" ]] || REPO=$(github_repo_from_origin)
+  [[ "${REPO}" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] ||
+    die "no valid target repository (got '${REPO}')" "pass --repo OWNER/NAME or set GITHUB_REPOSITORY"
+  have jq || ensure_apt_packages jq
+  have curl || ensure_apt_packages curl
+}
+
 # github_api METHOD PATH [BODY_FILE] - one REST call to GITHUB_API_URL (default
 # https://api.github.com) with GITHUB_TOKEN; prints the response body, dies
 # when there is no answer or the status is not 2xx.

@@ -24,3 +24,26 @@ CMD ${args}
 EOF
   DOCKER_BUILDKIT=1 /usr/bin/docker build -q -t "${image}" "${dir}" >/dev/null
 }
+
+# stub_start NAME SCRIPT [ARGS...] - run a python3 HTTP stub of an outside API
+# (it prints its port on its first line) in WORK; sets STUB_PID and STUB_URL
+# (http://127.0.0.1:PORT), dies with the stub's own errors when it does not start.
+STUB_PID=""
+# shellcheck disable=SC2034 # read by the suites that source this file
+STUB_URL=""
+stub_start() {
+  local name="$1"
+  shift
+  python3 "$@" >"${WORK}/${name}.port" 2>"${WORK}/${name}.err" &
+  STUB_PID=$!
+  wait_until 10 "stub ${name}" test -s "${WORK}/${name}.port" ||
+    die "the stub ${name} did not start: $(cat "${WORK}/${name}.err")"
+  # shellcheck disable=SC2034 # read by the suites
+  STUB_URL="http://127.0.0.1:$(head -n 1 "${WORK}/${name}.port")"
+}
+
+# stub_stop - stop the stub stub_start started, if it runs (for cleanup traps too).
+stub_stop() {
+  [[ -z "${STUB_PID}" ]] || { kill "${STUB_PID}" 2>/dev/null || true; wait "${STUB_PID}" 2>/dev/null || true; }
+  STUB_PID=""
+}
