@@ -1012,6 +1012,40 @@ test_flow_proxy_handover() {
   check_fails "proxy handover: every docker call was one the test expected" test -s "${FAKE_DOCKER_DIR}/unmatched"
 }
 
+# Docker's health verdict lags on a busy host: "unhealthy" while the candidate's
+# own /health answers 200 is waited out (Docker flips to healthy at its next
+# check); "unhealthy" with a failing /health stops the gate at once.
+test_flow_docker_unhealthy() {
+  local state="${WORK}/flow-unhealthy" flipper
+  fake_reset
+  answer blue-health "running unhealthy"
+  rule 0 blue-health "inspect -f {{.State.Status}} {{if .State.Health}}* rmengine-blue"
+  flow_rules "${state}"
+  (sleep 2 && answer blue-health "running healthy") &
+  flipper=$!
+  run_deploy "${state}" v2 "${ENV_NAME}"
+  wait "${flipper}" || true
+  expect_eq "unhealthy but /health 200: the gate waits and the deploy succeeds" 0 "${RC}"
+  deploy_log_has "unhealthy but /health 200: a warning says why it waits"     "WARNING: Docker marks rmengine-blue unhealthy but /health answers 200: waiting"
+  expect_eq "unhealthy but /health 200: the warning is given once" 1 "$(grep -c "Docker marks rmengine-blue unhealthy" "${WORK}/deploy.err")"
+
+  state="${WORK}/flow-unhealthy-503"
+  fake_reset
+  answer blue-health "running unhealthy"
+  printf 'HTTP/1.1 503 \nContent-Type: application/json\n\n{"status":"DOWN"}' >"${FAKE_DOCKER_DIR}/health-503"
+  rule 0 blue-health "inspect -f {{.State.Status}} {{if .State.Health}}* rmengine-blue"
+  rule 0 health-503 "exec rmengine-proxy timeout 5 bash -c * _ ${SLOT_IP} 3000 /health"
+  flow_rules "${state}"
+  local started=${SECONDS}
+  run_deploy "${state}" v2 "${ENV_NAME}"
+  expect_eq "unhealthy and /health 503: deploy.sh exits 1" 1 "${RC}"
+  deploy_log_has "unhealthy and /health 503: the reason names both" \
+    'candidate rmengine-blue is unhealthy \(Docker health check\); /health: 503 \{"status":"DOWN"\}'
+  if ((SECONDS - started < 5)); then pass "unhealthy and /health 503: it stops before the gate timeout (5 s)"; else
+    fail "unhealthy and /health 503: it stops before the gate timeout (5 s)" "took $((SECONDS - started)) s"; fi
+  expect_eq "unhealthy and /health 503: no traffic moved" 0 "$(call_line 'set server api/blue state ready')"
+}
+
 # The new proxy cannot start: the old one comes back and the deploy stops there.
 test_flow_proxy_handover_fails() {
   local state="${WORK}/flow-handover-fails"
@@ -1139,6 +1173,7 @@ main() {
   test_flow_digest
   test_flow_proxy_handover
   test_flow_proxy_handover_fails
+  test_flow_docker_unhealthy
   test_flow_ledger_unwritable
   summary
 }
