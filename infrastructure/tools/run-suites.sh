@@ -63,10 +63,24 @@ counts() {
   echo "0 0 0"
 }
 
+# failure_digest LOG - the failed checks of a suite's log with their details
+# (at most 40 lines), or its last 15 lines when no check failed: a run's output
+# often reaches people as its tail only.
+failure_digest() {
+  local digest
+  digest=$(awk '/^ *FAIL  / {keep = 1; print; next} keep && /^        / {print; next} {keep = 0}' "$1" | head -n 40)
+  [[ -n "${digest}" ]] || digest=$(tail -n 15 "$1")
+  printf '%s\n' "${digest}"
+}
+
 main() {
   [[ $# -gt 0 ]] || { usage >&2; die "no suite given" "name make targets, e.g. $(basename "$0") test-api"; }
   [[ "$1" == -h || "$1" == --help ]] && { usage; return 0; }
-  local logs="${RM_REPO_ROOT}/.run/test-logs" suite rc start p f s
+  local suite
+  for suite in "$@"; do
+    [[ "${suite}" != -* ]] || die "unknown option: ${suite}" "name make targets, e.g. $(basename "$0") test-api; see --help"
+  done
+  local logs="${RM_REPO_ROOT}/.run/test-logs" rc start p f s
   local total_p=0 total_f=0 total_s=0 failed_suites=()
   local rows=()
   mkdir -p "${logs}"
@@ -86,6 +100,10 @@ main() {
     log "suite ${suite}: $([[ ${rc} -eq 0 ]] && echo passed || echo "FAILED (exit ${rc})") in $(($(date +%s) - start))s"
   done
   stop_started_services
+  for suite in "${failed_suites[@]}"; do
+    printf '\n---- %s: what failed ----\n' "${suite}"
+    failure_digest "${logs}/${suite}.log"
+  done
   printf '\n%-16s %-6s %7s %7s %7s %7s\n' suite result passed failed skipped time
   printf '%s\n' "${rows[@]}"
   ((${#failed_suites[@]} == 0)) || printf '\nfailed suites: %s (logs in %s)\n' "${failed_suites[*]}" "${logs}"

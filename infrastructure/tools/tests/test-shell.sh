@@ -47,12 +47,45 @@ test_make_help() {
   expect_match "make help lists make up under its section" $'Everyday\n  up ' "${out}"
 }
 
+# run-suites.sh, run from a copy of the tooling with its own Makefile (a good
+# suite, a failing one, one that fails without a closing line) and local
+# services that always run: the table, the total, the failure digest and the
+# exit status.
+test_run_suites() {
+  local root out rc=0
+  root=$(mktemp -d)
+  mkdir -p "${root}/infrastructure/tools/lib" "${root}/infrastructure/scripts/lib"
+  cp "${RM_REPO_ROOT}/infrastructure/tools/run-suites.sh" "${root}/infrastructure/tools/"
+  cp "${RM_REPO_ROOT}/infrastructure/tools/lib/common.sh" "${root}/infrastructure/tools/lib/"
+  cp "${RM_REPO_ROOT}/infrastructure/scripts/lib/core.sh" "${root}/infrastructure/scripts/lib/"
+  printf '#!/usr/bin/env bash\nexit 0\n' >"${root}/infrastructure/tools/local-services.sh"
+  chmod +x "${root}/infrastructure/tools/local-services.sh"
+  printf '%s\n' 'good:' '	@echo "3 passed, 0 failed"' 'bad:' '	@echo "  ok    first"' \
+    '	@echo "  FAIL  second"' '	@echo "        the detail of second"' '	@echo "  ok    third"' \
+    '	@echo "2 passed, 1 failed, 1 skipped"; exit 1' 'crash:' '	@echo "boom: no closing line"; exit 2' >"${root}/Makefile"
+  out=$("${root}/infrastructure/tools/run-suites.sh" good bad crash 2>&1) || rc=$?
+  expect_eq "run-suites: a failed suite fails the run" 1 "${rc}"
+  expect_match "run-suites: the table has a row per suite" \
+    $'good +ok +3 +0 +0 [^\n]*\nbad +FAIL +2 +1 +1 [^\n]*\ncrash +FAIL +0 +1 +0 ' "${out}"
+  expect_eq "run-suites: the closing line sums the suites" "5 passed, 2 failed, 1 skipped" "$(tail -n 1 <<<"${out}")"
+  expect_match "run-suites: the failed checks and their details are repeated at the end" \
+    $'---- bad: what failed ----\n  FAIL  second\n        the detail of second\n\n' "${out}"
+  expect_match "run-suites: a suite without failed checks shows its last lines" \
+    $'---- crash: what failed ----\n[^\n]*boom: no closing line' "${out}"
+  rc=0
+  out=$("${root}/infrastructure/tools/run-suites.sh" good --no-such-option 2>&1) || rc=$?
+  expect_match "run-suites: an option is refused before any suite runs (exit ${rc})" 'unknown option: --no-such-option' "${out}"
+  check_fails "run-suites: nothing ran for a refused command line" grep -q "suite good" <<<"${out}"
+  rm -rf "${root}"
+}
+
 main() {
   [[ "${1:-}" == -h || "${1:-}" == --help ]] && { usage; return 0; }
   ensure_apt_packages shellcheck
   local f
   while read -r f; do check_script "${f}"; done < <(list_scripts)
   test_make_help
+  test_run_suites
   summary
 }
 
