@@ -291,8 +291,17 @@ run_ansible() {
   shift
   ANSIBLE_VAULT_PASSWORD_FILE="${WORK}/vault-password" "${ANSIBLE_SH}" "$@" >"${WORK}/${name}.log" 2>&1 || rc=$?
   grep -A3 'PLAY RECAP' "${WORK}/${name}.log" | sed 's/^/    /' >&2 || true
-  if ((rc != 0)); then grep -E 'fatal:|FAILED|ERROR' "${WORK}/${name}.log" | head -n 10 >&2 || true; fi
+  if ((rc != 0)); then ansible_errors "${name}" >&2; fi
   return "${rc}"
+}
+
+# ansible_errors NAME - the first error lines of run_ansible NAME's log (its
+# last lines when none), cut to a readable length: a failure's own account.
+ansible_errors() {
+  local log="${WORK}/$1.log" errors
+  errors=$(grep -E -A2 'fatal:|FAILED|ERROR|UNREACHABLE' "${log}" | head -n 12 | cut -c1-400) || true
+  [[ -n "${errors}" ]] || errors=$(tail -n 8 "${log}" | cut -c1-400)
+  printf '%s\n' "${errors}"
 }
 
 # converge NAME ARGS... - setup-api.yml on the test hosts.
@@ -303,7 +312,7 @@ test_setup_converges() {
   if step "setup-api first run (root)" converge first --first-run; then
     pass "setup-api.yml converges fresh hosts (as root, over SSH)"
   else
-    fail "setup-api.yml converges fresh hosts (as root, over SSH)" "see ${WORK}/first.log"
+    fail "setup-api.yml converges fresh hosts (as root, over SSH)" "$(ansible_errors first)"
     return 1
   fi
   check "second run connects as deploy and succeeds" step "setup-api second run (deploy)" converge second
