@@ -129,9 +129,10 @@ test-api-e2e: services-up ## API as a real process: health follows real server s
 	@apps/api/e2e/test-api-process.sh
 
 .PHONY: test-engine
-test-engine: ## Deploy engine, fast: builders, lock, ledger, runtime-API errors, with a fake docker (< 30 s)
+test-engine: ## Deploy engine, fast: builders, lock, ledger, runtime-API errors, SSH gate, with a fake docker (< 30 s)
 	@$(TOOLS)/bootstrap/engine-tools.sh
 	@$(ENGINE)/tests/test-engine.sh
+	@$(ENGINE)/tests/test-gate.sh
 
 .PHONY: test-shell
 test-shell: ## Every shell script: bash -n, shellcheck, --help, bad input refused

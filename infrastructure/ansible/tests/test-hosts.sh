@@ -74,12 +74,18 @@ cleanup() {
 
 # ---- helpers ---------------------------------------------------------------------
 
-# on HOST COMMAND - run COMMAND on HOST as the deploy user over SSH.
-on() {
-  local host="$1"
-  shift
+# on HOST COMMAND - run COMMAND on HOST as the admin account over SSH.
+on() { as_user admin "$@"; }
+
+# gate HOST COMMAND - ask HOST's deploy account (its keys run only ssh-gate.sh) for COMMAND.
+gate() { as_user deploy "$@"; }
+
+# as_user USER HOST COMMAND - run COMMAND on HOST as USER over SSH.
+as_user() {
+  local user="$1" host="$2"
+  shift 2
   ssh -i "${WORK}/id_ed25519" -o UserKnownHostsFile="${WORK}/known_hosts" -o StrictHostKeyChecking=accept-new \
-    -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR "deploy@${IP[${host}]}" "$@"
+    -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR "${user}@${IP[${host}]}" "$@"
 }
 
 # ssh_as USER HOST OPTIONS... - try a login (for the refusal checks).
@@ -211,6 +217,8 @@ api_public_cidrs: []
 # The test load balancer checks every second and takes a host out after 2
 # failures: out of rotation within 3 s (staging's: 35 s).
 lb_drain_seconds: 3
+# One test key for both accounts (deploy's copy is bound to the gate).
+restomarket_admin_ssh_keys: ["$(cat "${WORK}/id_ed25519.pub")"]
 restomarket_deploy_ssh_keys: ["$(cat "${WORK}/id_ed25519.pub")"]
 ansible_ssh_private_key_file: ${WORK}/id_ed25519
 ansible_ssh_common_args: -o UserKnownHostsFile=${WORK}/known_hosts
@@ -248,7 +256,7 @@ EOF
 load_images() {
   local host="$1"
   shift
-  "${DOCKER}" save "$@" | gzip -1 | on "${host}" 'gunzip | docker load' >/dev/null
+  "${DOCKER}" save "$@" | gzip -1 | on "${host}" 'gunzip | sudo docker load' >/dev/null
 }
 
 start_load_balancer() {
@@ -315,7 +323,7 @@ test_setup_converges() {
     fail "setup-api.yml converges fresh hosts (as root, over SSH)" "$(ansible_errors first)"
     return 1
   fi
-  check "second run connects as deploy and succeeds" step "setup-api second run (deploy)" converge second
+  check "second run connects as admin and succeeds" step "setup-api second run (admin)" converge second
   for host in "${HOSTS[@]}"; do
     expect_eq "second run: changed=0 on ${host}" 0 "$(recap "${WORK}/second.log" "${host}" changed)"
     expect_eq "second run: failed=0 on ${host}" 0 "$(recap "${WORK}/second.log" "${host}" failed)"
@@ -339,15 +347,34 @@ test_ssh_hardening() {
   done
 }
 
-test_deploy_user() {
-  local host
+# Three accounts: admin (people, sudo), deploy (no sudo, keys forced to the
+# engine's gate), and the container's uid 1001 (no login, owns the secrets).
+test_accounts() {
+  local host ids
   for host in "${HOSTS[@]}"; do
-    expect_eq "${host}: deploy user has uid 1001" 1001 "$(on "${host}" id -u)"
-    expect_match "${host}: deploy user is in group docker" '(^| )docker( |$)' "$(on "${host}" id -nG)"
-    expect_match "${host}: deploy runs Docker without sudo" '^[0-9]+\.' "$(on "${host}" 'docker info --format "{{.ServerVersion}}"' 2>&1)"
+    ids=$(on "${host}" 'for u in admin deploy restomarket; do id "$u"; done')
+    log "${host}: accounts: $(tr '\n' ';' <<<"${ids}")"
+    expect_match "${host}: admin may run anything with sudo" '\(ALL\) NOPASSWD: ALL' "$(on "${host}" 'sudo -n -l' 2>&1)"
+    expect_match "${host}: deploy may not sudo" 'is not allowed to run sudo' "$(on "${host}" 'sudo -n -l -U deploy' 2>&1)"
+    expect_match "${host}: deploy is in group docker (the engine needs it)" '(^| )docker( |$)' "$(on "${host}" 'id -nG deploy')"
+    expect_eq "${host}: no login account has the container's uid 1001" "restomarket /usr/sbin/nologin" \
+      "$(on "${host}" "getent passwd 1001 | awk -F: '{print \$1, \$7}'")"
+    expect_eq "${host}: the container's account has no password and no keys" "L absent" \
+      "$(on "${host}" "sudo passwd -S restomarket | awk '{print \$2}'; test -e /nonexistent && echo present || echo absent" | tr '\n' ' ' | sed 's/ $//')"
+    expect_match "${host}: the container's account cannot log in" 'Permission denied' "$(ssh_as restomarket "${host}")"
+    check_fails "${host}: the container's uid cannot write admin's or deploy's keys or home" \
+      on "${host}" "sudo -u restomarket bash -c 'for f in ~admin ~admin/.ssh/authorized_keys ~deploy ~deploy/.ssh/authorized_keys; do test -w \$f && exit 0; done; exit 1'"
+    expect_eq "${host}: the container's uid owns only the secrets" "/etc/restomarket/${DEPLOY_ENV}/secrets" \
+      "$(on "${host}" "sudo find / -xdev -uid 1001 -not -path '/etc/restomarket/${DEPLOY_ENV}/secrets/*' 2>/dev/null")"
     expect_eq "${host}: daemon.json (json-file logs, live restore)" "json-file true" \
-      "$(on "${host}" 'docker info --format "{{.LoggingDriver}} {{.LiveRestoreEnabled}}"')"
+      "$(on "${host}" 'sudo docker info --format "{{.LoggingDriver}} {{.LiveRestoreEnabled}}"')"
   done
+  # The deploy key runs the gate and nothing else.
+  expect_match "deploy's key: a shell is refused" 'refused' "$(gate api-1 2>&1 </dev/null)"
+  expect_match "deploy's key: 'id' is refused" 'refused' "$(gate api-1 id 2>&1)"
+  expect_match "deploy's key: an injection is refused" 'refused' "$(gate api-1 "rollback --env ${DEPLOY_ENV} --list; id" 2>&1)"
+  check_fails "deploy's key: no sudo through the gate" gate api-1 "sudo -n true"
+  check "deploy's key: the release list answers through the gate" gate api-1 "rollback --env ${DEPLOY_ENV} --list"
 }
 
 # The deploy engine arrives as its folder, whole and alone, with this host's settings beside it.
@@ -367,18 +394,20 @@ test_engine_unit() {
 test_secrets() {
   local host dir="/etc/restomarket/${DEPLOY_ENV}"
   for host in "${HOSTS[@]}"; do
-    expect_eq "${host}: secret files are 0600, owned by deploy" \
-      "600 deploy ${dir}/secrets/API_WRITE_TOKEN 600 deploy ${dir}/secrets/DATABASE_CA_CERT 600 deploy ${dir}/secrets/DATABASE_PASSWORD 600 deploy ${dir}/secrets/REDIS_PASSWORD" \
-      "$(on "${host}" "stat -c '%a %U %n' ${dir}/secrets/* | sort | tr '\n' ' ' | sed 's/ \$//'")"
-    expect_eq "${host}: the secret is the vault's value" "${DB_PASSWORD}" "$(on "${host}" "cat ${dir}/secrets/DATABASE_PASSWORD")"
-    expect_eq "${host}: the write token is the vault's value" "${WRITE_TOKEN}" "$(on "${host}" "cat ${dir}/secrets/API_WRITE_TOKEN")"
+    expect_eq "${host}: secret files are 0600, owned by the container's account" \
+      "600 restomarket ${dir}/secrets/API_WRITE_TOKEN 600 restomarket ${dir}/secrets/DATABASE_CA_CERT 600 restomarket ${dir}/secrets/DATABASE_PASSWORD 600 restomarket ${dir}/secrets/REDIS_PASSWORD" \
+      "$(on "${host}" "sudo sh -c 'stat -c \"%a %U %n\" ${dir}/secrets/*' | sort | tr '\n' ' ' | sed 's/ \$//'")"
+    expect_eq "${host}: the secret is the vault's value" "${DB_PASSWORD}" "$(on "${host}" "sudo cat ${dir}/secrets/DATABASE_PASSWORD")"
+    expect_eq "${host}: the write token is the vault's value" "${WRITE_TOKEN}" "$(on "${host}" "sudo cat ${dir}/secrets/API_WRITE_TOKEN")"
     expect_eq "${host}: the database CA is the cluster's" "$(cat "${WORK}/pg-tls/ca.crt")" \
-      "$(on "${host}" "cat ${dir}/secrets/DATABASE_CA_CERT")"
+      "$(on "${host}" "sudo cat ${dir}/secrets/DATABASE_CA_CERT")"
     expect_match "${host}: the API verifies PostgreSQL's certificate and name" \
       '^DATABASE_URL=jdbc:postgresql://[0-9.]+:5432/restomarket\?sslmode=verify-full&sslrootcert=/run/secrets/DATABASE_CA_CERT$' \
-      "$(on "${host}" "grep '^DATABASE_URL=' ${dir}/api.env")"
-    expect_eq "${host}: secrets directory is 0700" "700 deploy" "$(on "${host}" "stat -c '%a %U' ${dir}/secrets")"
-    check_fails "${host}: no secret in api.env" on "${host}" "grep -qF -e '${DB_PASSWORD}' -e '${REDIS_PASSWORD}' -e '${WRITE_TOKEN}' ${dir}/api.env"
+      "$(on "${host}" "sudo grep '^DATABASE_URL=' ${dir}/api.env")"
+    expect_eq "${host}: secrets directory is 0700, the container's account's" "700 restomarket" "$(on "${host}" "sudo stat -c '%a %U' ${dir}/secrets")"
+    expect_eq "${host}: settings readable by the deploy account, not by others" "640 root deploy" "$(on "${host}" "sudo stat -c '%a %U %G' ${dir}/api.env")"
+    check_fails "${host}: secrets unreadable to the deploy account" on "${host}" "sudo -u deploy cat ${dir}/secrets/DATABASE_PASSWORD"
+    check_fails "${host}: no secret in api.env" on "${host}" "sudo grep -qF -e '${DB_PASSWORD}' -e '${REDIS_PASSWORD}' -e '${WRITE_TOKEN}' ${dir}/api.env"
     check_fails "${host}: secrets unreadable to other users" on "${host}" "sudo -u nobody cat ${dir}/secrets/DATABASE_PASSWORD"
   done
 }
@@ -489,7 +518,7 @@ test_broken_release() {
   expect_match "the summary names host 1 and says host 2 was not attempted" \
     'Release v3 failed on api-1.*Not attempted: api-2' "$(tr '\n' ' ' <<<"$(cat "${WORK}/update-v3.log")")"
   expect_hosts_serve "after the broken v3" v2
-  check_fails "api-2 never tried v3 (not in its ledger)" on api-2 "grep -q '\"v3\"' /var/lib/restomarket/${DEPLOY_ENV}/releases.jsonl"
+  check_fails "api-2 never tried v3 (not in its ledger)" on api-2 "sudo grep -q '\"v3\"' /var/lib/restomarket/${DEPLOY_ENV}/releases.jsonl"
 }
 
 test_fails_on_second_host() {
@@ -499,7 +528,7 @@ test_fails_on_second_host() {
     'Release v4 failed on api-2.*Rolled back to their previous release: api-1 \(ok\)' "$(tr '\n' ' ' <<<"$(cat "${WORK}/update-v4.log")")"
   expect_hosts_serve "after v4 failed on api-2" v2
   expect_eq "api-1's ledger, newest first: rollback to v2, then v4" "v2 v4" \
-    "$(on api-1 "/opt/restomarket/engine/rollback.sh --env ${DEPLOY_ENV} --list" 2>/dev/null |
+    "$(gate api-1 "rollback --env ${DEPLOY_ENV} --list" 2>/dev/null |
       awk 'NR > 1 {print $3}' | head -n 2 | tr '\n' ' ' | sed 's/ $//')"
 }
 
@@ -526,9 +555,9 @@ test_proxy_handover_behind_lb() {
   expect_eq "proxy handover: update-api.yml succeeds" 0 "${UPDATE_RC}"
   for host in "${HOSTS[@]}"; do
     expect_eq "${host}: the proxy was replaced with the new settings (memory limit 200m)" 209715200 \
-      "$(on "${host}" "docker inspect -f '{{.HostConfig.Memory}}' restomarket-${DEPLOY_ENV}-proxy")"
+      "$(on "${host}" "sudo docker inspect -f '{{.HostConfig.Memory}}' restomarket-${DEPLOY_ENV}-proxy")"
     expect_eq "${host}: no retiring proxy is left" "" \
-      "$(on "${host}" "docker ps -aq --filter name=restomarket-${DEPLOY_ENV}-proxy-retiring")"
+      "$(on "${host}" "sudo docker ps -aq --filter name=restomarket-${DEPLOY_ENV}-proxy-retiring")"
   done
   expect_hosts_serve "after the proxy handover" v2
   stats=$(load_stats update-handover)
@@ -590,7 +619,7 @@ main() {
   setup
   if test_setup_converges; then
     test_ssh_hardening
-    test_deploy_user
+    test_accounts
     test_engine_unit
     test_secrets
     test_firewall
