@@ -10,7 +10,9 @@
 #   - bad outputs (unpaired or missing address lists) and bad ENVs are refused
 #     and never touch an existing inventory;
 #   - --output - writes nothing; the committed inventories have the script's shape;
-#   - an un-applied workspace (terraform prints {}) gets a clear message.
+#   - an un-applied workspace (terraform prints {}) gets a clear message;
+#   - host-keys.sh makes droplet host keys once; their public halves in the
+#     outputs become ENV.known_hosts, checked against the droplets' addresses.
 # Everything lives in a temp dir removed on exit. Prints "N passed, N failed".
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -292,6 +294,87 @@ test_committed() {
   done
 }
 
+# host-keys.sh: pairs made once in a folder of its own, printed as Terraform's
+# host_keys list; a re-run reuses them; bad input is refused.
+test_host_keys() {
+  local dir="${WORK}/host-keys" first second
+  first=$("${RM_REPO_ROOT}/infrastructure/tools/host-keys.sh" staging --dir "${dir}" 2>"${WORK}/err") || first="exit $?"
+  expect_eq "host-keys: staging's droplet_count (2) pairs, as host_keys JSON" 2 "$(jq length <<<"${first}" 2>&1)"
+  expect_eq "host-keys: private halves 0600, public halves named by droplet" "600 api-1 600 api-2" \
+    "$(stat -c '%a %n' "${dir}/staging/api-1" "${dir}/staging/api-2" | sed 's#[^ ]*/##' | tr '\n' ' ' | sed 's/ $//')"
+  expect_eq "host-keys: each public key is its private key's" \
+    "$(ssh-keygen -y -f "${dir}/staging/api-2" | awk '{print $1, $2}')" "$(jq -r '.[1].public_key' <<<"${first}" | awk '{print $1, $2}')"
+  expect_match "host-keys: the private key is an OpenSSH ed25519 key" '^-----BEGIN OPENSSH PRIVATE KEY-----' \
+    "$(jq -r '.[0].private_key' <<<"${first}")"
+  second=$("${RM_REPO_ROOT}/infrastructure/tools/host-keys.sh" staging --dir "${dir}" 2>/dev/null) || second="exit $?"
+  expect_eq "host-keys: a re-run prints the same keys (made once)" "${first}" "${second}"
+  rm -f "${dir}/staging/api-2.pub"
+  printf 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHJlc3RvbWFya2V0LWFkbWluLWtleS1yZXBsYWNlLW0x other\n' >"${dir}/staging/api-2.pub"
+  RC=0
+  "${RM_REPO_ROOT}/infrastructure/tools/host-keys.sh" staging --dir "${dir}" >"${WORK}/out" 2>"${WORK}/err" || RC=$?
+  expect_match "host-keys: a public key that is not its private key's is refused" '^1 .*api-2.pub does not match' \
+    "${RC} $(cat "${WORK}/err")"
+  RC=0
+  "${RM_REPO_ROOT}/infrastructure/tools/host-keys.sh" prod --dir "${dir}" >"${WORK}/out" 2>"${WORK}/err" || RC=$?
+  expect_match "host-keys: an unknown ENV is refused" '^2 .*unknown environment' "${RC} $(cat "${WORK}/err")"
+}
+
+# known_hosts_fixture FILE - staging's outputs with api_known_hosts, one key per droplet.
+known_hosts_fixture() {
+  local keys
+  keys=$(jq -c '[.[].public_key | split(" ")[0:2] | join(" ")]' <<<"$("${RM_REPO_ROOT}/infrastructure/tools/host-keys.sh" staging --dir "${WORK}/kh-keys" 2>/dev/null)")
+  fixture "$1" staging 2 ".api_known_hosts = {sensitive: false, type: [\"list\", \"string\"],
+    value: [range(0; 2) as \$i | \"\(.api_public_ips.value[\$i]),\(.api_private_ips.value[\$i]) \(${keys}[\$i])\"]}"
+}
+
+# The droplets' host keys from Terraform reach ENV.known_hosts beside the
+# inventory, checked line by line against the droplets' addresses.
+test_known_hosts() {
+  local out="${WORK}/kh/staging.yml" kh="${WORK}/kh/staging.known_hosts" before name filter regex
+  mkdir -p "${WORK}/kh"
+  known_hosts_fixture "${WORK}/kh.json"
+  gen staging --from-json "${WORK}/kh.json" --output "${out}"
+  expect_eq "known_hosts: exit 0" 0 "${RC}"
+  expect_eq "known_hosts: one line per droplet, its addresses and its key" \
+    "$(jq -r '.api_known_hosts.value[]' "${WORK}/kh.json")" "$(grep -v '^#' "${kh}" 2>&1)"
+  expect_match "known_hosts: lines are PUBLIC,PRIVATE ssh-ed25519 KEY" \
+    '^203\.0\.113\.11,10\.20\.0\.11 ssh-ed25519 [A-Za-z0-9+/]+=*$' "$(grep -v '^#' "${kh}" | head -n 1)"
+  expect_eq "known_hosts: 0644, no temp file left" "644 staging.known_hosts staging.yml" \
+    "$(stat -c '%a' "${kh}") $(find "${WORK}/kh" -mindepth 1 -printf '%f\n' | sort | tr '\n' ' ' | sed 's/ $//')"
+  check "known_hosts: ssh-keygen reads it (host 2 found by its private address)" \
+    ssh-keygen -F 10.20.0.12 -f "${kh}"
+  before=$(identity "${kh}")
+  gen staging --from-json "${WORK}/kh.json" --output "${out}"
+  expect_eq "known_hosts: a re-run leaves it alone" "${before}" "$(identity "${kh}")"
+  # Tab-separated: the filters use '|'.
+  while IFS=$'\t' read -r name filter regex; do
+    fixture_filter "${WORK}/kh.json" "${WORK}/kh-bad.json" "${filter}"
+    gen staging --from-json "${WORK}/kh-bad.json" --output "${out}"
+    if ((RC == 1)) && [[ "$(cat "${WORK}/err")" =~ ${regex} ]] && [[ "$(identity "${kh}")" == "${before}" ]]; then
+      pass "known_hosts refused, nothing touched: ${name}"
+    else
+      fail "known_hosts refused, nothing touched: ${name}" "exit ${RC}: $(cat "${WORK}/err")"
+    fi
+  done <<'CASES'
+lines in the wrong droplet order	.api_known_hosts.value |= reverse	api_known_hosts line 1 is .*not "203\.0\.113\.11,10\.20\.0\.11 ssh-ed25519 KEY"
+a line too few	.api_known_hosts.value |= .[:1]	api_known_hosts has 1 lines for 2 droplets
+an RSA key	.api_known_hosts.value[1] |= sub("ssh-ed25519"; "ssh-rsa")	api_known_hosts line 2
+a key with a trailing command	.api_known_hosts.value[0] += " ; rm -rf /"	api_known_hosts line 1
+CASES
+  fixture "${WORK}/kh-none.json" staging 2
+  gen staging --from-json "${WORK}/kh-none.json" --output "${out}"
+  expect_match "no host keys in the outputs: a warning, exit 0" '^0 .*WARNING: no host keys in the Terraform outputs' \
+    "${RC} $(cat "${WORK}/err")"
+  expect_eq "no host keys in the outputs: known_hosts left as it was" "${before}" "$(identity "${kh}")"
+  before=$(identity "${INVENTORY_DIR}/staging.known_hosts")
+  gen staging --from-json "${WORK}/kh.json" --output -
+  expect_eq "--output -: the committed inventory/staging.known_hosts is left alone" "${before}" \
+    "$(identity "${INVENTORY_DIR}/staging.known_hosts")"
+}
+
+# fixture_filter IN OUT JQ_FILTER - OUT is IN with JQ_FILTER applied.
+fixture_filter() { jq "$3" "$1" >"$2"; }
+
 test_unapplied_workspace() {
   # Stands in for `terraform output -json` of a workspace that was never applied.
   cat >"${WORK}/bin/terraform" <<'STUB'
@@ -326,6 +409,8 @@ main() {
   test_bad_env
   test_stdout
   test_committed
+  test_host_keys
+  test_known_hosts
   test_unapplied_workspace
   summary
 }

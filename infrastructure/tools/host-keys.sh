@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Makes (once) and prints the SSH host keys of an environment's API droplets,
+# for Terraform: cloud-init installs droplet N's pair at its first boot, and
+# Terraform's output api_known_hosts then holds the public halves, so Ansible
+# and CI know every host key before they first connect (no trust on first use).
+# The private halves stay in a folder of the admin's own (never the
+# repository); keep a copy in the team's password manager.
+set -Eeuo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib/common.sh
+source "${HERE}/lib/common.sh"
+export RM_LOG_TAG="host-keys"
+
+TF_ENVS_DIR="${RM_REPO_ROOT}/infrastructure/terraform/environments"
+ENV_PATTERN='^[a-z][a-z0-9_]*$'
+ENV_NAME=""
+COUNT=""
+KEYS_DIR="${RESTOMARKET_HOST_KEYS_DIR:-${XDG_CONFIG_HOME:-${HOME}/.config}/restomarket/host-keys}"
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0") ENV [--count N] [--dir DIR]
+
+Creates the missing ed25519 host key pairs of ENV's API droplets 1..N in
+DIR/ENV/api-N (private, 0600) and api-N.pub, keeps existing ones, and prints
+them as the JSON list Terraform's host_keys variable takes:
+
+  export TF_VAR_host_keys="\$($(basename "$0") staging)"
+  terraform -chdir=infrastructure/terraform/environments/staging apply
+  make ansible-inventory ENV=staging   # writes inventory/staging.known_hosts
+
+  ENV         environment (known: $(known_envs))
+  --count N   number of droplets (default: droplet_count in ENV's terraform.tfvars)
+  --dir DIR   where the keys live (default: ${KEYS_DIR};
+              RESTOMARKET_HOST_KEYS_DIR sets it too)
+  -h, --help  show this help
+
+A droplet keeps the keys it was created with (Terraform ignores later changes
+to its user data): rotating a host key means replacing that droplet.
+USAGE
+}
+
+known_envs() {
+  local d names=()
+  for d in "${TF_ENVS_DIR}"/*/; do
+    d="${d%/}"
+    [[ -d "${d}" ]] && names+=("${d##*/}")
+  done
+  echo "${names[*]:-none}"
+}
+
+parse_args() {
+  while (($#)); do
+    case "$1" in
+      -h | --help) usage; exit 0 ;;
+      --count | --dir)
+        [[ $# -ge 2 && "$2" != -* ]] || die "$1 needs a value" "see --help" 2
+        if [[ "$1" == --count ]]; then COUNT="$2"; else KEYS_DIR="$2"; fi
+        shift
+        ;;
+      -*) usage >&2; die "unknown option '$1'" "see --help" 2 ;;
+      *)
+        [[ -z "${ENV_NAME}" ]] || die "unexpected argument '$1' (ENV is already '${ENV_NAME}')" "see --help" 2
+        ENV_NAME="$1"
+        ;;
+    esac
+    shift
+  done
+  [[ -n "${ENV_NAME}" ]] || { usage >&2; die "no ENV given" "use one of: $(known_envs)" 2; }
+  if [[ ! "${ENV_NAME}" =~ ${ENV_PATTERN} || ! -d "${TF_ENVS_DIR}/${ENV_NAME}" ]]; then
+    die "unknown environment '${ENV_NAME}'" "use one of: $(known_envs)" 2
+  fi
+  if [[ -z "${COUNT}" ]]; then
+    COUNT=$(sed -n 's/^droplet_count *= *\([0-9]*\).*/\1/p' "${TF_ENVS_DIR}/${ENV_NAME}/terraform.tfvars")
+    [[ -n "${COUNT}" ]] || die "no droplet_count in ${TF_ENVS_DIR}/${ENV_NAME}/terraform.tfvars" "pass --count N" 2
+  fi
+  [[ "${COUNT}" =~ ^[1-9][0-9]?$ ]] || die "invalid --count '${COUNT}'" "a number of droplets, 1 to 99" 2
+}
+
+# ensure_pair N - DIR/ENV/api-N and .pub exist (made now when missing) and belong together.
+ensure_pair() {
+  local key="${KEYS_DIR}/${ENV_NAME}/api-$1" derived
+  if [[ ! -e "${key}" ]]; then
+    [[ ! -e "${key}.pub" ]] || die "${key}.pub exists without its private key" "restore ${key}, or remove both to make a new pair"
+    ssh-keygen -q -t ed25519 -N '' -C "restomarket-${ENV_NAME}-api-$1" -f "${key}" </dev/null >/dev/null ||
+      die "ssh-keygen could not write ${key}"
+    log "made the host key pair of ${ENV_NAME} droplet $1: ${key}"
+  fi
+  chmod 0600 "${key}"
+  derived=$(ssh-keygen -y -f "${key}" 2>/dev/null | awk '{print $1, $2}') || die "${key} is not a readable OpenSSH private key" "restore it from your copy"
+  [[ "${derived}" == ssh-ed25519\ * ]] || die "${key} is not an ed25519 key" "remove it to make a new pair"
+  [[ -e "${key}.pub" ]] || printf '%s restomarket-%s-api-%s\n' "${derived}" "${ENV_NAME}" "$1" >"${key}.pub"
+  [[ "$(awk '{print $1, $2}' "${key}.pub")" == "${derived}" ]] ||
+    die "${key}.pub does not match ${key}" "remove the .pub file: it is made again from the private key"
+}
+
+main() {
+  parse_args "$@"
+  have ssh-keygen || ensure_apt_packages openssh-client
+  have jq || ensure_apt_packages jq
+  (umask 077 && mkdir -p "${KEYS_DIR}/${ENV_NAME}")
+  local n
+  for ((n = 1; n <= COUNT; n++)); do ensure_pair "${n}"; done
+  for ((n = 1; n <= COUNT; n++)); do
+    jq -n --rawfile private "${KEYS_DIR}/${ENV_NAME}/api-${n}" --rawfile public "${KEYS_DIR}/${ENV_NAME}/api-${n}.pub" \
+      '{private_key: $private, public_key: ($public | rtrimstr("\n"))}'
+  done | jq -s -c .
+}
+
+main "$@"
