@@ -14,11 +14,7 @@ source "${HERE}/lib/common.sh"
 export RM_LOG_TAG="ansible-inventory"
 
 TF_ENVS_REL="infrastructure/terraform/environments"
-TF_ENVS_DIR="${RM_REPO_ROOT}/${TF_ENVS_REL}"
 INVENTORY_DIR="${RM_REPO_ROOT}/infrastructure/ansible/inventory"
-# The environment becomes an Ansible group name, and Ansible warns about (and
-# may rewrite) group names that are not identifiers, so dashes are refused.
-ENV_PATTERN='^[a-z][a-z0-9_]*$'
 
 ENV_NAME=""
 FROM_JSON=""
@@ -41,7 +37,7 @@ lb_drain_seconds (0..600), the load balancer IP, the PostgreSQL/Valkey
 coordinates and the PostgreSQL CA certificate. Sensitive outputs and
 connection strings are never copied.
 
-  ENV               environment (known: $(known_envs))
+  ENV               environment (known: $(tf_envs))
   --from-json FILE  read the outputs JSON from FILE (- for stdin) instead of
                     running terraform in ${TF_ENVS_REL}/ENV
   --output FILE     write here instead of inventory/ENV.yml; - prints to stdout
@@ -57,15 +53,6 @@ alone (and a warning says so): no key is ever learned by scanning.
 Files are replaced atomically and left alone when nothing changed.
 Example: terraform -chdir=${TF_ENVS_REL}/staging output -json | $(basename "$0") staging --from-json -
 USAGE
-}
-
-known_envs() {
-  local d names=()
-  for d in "${TF_ENVS_DIR}"/*/; do
-    d="${d%/}"
-    [[ -d "${d}" ]] && names+=("${d##*/}")
-  done
-  echo "${names[*]:-none}"
 }
 
 cleanup() {
@@ -94,10 +81,8 @@ parse_args() {
     esac
     shift
   done
-  [[ -n "${ENV_NAME}" ]] || { usage >&2; die "no ENV given" "use one of: $(known_envs)" 2; }
-  if [[ ! "${ENV_NAME}" =~ ${ENV_PATTERN} || ! -d "${TF_ENVS_DIR}/${ENV_NAME}" ]]; then
-    die "unknown environment '${ENV_NAME}'" "use one of: $(known_envs)" 2
-  fi
+  [[ -n "${ENV_NAME}" ]] || usage >&2
+  require_tf_env "${ENV_NAME}"
   OUTPUT="${OUTPUT:-${INVENTORY_DIR}/${ENV_NAME}.yml}"
   [[ "${OUTPUT}" == - ]] || KNOWN_HOSTS="${OUTPUT%.yml}.known_hosts"
   if [[ "${OUTPUT}" != - && ! -d "$(dirname "${OUTPUT}")" ]]; then

@@ -11,8 +11,6 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/lib/common.sh"
 export RM_LOG_TAG="host-keys"
 
-TF_ENVS_DIR="${RM_REPO_ROOT}/infrastructure/terraform/environments"
-ENV_PATTERN='^[a-z][a-z0-9_]*$'
 ENV_NAME=""
 COUNT=""
 KEYS_DIR="${RESTOMARKET_HOST_KEYS_DIR:-${XDG_CONFIG_HOME:-${HOME}/.config}/restomarket/host-keys}"
@@ -29,7 +27,7 @@ them as the JSON list Terraform's host_keys variable takes:
   terraform -chdir=infrastructure/terraform/environments/staging apply
   make ansible-inventory ENV=staging   # writes inventory/staging.known_hosts
 
-  ENV         environment (known: $(known_envs))
+  ENV         environment (known: $(tf_envs))
   --count N   number of droplets (default: droplet_count in ENV's terraform.tfvars)
   --dir DIR   where the keys live (default: ${KEYS_DIR};
               RESTOMARKET_HOST_KEYS_DIR sets it too)
@@ -38,15 +36,6 @@ them as the JSON list Terraform's host_keys variable takes:
 A droplet keeps the keys it was created with (Terraform ignores later changes
 to its user data): rotating a host key means replacing that droplet.
 USAGE
-}
-
-known_envs() {
-  local d names=()
-  for d in "${TF_ENVS_DIR}"/*/; do
-    d="${d%/}"
-    [[ -d "${d}" ]] && names+=("${d##*/}")
-  done
-  echo "${names[*]:-none}"
 }
 
 parse_args() {
@@ -66,13 +55,11 @@ parse_args() {
     esac
     shift
   done
-  [[ -n "${ENV_NAME}" ]] || { usage >&2; die "no ENV given" "use one of: $(known_envs)" 2; }
-  if [[ ! "${ENV_NAME}" =~ ${ENV_PATTERN} || ! -d "${TF_ENVS_DIR}/${ENV_NAME}" ]]; then
-    die "unknown environment '${ENV_NAME}'" "use one of: $(known_envs)" 2
-  fi
+  [[ -n "${ENV_NAME}" ]] || usage >&2
+  require_tf_env "${ENV_NAME}"
   if [[ -z "${COUNT}" ]]; then
-    COUNT=$(sed -n 's/^droplet_count *= *\([0-9]*\).*/\1/p' "${TF_ENVS_DIR}/${ENV_NAME}/terraform.tfvars")
-    [[ -n "${COUNT}" ]] || die "no droplet_count in ${TF_ENVS_DIR}/${ENV_NAME}/terraform.tfvars" "pass --count N" 2
+    COUNT=$(sed -n 's/^droplet_count *= *\([0-9]*\).*/\1/p' "${RM_TF_ENVS_DIR}/${ENV_NAME}/terraform.tfvars")
+    [[ -n "${COUNT}" ]] || die "no droplet_count in ${RM_TF_ENVS_DIR}/${ENV_NAME}/terraform.tfvars" "pass --count N" 2
   fi
   [[ "${COUNT}" =~ ^[1-9][0-9]?$ ]] || die "invalid --count '${COUNT}'" "a number of droplets, 1 to 99" 2
 }

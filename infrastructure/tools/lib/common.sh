@@ -58,3 +58,23 @@ random_secret() {
   s=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
   printf '%s' "${s:0:32}"
 }
+
+# The Terraform environments: the folders of infrastructure/terraform/environments.
+RM_TF_ENVS_DIR="${RM_REPO_ROOT}/infrastructure/terraform/environments"
+
+# tf_envs - their names, space separated ("none" when there are none).
+tf_envs() {
+  local d names=()
+  for d in "${RM_TF_ENVS_DIR}"/*/; do
+    d="${d%/}"
+    [[ -d "${d}" ]] && names+=("${d##*/}")
+  done
+  echo "${names[*]:-none}"
+}
+
+# require_tf_env ENV - die (exit 2) unless ENV is one of them. The name becomes
+# an Ansible group, which must be an identifier: no dashes.
+require_tf_env() {
+  [[ -n "$1" ]] || die "no ENV given" "use one of: $(tf_envs)" 2
+  [[ "$1" =~ ^[a-z][a-z0-9_]*$ && -d "${RM_TF_ENVS_DIR}/$1" ]] || die "unknown environment '$1'" "use one of: $(tf_envs)" 2
+}
