@@ -53,6 +53,16 @@ variable "ssh_key_fingerprints" {
   type        = list(string)
 }
 
+variable "host_keys" {
+  description = "SSH host key pairs (ed25519), one per API droplet in droplet order, installed by cloud-init when a droplet is created so that its known_hosts line (output api_known_hosts) exists before it boots. Generated outside the repository by infrastructure/tools/host-keys.sh dev, which prints them as JSON for TF_VAR_host_keys; never in terraform.tfvars. Empty: the droplets generate their own host keys."
+  type = list(object({
+    private_key = string
+    public_key  = string
+  }))
+  default   = []
+  sensitive = true
+}
+
 variable "postgres_size" {
   description = "Size slug of the PostgreSQL nodes."
   type        = string

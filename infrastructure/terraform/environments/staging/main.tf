@@ -32,6 +32,7 @@ module "api" {
   droplet_size         = var.droplet_size
   vpc_id               = module.network.vpc_id
   ssh_key_fingerprints = var.ssh_key_fingerprints
+  host_keys            = var.host_keys
 }
 
 module "lb" {

@@ -43,6 +43,11 @@ output "api_private_ips" {
   value       = module.api.private_ipv4_addresses
 }
 
+output "api_known_hosts" {
+  description = "known_hosts lines of the API droplets, \"PUBLIC_IP,PRIVATE_IP ssh-ed25519 KEY\" (KEY: the base64 public key), from host_keys (empty without them). infrastructure/tools/ansible-inventory.sh writes them to infrastructure/ansible/inventory/staging.known_hosts; CI connects with StrictHostKeyChecking=yes against that file."
+  value       = module.api.known_hosts
+}
+
 output "api_target_tag" {
   description = "Tag that selects the staging API droplets."
   value       = module.api.target_tag

@@ -39,11 +39,22 @@ output "tags" {
 }
 
 output "cloud_init" {
-  description = "Rendered cloud-init user data given to every droplet (installs python3 for Ansible; nothing secret)."
+  description = "Rendered cloud-init user data without a host key, what every droplet gets when host_keys is empty (installs python3 for Ansible; nothing secret). With host_keys, each droplet's user data adds its own ssh_keys section, which is not output."
   value       = local.cloud_init
 }
 
 output "droplet_images" {
   description = "Base image slug of each droplet."
   value       = digitalocean_droplet.this[*].image
+}
+
+# Not sensitive although host_keys is: only the public halves are read, and
+# they are unmarked in main.tf (local.host_public_keys). A sensitive output
+# would be hidden from `terraform output` and from the Ansible inventory.
+output "known_hosts" {
+  description = "known_hosts lines, one per droplet in droplet order: \"PUBLIC_IP,PRIVATE_IP ssh-ed25519 KEY\", KEY being the base64 of the droplet's public key in host_keys (its comment dropped); empty when host_keys is empty. Written to a known_hosts file so that Ansible and CI connect with StrictHostKeyChecking=yes and never trust a host key on first use. It reflects host_keys, not the droplets: a droplet keeps the key it was created with."
+  value = [
+    for i, key in local.host_public_keys :
+    "${digitalocean_droplet.this[i].ipv4_address},${digitalocean_droplet.this[i].ipv4_address_private} ${key}"
+  ]
 }

@@ -102,3 +102,30 @@ variable "extra_tags" {
     error_message = "extra_tags may contain only letters, digits, colons, dashes and underscores."
   }
 }
+
+# The first validation refers to var.droplet_count, which needs Terraform 1.9
+# (versions.tf). The private key is opaque here: only its armour is checked.
+variable "host_keys" {
+  description = "SSH host key pairs (ed25519, OpenSSH format), one per droplet in droplet order. When given, each droplet's cloud-init deletes the image's host keys, generates none and installs its own pair, so known_hosts can be written from the known_hosts output before the droplet boots. Used at creation only. Empty: the image generates its own keys, which must then be learned another way."
+  type = list(object({
+    private_key = string
+    public_key  = string
+  }))
+  default   = []
+  sensitive = true
+
+  validation {
+    condition     = length(var.host_keys) == 0 || length(var.host_keys) == var.droplet_count
+    error_message = "host_keys must hold exactly one key pair per droplet (as many as droplet_count), or be empty to let the image generate its own host keys."
+  }
+
+  validation {
+    condition     = alltrue([for key in var.host_keys : can(regex("^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( [^\n]*)?$", key.public_key))])
+    error_message = "Every host_keys public_key must be one line \"ssh-ed25519 <base64> [comment]\" without a trailing newline: the content of the .pub file written by ssh-keygen -t ed25519."
+  }
+
+  validation {
+    condition     = alltrue([for key in var.host_keys : can(regex("(?s)-----BEGIN OPENSSH PRIVATE KEY-----.*-----END OPENSSH PRIVATE KEY-----", key.private_key))])
+    error_message = "Every host_keys private_key must be a whole OpenSSH private key, from its BEGIN to its END line, as written by ssh-keygen -t ed25519 -N '' (no passphrase: cloud-init installs it unattended)."
+  }
+}

@@ -130,3 +130,39 @@ run "ansible_gets_the_api_port_and_address_ranges_from_the_outputs" {
     error_message = "api_public_cidrs must be exactly the sources the firewall admits to the API port (dev: admin_cidrs)."
   }
 }
+
+# THROWAWAY TEST KEY: the public key was generated for the tests only and its
+# private half deleted; the private key is a placeholder (only its OpenSSH
+# armour lines are checked), assembled with format() so that secret scanners
+# do not take it for a key. Real pairs come from
+# infrastructure/tools/host-keys.sh dev through TF_VAR_host_keys.
+run "known_hosts_pair_the_droplet_with_its_host_key" {
+  command = apply
+  # A droplet created with the key (the one above ignores later user data).
+  state_key = "host_keys"
+
+  variables {
+    host_keys = [
+      {
+        public_key  = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDbySDGVX1s7Z5k/N3oERPHT0CVg8FRmFWbmoGNJ51+g throwaway-test-k3"
+        private_key = format("-----%s OPENSSH PRIVATE KEY-----\nthrowaway-test-private-key-3\n-----%s OPENSSH PRIVATE KEY-----\n", "BEGIN", "END")
+      },
+    ]
+  }
+
+  assert {
+    condition = output.api_known_hosts == [
+      "${output.api_public_ips[0]},${output.api_private_ips[0]} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDbySDGVX1s7Z5k/N3oERPHT0CVg8FRmFWbmoGNJ51+g",
+    ]
+    error_message = "api_known_hosts must be one line \"<public ip>,<private ip> ssh-ed25519 <key>\" for the dev droplet, without the key comment."
+  }
+}
+
+run "without_host_keys_there_is_no_known_hosts_line" {
+  command = apply
+
+  assert {
+    condition     = output.api_known_hosts == []
+    error_message = "Without TF_VAR_host_keys, api_known_hosts must be empty (the droplet generates its own keys)."
+  }
+}

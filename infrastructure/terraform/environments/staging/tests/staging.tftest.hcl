@@ -189,3 +189,49 @@ run "ansible_gets_the_api_port_and_address_ranges_from_the_outputs" {
     error_message = "Staging admits the API port from the load balancer only: api_public_cidrs must be empty."
   }
 }
+
+# THROWAWAY TEST KEYS: the public keys were generated for the tests only and
+# their private halves deleted; the private keys are placeholders (only their
+# OpenSSH armour lines are checked), assembled with format() so that secret
+# scanners do not take them for keys. Real pairs come from
+# infrastructure/tools/host-keys.sh staging through TF_VAR_host_keys.
+run "known_hosts_pair_each_droplet_with_its_host_key" {
+  command = apply
+  # Droplets created with the keys (the ones above ignore later user data).
+  state_key = "host_keys"
+
+  variables {
+    host_keys = [
+      {
+        public_key  = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDlE8M31GDW45Yznr70/DfmKbpPyg9nnuOftldSq3Mv5 throwaway-test-k1"
+        private_key = format("-----%s OPENSSH PRIVATE KEY-----\nthrowaway-test-private-key-1\n-----%s OPENSSH PRIVATE KEY-----\n", "BEGIN", "END")
+      },
+      {
+        public_key  = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHgT6vqQiARIrrXnDqf/vE9mVmsvyXD3qVYr9UJ5IbFU throwaway-test-k2"
+        private_key = format("-----%s OPENSSH PRIVATE KEY-----\nthrowaway-test-private-key-2\n-----%s OPENSSH PRIVATE KEY-----\n", "BEGIN", "END")
+      },
+    ]
+  }
+
+  assert {
+    condition     = length(output.api_known_hosts) == output.droplet_count
+    error_message = "api_known_hosts must hold one line per API droplet."
+  }
+
+  assert {
+    condition = output.api_known_hosts == [
+      "${output.api_public_ips[0]},${output.api_private_ips[0]} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDlE8M31GDW45Yznr70/DfmKbpPyg9nnuOftldSq3Mv5",
+      "${output.api_public_ips[1]},${output.api_private_ips[1]} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHgT6vqQiARIrrXnDqf/vE9mVmsvyXD3qVYr9UJ5IbFU",
+    ]
+    error_message = "Line N of api_known_hosts must be \"<public ip>,<private ip> ssh-ed25519 <key>\" of droplet N, without the key comment."
+  }
+}
+
+run "without_host_keys_there_is_no_known_hosts_line" {
+  command = apply
+
+  assert {
+    condition     = output.api_known_hosts == []
+    error_message = "Without TF_VAR_host_keys, api_known_hosts must be empty (the droplets generate their own keys)."
+  }
+}
