@@ -352,7 +352,7 @@ test_ssh_hardening() {
 test_accounts() {
   local host ids
   for host in "${HOSTS[@]}"; do
-    ids=$(on "${host}" 'for u in admin deploy restomarket; do id "$u"; done')
+    ids=$(on "${host}" 'id admin; id deploy; id restomarket')
     log "${host}: accounts: $(tr '\n' ';' <<<"${ids}")"
     expect_match "${host}: admin may run anything with sudo" '\(ALL\) NOPASSWD: ALL' "$(on "${host}" 'sudo -n -l' 2>&1)"
     expect_match "${host}: deploy may not sudo" 'is not allowed to run sudo' "$(on "${host}" 'sudo -n -l -U deploy' 2>&1)"
