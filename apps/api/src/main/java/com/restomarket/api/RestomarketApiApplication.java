@@ -25,9 +25,16 @@ public class RestomarketApiApplication {
     SpringApplicationBuilder builder =
         new SpringApplicationBuilder(RestomarketApiApplication.class);
     if (Arrays.asList(args).contains(MIGRATE_COMMAND)) {
+      // A migration waits out a database that answers late (restarting, or a new JVM's first TLS
+      // connection slower than the pool's 2 s on a busy host): Flyway tries again after 1, 2, 4,
+      // then every 5 s, 10 times. Serving start-up keeps failing fast on a bad database.
       builder
           .web(WebApplicationType.NONE)
-          .properties("spring.flyway.enabled=true", "spring.main.keep-alive=false");
+          .properties(
+              "spring.flyway.enabled=true",
+              "spring.main.keep-alive=false",
+              "spring.flyway.connect-retries=10",
+              "spring.flyway.connect-retries-interval=5s");
       builder.listeners(new MigrationOnlyExit());
     }
     return builder;
