@@ -58,7 +58,7 @@ parse_args() {
   [[ -n "${ENV_NAME}" ]] || usage >&2
   require_tf_env "${ENV_NAME}"
   if [[ -z "${COUNT}" ]]; then
-    COUNT=$(sed -n 's/^droplet_count *= *\([0-9]*\).*/\1/p' "${RM_TF_ENVS_DIR}/${ENV_NAME}/terraform.tfvars")
+    COUNT=$(tf_var "${ENV_NAME}" droplet_count)
     [[ -n "${COUNT}" ]] || die "no droplet_count in ${RM_TF_ENVS_DIR}/${ENV_NAME}/terraform.tfvars" "pass --count N" 2
   fi
   [[ "${COUNT}" =~ ^[1-9][0-9]?$ ]] || die "invalid --count '${COUNT}'" "a number of droplets, 1 to 99" 2

@@ -278,7 +278,7 @@ test_committed() {
     fi
     pass "committed inventory/${env}.yml parses with ansible-inventory"
     expect_eq "inventory/${env}.yml: api is the child of ${env}" '["api"]' "$(jq -c --arg e "${env}" '.[$e].children' <<<"${json}")"
-    count=$(sed -n 's/^droplet_count *= *\([0-9]*\).*/\1/p' "${TF_ENVS_DIR}/${env}/terraform.tfvars")
+    count=$(tf_var "${env}" droplet_count)
     expect_eq "inventory/${env}.yml has droplet_count (${count}) hosts ${env}-api-N" \
       "$(seq -f "${env}-api-%g" 1 "${count}" | jq -Rsc 'split("\n")[:-1]')" "$(jq -c '.api.hosts' <<<"${json}")"
     fixture "${WORK}/full-${env}.json" "${env}" "${count}"

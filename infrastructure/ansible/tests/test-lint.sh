@@ -14,7 +14,6 @@ export RM_LOG_TAG="test-ansible-lint"
 
 ANSIBLE_DIR="${RM_REPO_ROOT}/infrastructure/ansible"
 ANSIBLE_SH="${RM_REPO_ROOT}/infrastructure/tools/ansible.sh"
-TF_ENVS="${RM_REPO_ROOT}/infrastructure/terraform/environments"
 WORK=""
 
 usage() {
@@ -66,9 +65,6 @@ test_syntax() {
   done
 }
 
-# tfvar ENV NAME - a value of terraform.tfvars of ENV as the list/string it is.
-tfvar() { awk -F' = ' -v k="$2" '$1 == k {gsub(/[][" ]/, "", $2); print $2}' "${TF_ENVS}/$1/terraform.tfvars"; }
-
 test_matches_terraform() {
   local env vars
   for env in dev staging; do
@@ -78,9 +74,9 @@ test_matches_terraform() {
     }
     expect_eq "${env}: restomarket_env names the deploy environment" "${env}" "$(jq -r .restomarket_env <<<"${vars}")"
     check "${env}: infrastructure/scripts/env/${env}.env exists for it" test -r "${RM_REPO_ROOT}/infrastructure/scripts/env/${env}.env"
-    expect_eq "${env}: VPC range equals Terraform's vpc_ip_range" "$(tfvar "${env}" vpc_ip_range)" \
+    expect_eq "${env}: VPC range equals Terraform's vpc_ip_range" "$(tf_var "${env}" vpc_ip_range)" \
       "$(jq -r .vpc_ip_range <<<"${vars}")"
-    expect_eq "${env}: admin CIDRs equal Terraform's admin_cidrs" "$(tfvar "${env}" admin_cidrs)" \
+    expect_eq "${env}: admin CIDRs equal Terraform's admin_cidrs" "$(tf_var "${env}" admin_cidrs)" \
       "$(jq -r '.admin_cidrs | join(",")' <<<"${vars}")"
   done
 }

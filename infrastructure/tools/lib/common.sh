@@ -78,3 +78,11 @@ require_tf_env() {
   [[ -n "$1" ]] || die "no ENV given" "use one of: $(tf_envs)" 2
   [[ "$1" =~ ^[a-z][a-z0-9_]*$ && -d "${RM_TF_ENVS_DIR}/$1" ]] || die "unknown environment '$1'" "use one of: $(tf_envs)" 2
 }
+
+# tf_var ENV NAME - NAME's value in ENV's terraform.tfvars, quotes, brackets
+# and blanks removed (a list reads "a,b"); nothing when it is not set there.
+tf_var() {
+  local value
+  value=$(sed -n "s/^$2[[:space:]]*=[[:space:]]*//p" "${RM_TF_ENVS_DIR}/$1/terraform.tfvars" | head -n 1)
+  printf '%s\n' "${value//[][\" ]/}"
+}
