@@ -30,6 +30,7 @@ LABEL_RELEASE=com.restomarket.release
 LABEL_PROXY_SPEC=com.restomarket.proxy-spec
 # Limits of the containers the engine starts (the env file may override them).
 PROXY_MEMORY_DEFAULT=256m
+PROXY_KEEPALIVE_TIMEOUT_DEFAULT=75
 PIDS_LIMIT_DEFAULT=512
 
 # ---- settings ----------------------------------------------------------------
@@ -78,9 +79,17 @@ load_env() {
   WATCH_MAX_ERRORS="${WATCH_MAX_ERRORS:-0}"
   # Seconds a load balancer needs to take this host out of rotation (0: none in front).
   PROXY_HANDOVER_WAIT="${PROXY_HANDOVER_WAIT:-0}"
-  for key in WATCH_SECONDS WATCH_MAX_5XX_PERCENT WATCH_MIN_REQUESTS WATCH_MAX_ERRORS PROXY_HANDOVER_WAIT; do
-    [[ "${!key}" =~ ^[0-9]+$ ]] || die "${file}: ${key}=${!key} is not a whole number" "fix it or remove it (defaults: 60, 5, 100, 0, 0)"
+  # Seconds the proxy keeps an idle client connection open. Longer than the
+  # load balancer's idle timeout (DigitalOcean: 60 s), so the balancer always
+  # closes first and never sends a request down a connection being closed.
+  PROXY_KEEPALIVE_TIMEOUT="${PROXY_KEEPALIVE_TIMEOUT:-${PROXY_KEEPALIVE_TIMEOUT_DEFAULT}}"
+  for key in WATCH_SECONDS WATCH_MAX_5XX_PERCENT WATCH_MIN_REQUESTS WATCH_MAX_ERRORS PROXY_HANDOVER_WAIT \
+    PROXY_KEEPALIVE_TIMEOUT; do
+    [[ "${!key}" =~ ^[0-9]+$ ]] || die "${file}: ${key}=${!key} is not a whole number" \
+      "fix it or remove it (defaults: 60, 5, 100, 0, 0, ${PROXY_KEEPALIVE_TIMEOUT_DEFAULT})"
   done
+  ((PROXY_KEEPALIVE_TIMEOUT > 0)) || die "${file}: PROXY_KEEPALIVE_TIMEOUT must be at least 1 second" \
+    "set it above the load balancer's idle timeout, or remove it (default ${PROXY_KEEPALIVE_TIMEOUT_DEFAULT})"
   if [[ -n "${SLOT_MEMORY:-}" ]] && ! memory_mb "${SLOT_MEMORY}" >/dev/null; then
     die "${file}: SLOT_MEMORY=${SLOT_MEMORY} is not a size like 768m or 1g" "fix it, or leave it empty for no limit"
   fi
@@ -163,7 +172,8 @@ jvm_memory_args() {
 }
 
 # proxy_spec - what defines the proxy container besides its name and labels,
-# image last. Its hash labels the container, so a change is noticed.
+# image last. Its hash (with the configuration template and the settings
+# rendered into it) labels the container, so a change is noticed.
 proxy_spec() {
   printf '%s\n' -p "${PROXY_BIND}:${PROXY_PORT}:${PROXY_LISTEN_PORT}" \
     -v "${PROXY_CONF_DIR}:/usr/local/etc/haproxy:ro" --memory "${PROXY_MEMORY:-${PROXY_MEMORY_DEFAULT}}"
@@ -171,7 +181,9 @@ proxy_spec() {
   printf '%s\n' --log-opt max-size=10m --log-opt max-file=3 "$(proxy_image)"
 }
 
-proxy_spec_id() { proxy_spec | sha256sum | cut -c1-12; }
+proxy_spec_id() {
+  { proxy_spec; printf 'keep-alive %s\n' "${PROXY_KEEPALIVE_TIMEOUT}"; cat "${PROXY_TEMPLATE}"; } | sha256sum | cut -c1-12
+}
 
 proxy_run_cmd() {
   printf '%s\n' "${DOCKER}" run -d --name "${PROXY}" --restart unless-stopped --network "${NETWORK}" \
@@ -401,7 +413,7 @@ render_proxy_config() {
   chmod 0755 "${PROXY_CONF_DIR}"
   tmp="${PROXY_CONF_DIR}/.haproxy.cfg.$$"
   sed -e "s|@STACK_NAME@|${STACK_NAME}|g" -e "s|@APP_PORT@|${APP_PORT}|g" -e "s|@HEALTH_PATH@|${HEALTH_PATH}|g" \
-    -e "s|@BLUE_STATE@|${blue}|" -e "s|@GREEN_STATE@|${green}|" "${PROXY_TEMPLATE}" >"${tmp}"
+    -e "s|@KEEPALIVE_TIMEOUT@|${PROXY_KEEPALIVE_TIMEOUT}s|" -e "s|@BLUE_STATE@|${blue}|" -e "s|@GREEN_STATE@|${green}|" "${PROXY_TEMPLATE}" >"${tmp}"
   chmod 0644 "${tmp}"
   mv -f "${tmp}" "${PROXY_CONF_DIR}/haproxy.cfg"
 }

@@ -66,7 +66,7 @@ setup() {
   # Engine settings the caller's environment could carry into load_env or the builders.
   unset RESTOMARKET_ENV_DIR RESTOMARKET_STATE_DIR RESTOMARKET_HOST_ENV_DIR DEPLOY_ENV DEPLOY_LOCK_WAIT DEPLOY_PAUSE_AFTER \
     HEALTH_START_PERIOD SLOT_MEMORY PIDS_LIMIT PROXY_MEMORY WARMUP_TIMEOUT WARMUP_PATHS WARMUP_ROUNDS \
-    WATCH_SECONDS WATCH_MAX_5XX_PERCENT WATCH_MIN_REQUESTS WATCH_MAX_ERRORS
+    WATCH_SECONDS WATCH_MAX_5XX_PERCENT WATCH_MIN_REQUESTS WATCH_MAX_ERRORS PROXY_KEEPALIVE_TIMEOUT
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/test-engine.XXXXXX")
   export FAKE_DOCKER_DIR="${WORK}/fake"
   mkdir -p "${FAKE_DOCKER_DIR}" "${WORK}/envs" "${WORK}/envdir/secrets" "${WORK}/state" "${WORK}/bin" "${WORK}/host"
@@ -238,9 +238,10 @@ max-file=3
 restomarket/proxy:test
 EOF
 )
-  # The label is the hash of the spec lines, so a changed spec shows in proxy_drift.
-  GOLDEN_SPEC_ID=$(printf '%s\n' "${spec}" | sha256sum | cut -c1-12)
-  expect_text "proxy_run_cmd argv (spec label = hash of the spec)" "$(golden <<EOF
+  # The label hashes the spec lines, the keep-alive setting and the config
+  # template, so a change to any of them shows in proxy_drift.
+  GOLDEN_SPEC_ID=$({ printf '%s\n' "${spec}" "keep-alive 75"; cat "${PROXY_TEMPLATE}"; } | sha256sum | cut -c1-12)
+  expect_text "proxy_run_cmd argv (spec label = hash of spec, keep-alive and template)" "$(golden <<EOF
 @DOCKER@
 run
 -d
@@ -581,6 +582,31 @@ test_proxy_config() {
     $'backend api: server blue rmengine-blue:3000 disabled\nbackend api: server green rmengine-green:3000 *(\n|$)' "${out}"
   expect_eq "proxy config: every server line is in a backend" "" "$(grep -E '^(frontend|defaults|global|resolvers)[^:]*: server ' <<<"${out}" || true)"
   expect_eq "proxy config: no placeholder left" "" "$(grep -v '^[[:space:]]*#' "${WORK}/render/haproxy.cfg" | grep -o '@[A-Z_]*@' || true)"
+  expect_match "proxy config: idle client connections kept ${PROXY_KEEPALIVE_TIMEOUT_DEFAULT} s by default (the load balancer closes first)" \
+    $'(^|\n)defaults : timeout http-keep-alive '"${PROXY_KEEPALIVE_TIMEOUT_DEFAULT}"$'s(\n|$)' "${out}"
+}
+
+# PROXY_KEEPALIVE_TIMEOUT: seconds, rendered into the configuration and part of
+# the proxy's spec label, so a changed value recreates the proxy.
+test_proxy_keepalive() {
+  local file="${WORK}/envs/keepalive.env" spec_default spec_long value out
+  expect_eq "PROXY_KEEPALIVE_TIMEOUT defaults to 75 s, above DigitalOcean's 60 s load balancer idle timeout" \
+    75 "${PROXY_KEEPALIVE_TIMEOUT}"
+  spec_default=$(proxy_spec_id)
+  { cat "${WORK}/envs/${ENV_NAME}.env"; echo PROXY_KEEPALIVE_TIMEOUT=900; } >"${file}"
+  out=$(load_env keepalive && PROXY_CONF_DIR="${WORK}/render-ka" && render_proxy_config blue &&
+    grep -o 'timeout http-keep-alive .*' "${WORK}/render-ka/haproxy.cfg" && proxy_spec_id)
+  spec_long=$(tail -n 1 <<<"${out}")
+  expect_eq "PROXY_KEEPALIVE_TIMEOUT=900 is rendered as 900s" "timeout http-keep-alive 900s" "$(head -n 1 <<<"${out}")"
+  expect_eq "a changed keep-alive changes the proxy's spec label (the proxy is recreated)" changed \
+    "$([[ -n "${spec_long}" && "${spec_long}" != "${spec_default}" ]] && echo changed || echo "same: ${spec_default}")"
+  for value in 0 abc 75s -1; do
+    { cat "${WORK}/envs/${ENV_NAME}.env"; echo "PROXY_KEEPALIVE_TIMEOUT=${value}"; } >"${file}"
+    RC=0
+    (load_env keepalive) 2>"${WORK}/keepalive.err" || RC=$?
+    expect_eq "load_env refuses PROXY_KEEPALIVE_TIMEOUT=${value} and names it" "1 1" \
+      "${RC} $(grep -c "PROXY_KEEPALIVE_TIMEOUT" "${WORK}/keepalive.err")"
+  done
 }
 
 # ---- live_slot and proxy_drift -------------------------------------------------------------
@@ -1161,6 +1187,7 @@ main() {
   test_more_builders
   test_run_cmd
   test_proxy_config
+  test_proxy_keepalive
   test_proxy_set
   test_live_slot
   test_proxy_drift
