@@ -6,6 +6,11 @@ locals {
   # each given up to the timeout: drain_seconds (outputs.tf) follows from them.
   health_check_unhealthy_threshold = 3
   health_check_timeout_seconds     = 5
+  # Idle keep-alive connections (client and droplet side) close after this.
+  # Each droplet's proxy keeps idle connections longer (the deploy engine's
+  # PROXY_KEEPALIVE_TIMEOUT, 75 s), so the load balancer always closes first
+  # and never reuses a connection the proxy is closing.
+  http_idle_timeout_seconds = 60
 }
 
 resource "digitalocean_certificate" "this" {
@@ -25,8 +30,9 @@ resource "digitalocean_loadbalancer" "this" {
   vpc_uuid    = var.vpc_id
   droplet_tag = var.droplet_tag
 
-  redirect_http_to_https   = true
-  enable_backend_keepalive = true
+  redirect_http_to_https    = true
+  enable_backend_keepalive  = true
+  http_idle_timeout_seconds = local.http_idle_timeout_seconds
 
   forwarding_rule {
     entry_protocol   = "https"

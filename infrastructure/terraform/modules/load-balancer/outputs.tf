@@ -49,6 +49,11 @@ output "drain_seconds" {
   )
 }
 
+output "idle_timeout_seconds" {
+  description = "Seconds an idle keep-alive connection stays open; each droplet's proxy must keep its own longer."
+  value       = digitalocean_loadbalancer.this.http_idle_timeout_seconds
+}
+
 output "redirect_http_to_https" {
   description = "Whether plain HTTP is redirected to HTTPS."
   value       = digitalocean_loadbalancer.this.redirect_http_to_https

@@ -60,6 +60,15 @@ run "health_checks_the_api_health_path" {
   }
 }
 
+run "idle_connections_close_at_the_load_balancer_first" {
+  command = apply
+
+  assert {
+    condition     = digitalocean_loadbalancer.this.enable_backend_keepalive && output.idle_timeout_seconds == 60
+    error_message = "Keep-alive to the droplets with a 60 s idle timeout: below the droplets' proxy keep-alive (75 s)."
+  }
+}
+
 run "drain_seconds_at_the_default_interval" {
   command = apply
 
