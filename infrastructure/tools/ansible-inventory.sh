@@ -37,16 +37,22 @@ lb_drain_seconds (0..600), the load balancer IP, the PostgreSQL/Valkey
 coordinates and the PostgreSQL CA certificate. Sensitive outputs and
 connection strings are never copied.
 
+Where Terraform made a CI runner (staging: outputs ci_runner_public_ip and
+ci_runner_private_ip), it is host ENV-ci-runner-1 in group ci_runner, also a
+child of ENV, and ci_runner_private_ip becomes a var of ENV: the API hosts'
+ufw admits SSH from it. Without those outputs (dev) there is neither.
+
   ENV               environment (known: $(tf_envs))
   --from-json FILE  read the outputs JSON from FILE (- for stdin) instead of
                     running terraform in ${TF_ENVS_REL}/ENV
   --output FILE     write here instead of inventory/ENV.yml; - prints to stdout
   -h, --help        show this help
 
-With the hosts' SSH keys in the outputs (api_known_hosts: Terraform installs
-keys made by infrastructure/tools/host-keys.sh), it also writes ENV.known_hosts
-beside the inventory: one line per droplet, "PUBLIC_IP,PRIVATE_IP ssh-ed25519
-KEY", checked against the droplets' addresses. CI connects with
+With the hosts' SSH keys in the outputs (api_known_hosts, and
+ci_runner_known_hosts for the runner: Terraform installs keys made by
+infrastructure/tools/host-keys.sh), it also writes ENV.known_hosts beside the
+inventory: one line per droplet, "PUBLIC_IP,PRIVATE_IP ssh-ed25519 KEY",
+checked against the droplets' addresses. CI connects with
 StrictHostKeyChecking=yes against that file. Without them, the file is left
 alone (and a warning says so): no key is ever learned by scanning.
 
@@ -137,7 +143,7 @@ def ipv4: type == "string" and test("^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0
 def port: if type == "string" and test("^[0-9]+$") then tonumber else . end;
 def cidr: type == "string" and test("^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/([0-9]|[12][0-9]|3[0-2])$");
 # Copied into the group vars under the same names, when present.
-def group_keys: ["api_port", "vpc_ip_range", "admin_cidrs", "api_public_cidrs", "lb_drain_seconds", "load_balancer_ip",
+def group_keys: ["api_port", "vpc_ip_range", "admin_cidrs", "api_public_cidrs", "ci_runner_private_ip", "lb_drain_seconds", "load_balancer_ip",
   "postgres_host", "postgres_port", "postgres_database", "postgres_user", "postgres_ca_certificate",
   "valkey_host", "valkey_port"];
 '
@@ -147,7 +153,22 @@ check_outputs() {
   local problems
   problems=$(jq -r "${JQ_LIB}"'
     . as $all | usable as $o | def v($k): $o[$k].value;
-    [ (("api_public_ips", "api_private_ips") as $k
+    # Output $name: one "PUBLIC,PRIVATE ssh-ed25519 KEY" line per droplet, in
+    # the order of the address lists $pubs and $privs.
+    def known_hosts_problems($name; $pubs; $privs):
+      v($name) | select(. != null and . != [])
+      | if type != "array" then "\($name) is not a list: \(tojson)"
+        elif ($pubs | type) == "array" and length != ($pubs | length)
+          then "\($name) has \(length) lines for \($pubs | length) droplets"
+        else to_entries[]
+          | ($pubs[.key]? // "?") as $pub | ($privs[.key]? // "?") as $priv
+          | select((.value | type) != "string"
+              or (.value | startswith("\($pub),\($priv) ") | not)
+              or (.value | ltrimstr("\($pub),\($priv) ") | test("^ssh-ed25519 [A-Za-z0-9+/]+={0,2}$") | not))
+          | "\($name) line \(.key + 1) is \(.value | tojson), not \"\($pub),\($priv) ssh-ed25519 KEY\""
+        end;
+    ([$all | keys[] | select(startswith("ci_runner_"))] | length > 0) as $runner
+    | [ (("api_public_ips", "api_private_ips") as $k
         | if $all[$k] != null and $o[$k] == null then "\($k) is a sensitive output; it must not be"
           elif v($k) == null then "missing Terraform output \($k)"
           elif (v($k) | type) != "array" then "\($k) is not a list: \(v($k) | tojson)"
@@ -180,18 +201,16 @@ check_outputs() {
       (("postgres_host", "postgres_database", "postgres_user", "valkey_host") as $k | v($k) | select(. != null)
         | select(type == "string" and test("^[A-Za-z0-9][A-Za-z0-9._-]*$") | not)
         | "\($k) is \(tojson), not a host or identifier"),
-      # One "PUBLIC,PRIVATE ssh-ed25519 KEY" line per droplet, in droplet order.
-      (v("api_known_hosts") | select(. != null and . != [])
-        | if type != "array" then "api_known_hosts is not a list: \(tojson)"
-          elif (v("api_public_ips") | type) == "array" and length != (v("api_public_ips") | length)
-            then "api_known_hosts has \(length) lines for \(v("api_public_ips") | length) droplets"
-          else to_entries[]
-            | (v("api_public_ips")[.key] // "?") as $pub | (v("api_private_ips")[.key] // "?") as $priv
-            | select((.value | type) != "string"
-                or (.value | startswith("\($pub),\($priv) ") | not)
-                or (.value | ltrimstr("\($pub),\($priv) ") | test("^ssh-ed25519 [A-Za-z0-9+/]+={0,2}$") | not))
-            | "api_known_hosts line \(.key + 1) is \(.value | tojson), not \"\($pub),\($priv) ssh-ed25519 KEY\""
-          end)
+      known_hosts_problems("api_known_hosts"; v("api_public_ips"); v("api_private_ips")),
+      # The CI runner (staging only): any ci_runner_* output means a runner,
+      # which needs both of its addresses; ufw on the API hosts admits SSH
+      # from the private one.
+      (select($runner) | ("ci_runner_public_ip", "ci_runner_private_ip") as $k
+        | if $all[$k] != null and $o[$k] == null then "\($k) is a sensitive output; it must not be"
+          elif v($k) == null then "missing Terraform output \($k) (a CI runner needs both of its addresses)"
+          elif (v($k) | ipv4 | not) then "\($k) is \(v($k) | tojson), not an IPv4 address"
+          else empty end),
+      known_hosts_problems("ci_runner_known_hosts"; [v("ci_runner_public_ip")]; [v("ci_runner_private_ip")])
     ] | .[]' "${OUTPUTS_JSON}")
   [[ -z "${problems}" ]] && return 0
   die "the Terraform outputs of ${ENV_NAME} cannot make an inventory: $(awk 'NR > 1 { printf "; " } { printf "%s", $0 }' <<<"${problems}")" \
@@ -209,8 +228,11 @@ render_inventory() {
         | {key: "\($env)-api-\($i + 1)",
            value: {ansible_host: v("api_public_ips")[$i], private_ip: v("api_private_ips")[$i]}}]
       | from_entries as $hosts
+    | (if v("ci_runner_public_ip") == null then {}
+       else {ci_runner: {hosts: {"\($env)-ci-runner-1":
+               {ansible_host: v("ci_runner_public_ip"), private_ip: v("ci_runner_private_ip")}}}} end) as $runner
     | {all: {children: {($env): ((if $vars == {} then {} else {vars: $vars} end)
-                                 + {children: {api: {hosts: $hosts}}})}}}' "${OUTPUTS_JSON}" >"${WORK}/inventory.json"
+                                 + {children: ({api: {hosts: $hosts}} + $runner)})}}}' "${OUTPUTS_JSON}" >"${WORK}/inventory.json"
   {
     cat <<HEADER
 # Generated by infrastructure/tools/ansible-inventory.sh from the Terraform outputs of
@@ -251,27 +273,34 @@ write_inventory() {
   log "wrote ${OUTPUT} ($(grep -c '^ *ansible_host:' "${OUTPUT}") hosts)"
 }
 
-# write_known_hosts - KNOWN_HOSTS from api_known_hosts, atomically; left alone
-# when the outputs carry no host keys (a warning says why CI will refuse).
+# write_known_hosts - KNOWN_HOSTS from api_known_hosts and ci_runner_known_hosts,
+# atomically; left alone when the outputs carry no host keys of the API
+# droplets (a warning says why CI will refuse).
 write_known_hosts() {
   [[ -n "${KNOWN_HOSTS}" ]] || return 0
-  local lines
+  local lines runner_lines
   lines=$(jq -r '(.api_known_hosts.value // [])[]' "${OUTPUTS_JSON}")
   if [[ -z "${lines}" ]]; then
     warn "no host keys in the Terraform outputs (api_known_hosts): ${KNOWN_HOSTS} left as it is;" \
       "create the droplets with TF_VAR_host_keys from infrastructure/tools/host-keys.sh ${ENV_NAME} (CI refuses hosts it has no key for)"
     return 0
   fi
+  runner_lines=$(jq -r '(.ci_runner_known_hosts.value // [])[]' "${OUTPUTS_JSON}")
+  if [[ -z "${runner_lines}" ]] && jq -e 'has("ci_runner_public_ip")' "${OUTPUTS_JSON}" >/dev/null; then
+    warn "no host key of the CI runner in the Terraform outputs (ci_runner_known_hosts): ${KNOWN_HOSTS} gets none for it;" \
+      "create the runner with TF_VAR_ci_runner_host_keys from infrastructure/tools/host-keys.sh ${ENV_NAME} --service ci-runner --count 1"
+  fi
   TMP_OUT=$(mktemp "$(dirname "${KNOWN_HOSTS}")/.$(basename "${KNOWN_HOSTS}").XXXXXX")
   {
     cat <<HEADER
-# Generated by infrastructure/tools/ansible-inventory.sh from the Terraform output
-# api_known_hosts of ${TF_ENVS_REL}/${ENV_NAME}: the SSH host keys Terraform gave the
-# droplets at creation (infrastructure/tools/host-keys.sh), one line per droplet.
-# CI connects with StrictHostKeyChecking=yes against this file; keys are never
-# learned by scanning the network.
+# Generated by infrastructure/tools/ansible-inventory.sh from the Terraform outputs
+# api_known_hosts and ci_runner_known_hosts of ${TF_ENVS_REL}/${ENV_NAME}: the SSH
+# host keys Terraform gave the droplets at creation (infrastructure/tools/host-keys.sh),
+# one line per droplet. CI connects with StrictHostKeyChecking=yes against this
+# file; keys are never learned by scanning the network.
 HEADER
     printf '%s\n' "${lines}"
+    [[ -z "${runner_lines}" ]] || printf '%s\n' "${runner_lines}"
   } >"${TMP_OUT}"
   if [[ -f "${KNOWN_HOSTS}" ]] && cmp -s "${TMP_OUT}" "${KNOWN_HOSTS}"; then
     log "${KNOWN_HOSTS} unchanged"

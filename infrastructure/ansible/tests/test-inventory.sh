@@ -11,8 +11,12 @@
 #     and never touch an existing inventory;
 #   - --output - writes nothing; the committed inventories have the script's shape;
 #   - an un-applied workspace (terraform prints {}) gets a clear message;
-#   - host-keys.sh makes droplet host keys once; their public halves in the
-#     outputs become ENV.known_hosts, checked against the droplets' addresses.
+#   - staging's CI runner becomes group ci_runner and the var
+#     ci_runner_private_ip, from which the API hosts' ufw admits SSH; dev,
+#     without a runner, gets neither; a bad runner address is refused;
+#   - host-keys.sh makes droplet host keys once (per service); their public
+#     halves in the outputs become ENV.known_hosts, checked against the
+#     droplets' addresses.
 # Everything lives in a temp dir removed on exit. Prints "N passed, N failed".
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -61,7 +65,7 @@ setup() {
 
 # fixture FILE ENV COUNT [JQ_FILTER] - `terraform output -json` of ENV with
 # COUNT droplets (staging also has a load balancer, which drains a droplet in
-# 35 s; dev's lb_drain_seconds is 0), then JQ_FILTER applied.
+# 35 s, and a CI runner; dev's lb_drain_seconds is 0), then JQ_FILTER applied.
 fixture() {
   local file="$1" env="$2" count="$3" filter="${4:-.}" net=20
   [[ "${env}" == dev ]] && net=10
@@ -91,7 +95,11 @@ fixture() {
       valkey_port: out(25061),
       vpc_id: out("00000000-0000-4000-8000-000000000000")
     }
-    + if $env == "staging" then {load_balancer_ip: out("203.0.113.50"), api_url: out("https://staging.example")} else {} end
+    + if $env == "staging" then {
+        load_balancer_ip: out("203.0.113.50"), api_url: out("https://staging.example"),
+        ci_runner_public_ip: out("203.0.113.20"), ci_runner_private_ip: out("10.20.0.20"),
+        ci_runner_target_tag: out("restomarket-staging-ci-runner"), ci_runner_known_hosts: out([])
+      } else {} end
   ' | jq "${filter}" >"${file}"
 }
 
@@ -113,13 +121,15 @@ inventory_list() {
 # identity FILE - content hash, inode and mtime: any rewrite (even mv of equal content) changes it.
 identity() { printf '%s %s\n' "$(sha256sum <"$1")" "$(stat -c '%i %y' "$1")"; }
 
-# shape FILE ENV - sorted group var keys of ENV and host var keys, ignoring group_vars/.
+# shape FILE ENV - ENV's child groups with their host counts, sorted group var
+# keys of ENV and host var keys, ignoring group_vars/.
 shape() {
   local copy="${WORK}/shape/$2.yml" json
   mkdir -p "${WORK}/shape"
   cp "$1" "${copy}"
   json=$(inventory_list "${copy}" --export) || return 1
-  jq -c --arg env "$2" '{group_vars: (.[$env].vars // {} | keys), host_vars: ([._meta.hostvars[] | keys[]] | unique)}' <<<"${json}"
+  jq -c --arg env "$2" '. as $inv | {groups: ([.[$env].children[]? | {(.): ($inv[.].hosts | length)}] | add),
+    group_vars: (.[$env].vars // {} | keys), host_vars: ([._meta.hostvars[] | keys[]] | unique)}' <<<"${json}"
 }
 
 test_staging_inventory() {
@@ -133,13 +143,13 @@ test_staging_inventory() {
   fi
   pass "staging inventory parses with ansible-inventory"
   expect_eq "hosts staging-api-1/2 in group api" '["staging-api-1","staging-api-2"]' "$(jq -c '.api.hosts' <<<"${json}")"
-  expect_eq "api is the child of staging" '["api"]' "$(jq -c '.staging.children' <<<"${json}")"
+  expect_eq "api and ci_runner are the children of staging" '["api","ci_runner"]' "$(jq -c '.staging.children' <<<"${json}")"
   expect_eq "staging is a child of all" true "$(jq '.all.children | index("staging") != null' <<<"${json}")"
-  expect_eq "host vars of staging-api-1/2 (public ansible_host, private_ip)" \
-    '{"staging-api-1":{"ansible_host":"203.0.113.11","private_ip":"10.20.0.11"},"staging-api-2":{"ansible_host":"203.0.113.12","private_ip":"10.20.0.12"}}' \
+  expect_eq "host vars of staging-api-1/2 and staging-ci-runner-1 (public ansible_host, private_ip)" \
+    '{"staging-api-1":{"ansible_host":"203.0.113.11","private_ip":"10.20.0.11"},"staging-api-2":{"ansible_host":"203.0.113.12","private_ip":"10.20.0.12"},"staging-ci-runner-1":{"ansible_host":"203.0.113.20","private_ip":"10.20.0.20"}}' \
     "$(jq -c '._meta.hostvars' <<<"${json}")"
   expect_eq "group vars of staging are exactly the copied outputs" \
-    '["admin_cidrs","api_port","api_public_cidrs","lb_drain_seconds","load_balancer_ip","postgres_ca_certificate","postgres_database","postgres_host","postgres_port","postgres_user","valkey_host","valkey_port","vpc_ip_range"]' \
+    '["admin_cidrs","api_port","api_public_cidrs","ci_runner_private_ip","lb_drain_seconds","load_balancer_ip","postgres_ca_certificate","postgres_database","postgres_host","postgres_port","postgres_user","valkey_host","valkey_port","vpc_ip_range"]' \
     "$(jq -c '.staging.vars | keys' <<<"${json}")"
   expect_eq "postgres_port and valkey_port are integers" '25060 number 25061 number' \
     "$(jq -r '.staging.vars | "\(.postgres_port) \(.postgres_port | type) \(.valkey_port) \(.valkey_port | type)"' <<<"${json}")"
@@ -161,6 +171,43 @@ test_staging_inventory() {
   expect_match "header names the environment and how to regenerate" \
     '^# Generated by infrastructure/tools/ansible-inventory.sh.*environments/staging\..*make ansible-inventory ENV=staging' \
     "$(head -n 3 "${out}" | tr '\n' ' ')"
+}
+
+# ssh_sources INVENTORY HOST - firewall_ssh_cidrs of HOST as Ansible resolves
+# it from INVENTORY and the real group_vars/ (both copied to one folder).
+ssh_sources() {
+  local dir="${WORK}/resolve"
+  rm -rf "${dir}"
+  mkdir -p "${dir}"
+  cp -r "${INVENTORY_DIR}/group_vars" "${dir}/"
+  cp "$1" "${dir}/hosts.yml"
+  # An empty config: ansible.cfg's timing callback would print into the JSON.
+  : >"${dir}/ansible.cfg"
+  (cd "${dir}" && ANSIBLE_CONFIG="${dir}/ansible.cfg" ANSIBLE_LOAD_CALLBACK_PLUGINS=1 \
+    ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json "${VENV}/bin/ansible" -i hosts.yml "$2" -c local \
+    -m ansible.builtin.debug -a var=firewall_ssh_cidrs 2>"${WORK}/ansible.err") |
+    jq -c --arg h "$2" '.plays[0].tasks[0].hosts[$h].firewall_ssh_cidrs'
+}
+
+# Staging's CI runner: a group and host of its own, and ci_runner_private_ip,
+# from which the API hosts' ufw admits SSH. Dev has no runner: neither, and
+# ufw admits the admins only.
+test_ci_runner() {
+  local json dev="${WORK}/dev/dev.yml"
+  json=$(inventory_list "${WORK}/inv/staging.yml" --export) || json='{}'
+  expect_eq "staging: group ci_runner holds staging-ci-runner-1" '["staging-ci-runner-1"]' "$(jq -c '.ci_runner.hosts' <<<"${json}")"
+  expect_eq "staging: ci_runner_private_ip is the runner's VPC address" 10.20.0.20 \
+    "$(jq -r '.staging.vars.ci_runner_private_ip' <<<"${json}")"
+  expect_eq "staging: the API hosts' ufw admits SSH from admin_cidrs and the runner's address" \
+    '["203.0.113.0/28","10.20.0.20/32"]' "$(ssh_sources "${WORK}/inv/staging.yml" staging-api-1)"
+  mkdir -p "${WORK}/dev"
+  fixture "${WORK}/dev.json" dev 1
+  gen dev --from-json "${WORK}/dev.json" --output "${dev}"
+  expect_eq "dev without runner outputs: exit 0" 0 "${RC}"
+  json=$(inventory_list "${dev}" --export) || json='{}'
+  expect_eq "dev: no ci_runner group, no ci_runner_private_ip" '["api"] false' \
+    "$(jq -r '"\(.dev.children | tojson) \(.dev.vars | has("ci_runner_private_ip"))"' <<<"${json}")"
+  expect_eq "dev: ufw admits SSH from admin_cidrs only" '["203.0.113.0/28"]' "$(ssh_sources "${dev}" dev-api-1)"
 }
 
 test_rerun_unchanged() {
@@ -236,6 +283,10 @@ a negative lb_drain_seconds|.lb_drain_seconds.value = -1|lb_drain_seconds is -1,
 an lb_drain_seconds that is not a number|.lb_drain_seconds.value = "abc"|lb_drain_seconds is "abc", not a whole number
 a fractional lb_drain_seconds|.lb_drain_seconds.value = 2.5|lb_drain_seconds is 2.5, not a whole number
 an lb_drain_seconds over 10 minutes|.lb_drain_seconds.value = 601|lb_drain_seconds is 601, not a whole number
+a CI runner address that is not IPv4|.ci_runner_private_ip.value = "10.20.0.256"|ci_runner_private_ip is "10.20.0.256", not an IPv4 address
+a CI runner address that is a range|.ci_runner_public_ip.value = "203.0.113.20/32"|ci_runner_public_ip is "203.0.113.20/32", not an IPv4 address
+a CI runner without its public address|del(.ci_runner_public_ip)|missing Terraform output ci_runner_public_ip
+a sensitive CI runner address|.ci_runner_private_ip.sensitive = true|ci_runner_private_ip is a sensitive output
 CASES
 }
 
@@ -277,7 +328,7 @@ test_committed() {
       continue
     fi
     pass "committed inventory/${env}.yml parses with ansible-inventory"
-    expect_eq "inventory/${env}.yml: api is the child of ${env}" '["api"]' "$(jq -c --arg e "${env}" '.[$e].children' <<<"${json}")"
+    expect_eq "inventory/${env}.yml: api is a child of ${env}" true "$(jq --arg e "${env}" '.[$e].children | index("api") != null' <<<"${json}")"
     count=$(tf_var "${env}" droplet_count)
     expect_eq "inventory/${env}.yml has droplet_count (${count}) hosts ${env}-api-N" \
       "$(seq -f "${env}-api-%g" 1 "${count}" | jq -Rsc 'split("\n")[:-1]')" "$(jq -c '.api.hosts' <<<"${json}")"
@@ -287,7 +338,7 @@ test_committed() {
     want=$(shape "${WORK}/full-${env}.yml" "${env}" | jq -c '.group_vars -= ["postgres_ca_certificate"]') ||
       want="unparsable: $(tail -n 3 "${WORK}/ansible.err")"
     got=$(shape "${INVENTORY_DIR}/${env}.yml" "${env}") || got="unparsable: $(tail -n 3 "${WORK}/ansible.err")"
-    expect_eq "inventory/${env}.yml has the group and host var keys the script writes" "${want}" "${got}"
+    expect_eq "inventory/${env}.yml has the groups, group and host var keys the script writes" "${want}" "${got}"
     expect_match "inventory/${env}.yml keeps the generated header" \
       "^# Generated by infrastructure/tools/ansible-inventory.sh.*make ansible-inventory ENV=${env}" \
       "$(head -n 3 "${INVENTORY_DIR}/${env}.yml" | tr '\n' ' ')"
@@ -317,14 +368,32 @@ test_host_keys() {
   RC=0
   "${RM_REPO_ROOT}/infrastructure/tools/host-keys.sh" prod --dir "${dir}" >"${WORK}/out" 2>"${WORK}/err" || RC=$?
   expect_match "host-keys: an unknown ENV is refused" '^2 .*unknown environment' "${RC} $(cat "${WORK}/err")"
+  first=$("${RM_REPO_ROOT}/infrastructure/tools/host-keys.sh" staging --service ci-runner --count 1 --dir "${dir}" \
+    2>"${WORK}/err") || first="exit $?"
+  expect_eq "host-keys --service ci-runner --count 1: one pair, as host_keys JSON" 1 "$(jq length <<<"${first}" 2>&1)"
+  expect_eq "host-keys --service ci-runner: files ci-runner-1 (0600) and .pub, beside the API's" "600 ci-runner-1 ci-runner-1.pub" \
+    "$(stat -c '%a %n' "${dir}/staging/ci-runner-1" | sed 's#[^ ]*/##') $(cd "${dir}/staging" && ls ci-runner-*.pub)"
+  expect_eq "host-keys --service ci-runner: the public key named by the runner" "restomarket-staging-ci-runner-1" \
+    "$(jq -r '.[0].public_key' <<<"${first}" | awk '{print $3}')"
+  RC=0
+  "${RM_REPO_ROOT}/infrastructure/tools/host-keys.sh" staging --service ci-runner --dir "${dir}" >"${WORK}/out" 2>"${WORK}/err" || RC=$?
+  expect_match "host-keys: another service without --count is refused" '^2 .*no --count for service ci-runner' \
+    "${RC} $(cat "${WORK}/err")"
+  RC=0
+  "${RM_REPO_ROOT}/infrastructure/tools/host-keys.sh" staging --service ../api --count 1 --dir "${dir}" >"${WORK}/out" 2>"${WORK}/err" || RC=$?
+  expect_match "host-keys: a service that is not a name is refused" "^2 .*invalid --service '../api'" "${RC} $(cat "${WORK}/err")"
 }
 
-# known_hosts_fixture FILE - staging's outputs with api_known_hosts, one key per droplet.
+# known_hosts_fixture FILE - staging's outputs with api_known_hosts, one key
+# per droplet, and ci_runner_known_hosts, the runner's key.
 known_hosts_fixture() {
-  local keys
+  local keys runner
   keys=$(jq -c '[.[].public_key | split(" ")[0:2] | join(" ")]' <<<"$("${RM_REPO_ROOT}/infrastructure/tools/host-keys.sh" staging --dir "${WORK}/kh-keys" 2>/dev/null)")
+  runner=$(jq -c '.[0].public_key | split(" ")[0:2] | join(" ")' <<<"$("${RM_REPO_ROOT}/infrastructure/tools/host-keys.sh" staging \
+    --service ci-runner --count 1 --dir "${WORK}/kh-keys" 2>/dev/null)")
   fixture "$1" staging 2 ".api_known_hosts = {sensitive: false, type: [\"list\", \"string\"],
-    value: [range(0; 2) as \$i | \"\(.api_public_ips.value[\$i]),\(.api_private_ips.value[\$i]) \(${keys}[\$i])\"]}"
+    value: [range(0; 2) as \$i | \"\(.api_public_ips.value[\$i]),\(.api_private_ips.value[\$i]) \(${keys}[\$i])\"]}
+    | .ci_runner_known_hosts.value = [\"\(.ci_runner_public_ip.value),\(.ci_runner_private_ip.value) \(${runner})\"]"
 }
 
 # The droplets' host keys from Terraform reach ENV.known_hosts beside the
@@ -335,14 +404,15 @@ test_known_hosts() {
   known_hosts_fixture "${WORK}/kh.json"
   gen staging --from-json "${WORK}/kh.json" --output "${out}"
   expect_eq "known_hosts: exit 0" 0 "${RC}"
-  expect_eq "known_hosts: one line per droplet, its addresses and its key" \
-    "$(jq -r '.api_known_hosts.value[]' "${WORK}/kh.json")" "$(grep -v '^#' "${kh}" 2>&1)"
+  expect_eq "known_hosts: one line per droplet, its addresses and its key, the runner's last" \
+    "$(jq -r '.api_known_hosts.value[], .ci_runner_known_hosts.value[]' "${WORK}/kh.json")" "$(grep -v '^#' "${kh}" 2>&1)"
   expect_match "known_hosts: lines are PUBLIC,PRIVATE ssh-ed25519 KEY" \
     '^203\.0\.113\.11,10\.20\.0\.11 ssh-ed25519 [A-Za-z0-9+/]+=*$' "$(grep -v '^#' "${kh}" | head -n 1)"
   expect_eq "known_hosts: 0644, no temp file left" "644 staging.known_hosts staging.yml" \
     "$(stat -c '%a' "${kh}") $(find "${WORK}/kh" -mindepth 1 -printf '%f\n' | sort | tr '\n' ' ' | sed 's/ $//')"
   check "known_hosts: ssh-keygen reads it (host 2 found by its private address)" \
     ssh-keygen -F 10.20.0.12 -f "${kh}"
+  check "known_hosts: the CI runner found by its public address" ssh-keygen -F 203.0.113.20 -f "${kh}"
   before=$(identity "${kh}")
   gen staging --from-json "${WORK}/kh.json" --output "${out}"
   expect_eq "known_hosts: a re-run leaves it alone" "${before}" "$(identity "${kh}")"
@@ -360,6 +430,8 @@ lines in the wrong droplet order	.api_known_hosts.value |= reverse	api_known_hos
 a line too few	.api_known_hosts.value |= .[:1]	api_known_hosts has 1 lines for 2 droplets
 an RSA key	.api_known_hosts.value[1] |= sub("ssh-ed25519"; "ssh-rsa")	api_known_hosts line 2
 a key with a trailing command	.api_known_hosts.value[0] += " ; rm -rf /"	api_known_hosts line 1
+the runner's line for another address	.ci_runner_known_hosts.value[0] |= sub("^203.0.113.20,"; "203.0.113.21,")	ci_runner_known_hosts line 1 is .*not "203\.0\.113\.20,10\.20\.0\.20 ssh-ed25519 KEY"
+two lines for the one runner	.ci_runner_known_hosts.value += .ci_runner_known_hosts.value	ci_runner_known_hosts has 2 lines for 1 droplets
 CASES
   fixture "${WORK}/kh-none.json" staging 2
   gen staging --from-json "${WORK}/kh-none.json" --output "${out}"
@@ -370,6 +442,12 @@ CASES
   gen staging --from-json "${WORK}/kh.json" --output -
   expect_eq "--output -: the committed inventory/staging.known_hosts is left alone" "${before}" \
     "$(identity "${INVENTORY_DIR}/staging.known_hosts")"
+  fixture_filter "${WORK}/kh.json" "${WORK}/kh-no-runner.json" '.ci_runner_known_hosts.value = []'
+  gen staging --from-json "${WORK}/kh-no-runner.json" --output "${out}"
+  expect_match "no host key of the runner: a warning with the command that makes it, exit 0" \
+    '^0 .*WARNING: no host key of the CI runner.*host-keys.sh staging --service ci-runner --count 1' "${RC} $(cat "${WORK}/err")"
+  expect_eq "no host key of the runner: the API droplets' lines still written" \
+    "$(jq -r '.api_known_hosts.value[]' "${WORK}/kh.json")" "$(grep -v '^#' "${kh}" 2>&1)"
 }
 
 # fixture_filter IN OUT JQ_FILTER - OUT is IN with JQ_FILTER applied.
@@ -402,6 +480,7 @@ main() {
   trap cleanup EXIT
   setup
   test_staging_inventory
+  test_ci_runner
   test_rerun_unchanged
   test_mismatched_lists
   test_missing_public_ips

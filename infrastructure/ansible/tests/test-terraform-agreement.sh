@@ -5,9 +5,12 @@
 #   - every value ansible-inventory.sh copies from the outputs and the plan
 #     already knows (API port, VPC range, admin and public CIDRs, load
 #     balancer drain time, database name and user) equals the inventory's;
-#   - the inventory has as many hosts as the plan has droplets;
-#   - ufw admits SSH from exactly the cloud firewall's SSH sources, and the
-#     API port from the VPC and every public source the cloud firewall admits;
+#   - the inventory has as many API hosts as the plan has API droplets, and
+#     as many CI runner hosts as the plan has droplets that the API
+#     firewall admits to SSH by tag (staging's runner);
+#   - ufw admits SSH from exactly the cloud firewall's SSH sources (a source
+#     tag as the private addresses of the runner hosts), and the API port
+#     from the VPC and every public source the cloud firewall admits;
 #   - the proxy listens on the port the firewall opens and the load balancer
 #     forwards and health-checks;
 #   - the proxy binds where its clients come from: every interface when the
@@ -17,8 +20,9 @@
 #     health check needs to take a failing droplet out of rotation (interval
 #     x unhealthy threshold + response timeout), 0 without a load balancer.
 # Then it breaks each side on purpose (a changed admin range, VPC range,
-# firewall port, load balancer port, proxy bind, drain time) and expects a
-# disagreement every time. Prints "N passed, N failed".
+# firewall port, load balancer port, proxy bind, drain time, a CI runner
+# missing from ufw or the inventory) and expects a disagreement every time.
+# Prints "N passed, N failed".
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../tools/lib/common.sh
@@ -80,21 +84,31 @@ setup() {
   WORK=$(mktemp -d)
 }
 
-# The plan's side, from terraform show -json: known outputs, the cloud
-# firewall's inbound rules, the VPC range, droplets and load balancer.
+# The plan's side, from terraform show -json: known outputs, the inbound rules
+# of the API droplets' cloud firewall, the VPC range, the API droplets, the
+# droplets that firewall admits to SSH by tag, and the load balancer. The API
+# droplets are the ones with the output api_target_tag; other droplets (the CI
+# runner) have a firewall of their own.
 # shellcheck disable=SC2016 # a jq program
 JQ_TERRAFORM='
   def resources_of($m): ($m.resources // []) + ([($m.child_modules // [])[] | resources_of(.)] | add // []);
   [resources_of(.planned_values.root_module)[] | select(.mode == "managed")] as $r
   | def of($t): [$r[] | select(.type == $t) | .values];
-  {
-    outputs: (.planned_values.outputs // {} | with_entries(select(.value | has("value"))) | map_values(.value)),
-    rules: [of("digitalocean_firewall")[].inbound_rule[]?],
+  (.planned_values.outputs // {} | with_entries(select(.value | has("value"))) | map_values(.value)) as $outputs
+  | [of("digitalocean_firewall")[] | select(any(.tags[]?; . == $outputs.api_target_tag)) | .inbound_rule[]?] as $rules
+  | ([$rules[] | select(.port_range == "22") | .source_tags[]?] | unique) as $ssh_tags
+  | {
+    outputs: $outputs,
+    rules: $rules,
     vpc: (of("digitalocean_vpc") | first | .ip_range),
-    droplets: (of("digitalocean_droplet") | length),
+    droplets: (if $outputs.api_target_tag == null then null
+               else [of("digitalocean_droplet")[] | select(any(.tags[]?; . == $outputs.api_target_tag))] | length end),
+    ssh_tags: $ssh_tags,
+    ssh_tagged_droplets: ([of("digitalocean_droplet")[] | select(any(.tags[]?; IN($ssh_tags[])))] | length),
     lb: (of("digitalocean_loadbalancer") | first
          | if . == null then null
            else {target_ports: [.forwarding_rule[].target_port], health_port: .healthcheck[0].port,
+                 idle_timeout: .http_idle_timeout_seconds,
                  drain_seconds: (.healthcheck[0]
                    | .check_interval_seconds * .unhealthy_threshold + .response_timeout_seconds)} end)
   }
@@ -108,7 +122,9 @@ ANSIBLE_VIEW="{{ {
   'ssh_cidrs': firewall_ssh_cidrs, 'api_cidrs': firewall_api_cidrs, 'api_port': firewall_api_port | int,
   'proxy_bind': deploy_engine_env_overrides.PROXY_BIND, 'proxy_port': deploy_engine_env_overrides.PROXY_PORT | int,
   'handover_wait': deploy_engine_env_overrides.PROXY_HANDOVER_WAIT | string,
-  'private_ip': private_ip, 'hosts': groups['api'] | length } | to_json }}"
+  'keepalive': deploy_engine_env_overrides.PROXY_KEEPALIVE_TIMEOUT | default('') | string,
+  'private_ip': private_ip, 'hosts': groups['api'] | length,
+  'runner_ips': groups['ci_runner'] | default([]) | map('extract', hostvars, 'private_ip') | list } | to_json }}"
 
 # ansible_json INVENTORY ENV - {resolved: ..., inventory: ...} of ENV-api-1.
 ansible_json() {
@@ -142,10 +158,18 @@ JQ_AGREE='
       [$t.outputs | to_entries[] | . as $e | select(($inv | has($e.key)) and $inv[$e.key] != $e.value)
         | "\(.key): inventory \($inv[.key] | tojson), Terraform \(.value | tojson)"]
       | if length == 0 then null else join("; ") end),
-    line("one inventory host per planned droplet";
-      if $t.droplets == $r.hosts then null else "\($r.hosts) hosts, \($t.droplets) droplets" end),
+    line("one inventory API host per planned API droplet";
+      if $t.droplets == null then "the plan has no api_target_tag output to tell the API droplets by"
+      elif $t.droplets == $r.hosts then null else "\($r.hosts) hosts, \($t.droplets) droplets" end),
+    line(if ($t.ssh_tags | length) == 0 then "no droplet admitted to SSH by tag: no CI runner host"
+         else "one inventory CI runner host per droplet the cloud firewall admits to SSH by tag" end;
+      if $t.ssh_tagged_droplets == ($r.runner_ips | length) then null
+      else "the cloud firewall admits SSH from \($t.ssh_tagged_droplets) droplets tagged \($t.ssh_tags | tojson), the inventory has \($r.runner_ips | length) in group ci_runner" end),
+    # A source tag is the runner hosts by their VPC address: the inventory
+    # holds it, the plan cannot know it yet.
     line("ufw admits SSH from exactly the cloud firewall SSH sources";
-      ([$t.rules[] | select(.port_range == "22") | .source_addresses[]?] | unique) as $ssh
+      ([$t.rules[] | select(.port_range == "22") | .source_addresses[]?]
+        + (if ($t.ssh_tags | length) > 0 then [$r.runner_ips[] | "\(.)/32"] else [] end) | unique) as $ssh
       | if $ssh == ($r.ssh_cidrs | unique) then null
         else "cloud firewall \($ssh | tojson), ufw \($r.ssh_cidrs | tojson)" end),
     line("the cloud firewall opens the API port Ansible uses (\($port))";
@@ -175,15 +199,29 @@ JQ_AGREE='
          else "the deploy engine waits until the load balancer stops sending new connections" end;
       ($t.lb.drain_seconds // 0 | tostring) as $want
       | if $r.handover_wait == $want then null
-        else "PROXY_HANDOVER_WAIT is \($r.handover_wait | tojson), but the load balancer needs \($want) s to take a failing droplet out of rotation" end)
+        else "PROXY_HANDOVER_WAIT is \($r.handover_wait | tojson), but the load balancer needs \($want) s to take a failing droplet out of rotation" end),
+    line(if $t.lb == null then "no load balancer: no idle timeout for the proxy to outlast"
+         else "the proxy keeps idle connections open longer than the load balancer" end;
+      (if $r.keepalive == "" then $keepalive_default else $r.keepalive end) as $k
+      | if $t.lb == null then null
+        elif $t.lb.idle_timeout == null then "the load balancer idle timeout is not planned: set http_idle_timeout_seconds"
+        elif ($k | test("^[0-9]+$") | not) then "PROXY_KEEPALIVE_TIMEOUT is \($k | tojson), not a whole number of seconds"
+        elif ($k | tonumber) > $t.lb.idle_timeout then null
+        else "PROXY_KEEPALIVE_TIMEOUT is \($k) s, not above the load balancer idle timeout of \($t.lb.idle_timeout) s: the balancer could reuse a connection the proxy is closing" end)
 '
+
+# engine_keepalive_default - the deploy engine's PROXY_KEEPALIVE_TIMEOUT when a host sets none.
+engine_keepalive_default() {
+  sed -n 's/^PROXY_KEEPALIVE_TIMEOUT_DEFAULT=\([0-9]*\)$/\1/p' "${RM_REPO_ROOT}/infrastructure/scripts/lib/deploy.sh"
+}
 
 # agreement_lines ENV PLAN_JSON INVENTORY - the agreement lines of one environment.
 agreement_lines() {
   local env="$1" plan="$2" inv="$3"
   jq "${JQ_TERRAFORM}" "${plan}" >"${WORK}/tf.json" || return 1
   ansible_json "${inv}" "${env}" >"${WORK}/ansible.json" || return 1
-  jq -rn --slurpfile tf "${WORK}/tf.json" --slurpfile an "${WORK}/ansible.json" "${JQ_AGREE}"
+  jq -rn --slurpfile tf "${WORK}/tf.json" --slurpfile an "${WORK}/ansible.json" \
+    --arg keepalive_default "$(engine_keepalive_default)" "${JQ_AGREE}"
 }
 
 test_environment() {
@@ -265,6 +303,21 @@ test_mismatches_are_caught() {
     copy_sides staging
     edit_inventory staging 's#^\( *\)lb_drain_seconds: .*#\1lb_drain_seconds: 5#'
     broken "the inventory's drain time is shorter than the load balancer's" staging 'PROXY_HANDOVER_WAIT is "5", but the load balancer needs 35 s'
+    copy_sides staging
+    edit_plan 'walk(if type == "object" and .type? == "digitalocean_loadbalancer" and has("values") then .values.http_idle_timeout_seconds = 90 else . end)'
+    broken "the load balancer keeps idle connections longer than the proxy" staging 'PROXY_KEEPALIVE_TIMEOUT is 75 s, not above the load balancer idle timeout of 90 s'
+    copy_sides staging
+    edit_plan 'walk(if type == "object" and .type? == "digitalocean_loadbalancer" and has("values") then del(.values.http_idle_timeout_seconds) else . end)'
+    broken "the load balancer idle timeout left to the provider" staging 'idle timeout is not planned'
+    copy_sides staging
+    printf 'firewall_ssh_cidrs: "{{ admin_cidrs }}"\n' >"${WORK}/broken/inventory/group_vars/staging/zz-broken.yml"
+    broken "ufw does not admit the CI runner" staging 'SSH sources: cloud firewall .*"10\.20\.0\.20/32".*, ufw \["203\.0\.113\.0/28"\]'
+    copy_sides staging
+    edit_inventory staging '/^ *ci_runner:$/,$d'
+    broken "the inventory has no CI runner, the cloud firewall admits one" staging 'the inventory has 0 in group ci_runner'
+    copy_sides staging
+    edit_plan "${walk}"' fw(.inbound_rule |= map(if .port_range == "22" then .source_tags = [] else . end))'
+    broken "the cloud firewall does not admit the CI runner the inventory has" staging 'admits SSH from 0 droplets.*the inventory has 1'
   fi
 }
 

@@ -216,7 +216,11 @@ JQ_STAGING_PLAN='
     | expect("1 load balancer forwarding 443 to 3001, got \($lb | length)";
         ($lb | length) == 1 and any($lb[0].forwarding_rule[]; .entry_port == 443 and .target_port == 3001))),
   (created("digitalocean_droplet") as $d
-    | expect("2 API droplets on debian-12-x64, got \($d | map(.image))"; ($d | length) == 2 and all($d[]; .image == "debian-12-x64"))),
+    | [$d[] | select(any(.tags[]; . == "restomarket-staging-api"))] as $api
+    | [$d[] | select(any(.tags[]; . == "restomarket-staging-ci-runner"))] as $runner
+    | expect("2 API droplets on debian-12-x64, got \($api | map(.image))"; ($api | length) == 2 and all($api[]; .image == "debian-12-x64")),
+      expect("1 CI runner droplet on debian-12-x64, got \($runner | map(.image))"; ($runner | length) == 1 and all($runner[]; .image == "debian-12-x64")),
+      expect("no droplets but the API droplets and the CI runner, got \($d | map(.name))"; ($d | length) == ($api | length) + ($runner | length))),
   (created("digitalocean_database_cluster") | map(select(.engine == "pg")) as $pg
     | expect("a 2-node PostgreSQL \($pg_major), got \($pg | map({version, node_count}))"; ($pg | length) == 1 and $pg[0].node_count == 2 and $pg[0].version == $pg_major)),
   (created("digitalocean_monitor_alert") as $a
@@ -343,9 +347,9 @@ run_provider_checks() {
   done < <(tested_dirs)
   run_check "plan environments/dev offline: 1 droplet, 1-node PostgreSQL ${PG_MAJOR}, Valkey" \
     plan_creates dev "${JQ_DEV_PLAN}"
-  run_check "plan environments/staging offline: LB, 2 droplets, 2-node PostgreSQL ${PG_MAJOR}, alerts" \
+  run_check "plan environments/staging offline: LB, 2 API droplets, CI runner, 2-node PostgreSQL ${PG_MAJOR}, alerts" \
     plan_creates staging "${JQ_STAGING_PLAN}"
-  run_check "Terraform and Ansible agree: inventory, firewall, ports, proxy bind, drain time (test-terraform-agreement.sh)" \
+  run_check "Terraform and Ansible agree: inventory, firewalls, CI runner, ports, proxy bind, drain time (test-terraform-agreement.sh)" \
     "${RM_REPO_ROOT}/infrastructure/ansible/tests/test-terraform-agreement.sh" --plans "${WORK_DIR}/plans"
   run_check "staging rejects droplet_count=1 with its validation message" staging_rejects_one_droplet
   run_check "rotating root's SSH keys replaces no droplet (plan with the real provider)" \

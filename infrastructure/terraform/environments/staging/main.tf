@@ -1,6 +1,8 @@
 # Staging: production-like. Two API droplets behind an HTTPS load balancer,
-# a two-node PostgreSQL, Valkey, a firewall that admits only SSH from the
-# operators and the API port from the load balancer, and alerts.
+# a two-node PostgreSQL, Valkey, a firewall that admits only SSH (from the
+# operators and the CI runner) and the API port (from the load balancer),
+# and alerts. The CI runner, the deploy job's self-hosted GitHub Actions
+# runner, is a droplet of its own in the VPC that only the operators reach.
 locals {
   environment = "staging"
   name        = "restomarket-${local.environment}"
@@ -18,9 +20,18 @@ module "network" {
   firewall_droplet_tags = [module.api.target_tag]
 
   inbound_rules = [
-    { protocol = "tcp", port_range = "22", source_addresses = var.admin_cidrs },
+    { protocol = "tcp", port_range = "22", source_addresses = var.admin_cidrs, source_tags = [module.ci_runner.target_tag] },
     { protocol = "tcp", port_range = tostring(local.api_port), source_load_balancer_uids = [module.lb.id] },
   ]
+
+  # The runner only dials out (GitHub, the registry, apt, the API droplets),
+  # so nothing but the operators' SSH comes in.
+  extra_firewalls = {
+    ci-runner = {
+      droplet_tags  = [module.ci_runner.target_tag]
+      inbound_rules = [{ protocol = "tcp", port_range = "22", source_addresses = var.admin_cidrs }]
+    }
+  }
 }
 
 module "api" {
@@ -33,6 +44,22 @@ module "api" {
   vpc_id               = module.network.vpc_id
   ssh_key_fingerprints = var.ssh_key_fingerprints
   host_keys            = var.host_keys
+}
+
+# A host like the API droplets (Debian 12, provisioned by Ansible), with a tag
+# of its own so that the load balancer, the databases and the alerts, which
+# select the API tag, never include it.
+module "ci_runner" {
+  source = "../../modules/api-cluster"
+
+  environment          = local.environment
+  service              = "ci-runner"
+  region               = var.region
+  droplet_count        = 1
+  droplet_size         = var.ci_runner_size
+  vpc_id               = module.network.vpc_id
+  ssh_key_fingerprints = var.ssh_key_fingerprints
+  host_keys            = var.ci_runner_host_keys
 }
 
 module "lb" {

@@ -54,8 +54,28 @@ output "api_target_tag" {
 }
 
 output "firewall_inbound_rules" {
-  description = "Inbound rules of the droplet firewall."
+  description = "Inbound rules of the API droplets' firewall."
   value       = module.network.firewall_inbound_rules
+}
+
+output "ci_runner_public_ip" {
+  description = "Public IPv4 address of the CI runner droplet (SSH from admin_cidrs only)."
+  value       = module.ci_runner.public_ipv4_addresses[0]
+}
+
+output "ci_runner_private_ip" {
+  description = "VPC-private IPv4 address of the CI runner droplet: the API droplets' ufw admits SSH from it."
+  value       = module.ci_runner.private_ipv4_addresses[0]
+}
+
+output "ci_runner_known_hosts" {
+  description = "known_hosts line of the CI runner droplet, \"PUBLIC_IP,PRIVATE_IP ssh-ed25519 KEY\", from ci_runner_host_keys (empty without them). infrastructure/tools/ansible-inventory.sh adds it to infrastructure/ansible/inventory/staging.known_hosts."
+  value       = module.ci_runner.known_hosts
+}
+
+output "ci_runner_target_tag" {
+  description = "Tag that selects the staging CI runner droplet; the API droplets' firewall admits SSH from it."
+  value       = module.ci_runner.target_tag
 }
 
 output "postgres_host" {

@@ -73,6 +73,22 @@ variable "host_keys" {
   sensitive = true
 }
 
+variable "ci_runner_size" {
+  description = "Size slug of the CI runner droplet (the deploy job's self-hosted GitHub Actions runner)."
+  type        = string
+  default     = "s-1vcpu-2gb"
+}
+
+variable "ci_runner_host_keys" {
+  description = "SSH host key pair (ed25519) of the CI runner droplet, a list of one, installed by cloud-init when the droplet is created so that its known_hosts line (output ci_runner_known_hosts) exists before it boots. Generated outside the repository by infrastructure/tools/host-keys.sh staging --service ci-runner --count 1, which prints it as JSON for TF_VAR_ci_runner_host_keys; never in terraform.tfvars. Empty: the droplet generates its own host keys."
+  type = list(object({
+    private_key = string
+    public_key  = string
+  }))
+  default   = []
+  sensitive = true
+}
+
 variable "postgres_size" {
   description = "Size slug of the PostgreSQL nodes."
   type        = string

@@ -1,6 +1,7 @@
 locals {
-  # One tag that only this environment's API droplets carry: firewalls,
-  # database firewalls, the load balancer and alerts all select by it.
+  # One tag that only this environment's droplets of this service carry
+  # (restomarket-staging-api): firewalls, database firewalls, the load
+  # balancer and alerts all select by it.
   target_tag = "${var.project}-${var.environment}-${var.service}"
   tags       = distinct(concat([var.project, var.environment, var.service, local.target_tag], var.extra_tags))
 

@@ -1,15 +1,15 @@
 output "droplet_ids" {
-  description = "IDs of the API droplets."
+  description = "IDs of the droplets."
   value       = digitalocean_droplet.this[*].id
 }
 
 output "droplet_names" {
-  description = "Names of the API droplets."
+  description = "Names of the droplets."
   value       = digitalocean_droplet.this[*].name
 }
 
 output "droplet_count" {
-  description = "Number of API droplets."
+  description = "Number of droplets."
   value       = length(digitalocean_droplet.this)
 }
 
@@ -19,7 +19,7 @@ output "droplet_urns" {
 }
 
 output "public_ipv4_addresses" {
-  description = "Public IPv4 addresses of the droplets (SSH for the deploy engine)."
+  description = "Public IPv4 addresses of the droplets."
   value       = digitalocean_droplet.this[*].ipv4_address
 }
 
@@ -29,7 +29,7 @@ output "private_ipv4_addresses" {
 }
 
 output "target_tag" {
-  description = "Tag carried only by this environment's API droplets; select them by it in firewalls, load balancers and alerts."
+  description = "Tag carried only by this environment's droplets of this service; select them by it in firewalls, load balancers and alerts."
   value       = digitalocean_tag.this[local.target_tag].name
 }
 
@@ -46,6 +46,11 @@ output "cloud_init" {
 output "droplet_images" {
   description = "Base image slug of each droplet."
   value       = digitalocean_droplet.this[*].image
+}
+
+output "droplet_vpc_ids" {
+  description = "ID of the VPC each droplet joined."
+  value       = digitalocean_droplet.this[*].vpc_uuid
 }
 
 # Not sensitive although host_keys is: only the public halves are read, and

@@ -41,7 +41,7 @@ variable "region" {
 }
 
 variable "droplet_count" {
-  description = "Number of API droplets."
+  description = "Number of droplets."
   type        = number
 
   validation {

@@ -24,21 +24,16 @@ output "region" {
 }
 
 output "firewall_id" {
-  description = "ID of the cloud firewall, or null when create_firewall is false."
-  value       = one(digitalocean_firewall.this[*].id)
+  description = "ID of the main cloud firewall, or null when create_firewall is false."
+  value       = try(digitalocean_firewall.this["main"].id, null)
 }
 
 output "firewall_inbound_rules" {
-  description = "Inbound rules of the firewall as planned (empty when no firewall is created)."
-  value = flatten([
-    for fw in digitalocean_firewall.this : [
-      for r in fw.inbound_rule : {
-        protocol                  = r.protocol
-        port_range                = r.port_range
-        source_addresses          = sort(r.source_addresses)
-        source_tags               = sort(r.source_tags)
-        source_load_balancer_uids = sort(r.source_load_balancer_uids)
-      }
-    ]
-  ])
+  description = "Inbound rules of the main firewall as planned (empty when no firewall is created)."
+  value       = try(local.planned_inbound_rules["main"], [])
+}
+
+output "extra_firewall_inbound_rules" {
+  description = "Inbound rules of the extra_firewalls as planned, by key."
+  value       = { for key, rules in local.planned_inbound_rules : key => rules if key != "main" }
 }

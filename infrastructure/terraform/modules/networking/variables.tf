@@ -83,8 +83,50 @@ variable "inbound_rules" {
   }
 }
 
+variable "extra_firewalls" {
+  description = "Further cloud firewalls in the VPC, by a short key, for droplets that must not get the main firewall's inbound rules (a CI runner, for example): firewall KEY is named NAME-KEY-fw (NAME: the name variable) and applies to its droplet_tags, admitting only its inbound_rules (shaped like inbound_rules; none by default), with the same outbound_rules as the main firewall."
+  type = map(object({
+    droplet_tags = list(string)
+    inbound_rules = optional(list(object({
+      protocol                  = string
+      port_range                = optional(string)
+      source_addresses          = optional(list(string), [])
+      source_tags               = optional(list(string), [])
+      source_load_balancer_uids = optional(list(string), [])
+    })), [])
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for key in keys(var.extra_firewalls) : can(regex("^[a-z][a-z0-9-]{1,30}$", key)) && key != "main"])
+    error_message = "extra_firewalls keys must be 2-31 characters of lowercase letters, digits and dashes, starting with a letter, and not \"main\" (the main firewall's)."
+  }
+
+  validation {
+    condition     = alltrue([for fw in values(var.extra_firewalls) : alltrue([for t in fw.droplet_tags : can(regex("^[A-Za-z0-9:_-]{1,255}$", t))])])
+    error_message = "extra_firewalls droplet_tags may contain only letters, digits, colons, dashes and underscores."
+  }
+
+  validation {
+    condition     = alltrue([for fw in values(var.extra_firewalls) : alltrue([for r in fw.inbound_rules : contains(["tcp", "udp", "icmp"], r.protocol)])])
+    error_message = "Every extra_firewalls inbound rule protocol must be tcp, udp or icmp."
+  }
+
+  validation {
+    condition = alltrue([
+      for fw in values(var.extra_firewalls) : alltrue([for r in fw.inbound_rules : alltrue([for a in r.source_addresses : can(cidrhost(a, 0))])])
+    ])
+    error_message = "Every extra_firewalls inbound rule source address must be a valid CIDR block, for example 203.0.113.10/32."
+  }
+
+  validation {
+    condition     = alltrue([for fw in values(var.extra_firewalls) : alltrue([for r in fw.inbound_rules : r.protocol == "icmp" || r.port_range != null])])
+    error_message = "tcp and udp inbound rules of extra_firewalls need a port_range such as \"22\" or \"8000-8100\"."
+  }
+}
+
 variable "outbound_rules" {
-  description = "Outbound firewall rules. The default allows all egress, which droplets need for package installs and image pulls."
+  description = "Outbound rules of every firewall (the main one and extra_firewalls). The default allows all egress, which droplets need for package installs and image pulls."
   type = list(object({
     protocol              = string
     port_range            = optional(string)

@@ -63,7 +63,7 @@ run "load_balancer_terminates_tls_and_forwards_to_the_api" {
   }
 }
 
-run "firewall_admits_ssh_from_admins_and_the_api_port_from_the_lb_only" {
+run "firewall_admits_ssh_from_admins_and_the_runner_and_the_api_port_from_the_lb_only" {
   command = apply
 
   assert {
@@ -74,9 +74,10 @@ run "firewall_admits_ssh_from_admins_and_the_api_port_from_the_lb_only" {
   assert {
     condition = anytrue([
       for r in output.firewall_inbound_rules :
-      r.port_range == "22" && r.source_addresses == sort(var.admin_cidrs) && length(r.source_load_balancer_uids) == 0 && length(r.source_tags) == 0
+      r.port_range == "22" && r.source_addresses == sort(var.admin_cidrs) && length(r.source_load_balancer_uids) == 0 &&
+      r.source_tags == tolist([output.ci_runner_target_tag])
     ])
-    error_message = "SSH must be open to admin_cidrs only."
+    error_message = "SSH must be open to admin_cidrs and the CI runner's tag only."
   }
 
   assert {
@@ -233,5 +234,93 @@ run "without_host_keys_there_is_no_known_hosts_line" {
   assert {
     condition     = output.api_known_hosts == []
     error_message = "Without TF_VAR_host_keys, api_known_hosts must be empty (the droplets generate their own keys)."
+  }
+}
+
+run "one_ci_runner_droplet_in_the_vpc_with_a_tag_of_its_own" {
+  command = apply
+
+  assert {
+    condition     = module.ci_runner.droplet_count == 1 && join(",", module.ci_runner.droplet_names) == "restomarket-staging-ci-runner-01"
+    error_message = "Staging must run one CI runner droplet, restomarket-staging-ci-runner-01."
+  }
+
+  assert {
+    condition     = alltrue([for id in module.ci_runner.droplet_vpc_ids : id == output.vpc_id])
+    error_message = "The CI runner must join the staging VPC, where it reaches the API droplets."
+  }
+
+  assert {
+    condition     = output.ci_runner_target_tag == "restomarket-staging-ci-runner" && !contains(module.ci_runner.tags, output.api_target_tag)
+    error_message = "The CI runner must carry restomarket-staging-ci-runner and not the API tag (the load balancer, databases and alerts select by it)."
+  }
+
+  assert {
+    condition = (
+      output.ci_runner_public_ip == module.ci_runner.public_ipv4_addresses[0] &&
+      output.ci_runner_private_ip == module.ci_runner.private_ipv4_addresses[0]
+    )
+    error_message = "The CI runner's public and private addresses must be exported for the Ansible inventory."
+  }
+
+  assert {
+    condition     = alltrue([for d in module.ci_runner.droplet_images : d == "debian-12-x64"])
+    error_message = "The CI runner must run debian-12-x64, the OS the Ansible roles are tested on."
+  }
+}
+
+run "ci_runner_firewall_admits_nothing_but_ssh_from_admins" {
+  command = apply
+
+  assert {
+    condition     = join(",", keys(module.network.extra_firewall_inbound_rules)) == "ci-runner"
+    error_message = "The CI runner must have one firewall of its own, and no other extra firewall may exist."
+  }
+
+  assert {
+    condition = length(module.network.extra_firewall_inbound_rules["ci-runner"]) == 1 && alltrue([
+      for r in module.network.extra_firewall_inbound_rules["ci-runner"] :
+      r.protocol == "tcp" && r.port_range == "22" && r.source_addresses == sort(var.admin_cidrs) &&
+      length(r.source_tags) == 0 && length(r.source_load_balancer_uids) == 0
+    ])
+    error_message = "The CI runner's firewall must admit SSH from admin_cidrs and nothing else."
+  }
+}
+
+# A throwaway test key like the ones above (private half deleted, private key
+# a placeholder); the real pair comes from infrastructure/tools/host-keys.sh
+# staging --service ci-runner --count 1 through TF_VAR_ci_runner_host_keys.
+run "known_hosts_pair_the_ci_runner_with_its_host_key" {
+  command   = apply
+  state_key = "ci_runner_host_keys"
+
+  variables {
+    ci_runner_host_keys = [
+      {
+        public_key  = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK4D9a/BYuLczMzJzmItcHS0900d2ELmjSD5Cq5xCvZ4 throwaway-test-runner"
+        private_key = format("-----%s OPENSSH PRIVATE KEY-----\nthrowaway-test-private-key-runner\n-----%s OPENSSH PRIVATE KEY-----\n", "BEGIN", "END")
+      },
+    ]
+  }
+
+  assert {
+    condition = output.ci_runner_known_hosts == [
+      "${output.ci_runner_public_ip},${output.ci_runner_private_ip} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK4D9a/BYuLczMzJzmItcHS0900d2ELmjSD5Cq5xCvZ4",
+    ]
+    error_message = "ci_runner_known_hosts must be the one line \"<public ip>,<private ip> ssh-ed25519 <key>\" of the runner, without the key comment."
+  }
+
+  assert {
+    condition     = output.api_known_hosts == []
+    error_message = "The runner's host key must not reach api_known_hosts."
+  }
+}
+
+run "without_ci_runner_host_keys_there_is_no_runner_known_hosts_line" {
+  command = apply
+
+  assert {
+    condition     = output.ci_runner_known_hosts == []
+    error_message = "Without TF_VAR_ci_runner_host_keys, ci_runner_known_hosts must be empty (the runner generates its own keys)."
   }
 }
