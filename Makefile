@@ -24,7 +24,7 @@ ENV ?= local
 
 .PHONY: help
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^##@ / {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^##@ / {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 ##@ Everyday
 .PHONY: up
@@ -202,6 +202,11 @@ ansible-inventory: ## Write infrastructure/ansible/inventory/ENV.yml from the Te
 .PHONY: ansible-setup
 ansible-setup: ## Converge setup-api.yml on ENV's droplets (FIRST_RUN=1 on fresh droplets: logs in as root)
 	@$(TOOLS)/ansible.sh setup $(ENV) $(if $(filter 1,$(FIRST_RUN)),--first-run)
+
+.PHONY: ansible-setup-runner
+ansible-setup-runner: ## Converge setup-runner.yml on ENV's CI runner (FIRST_RUN=1 on a fresh droplet; RUNNER_TOKEN=... in the environment to register it)
+	@$(if $(filter command line,$(origin RUNNER_TOKEN)),$(error RUNNER_TOKEN belongs in the environment, where ps cannot show it: RUNNER_TOKEN=... make ansible-setup-runner ENV=$(ENV)))
+	@$(TOOLS)/ansible.sh setup-runner $(ENV) $(if $(filter 1,$(FIRST_RUN)),--first-run)
 
 .PHONY: ansible-update
 ansible-update: ## Roll TAG across ENV's droplets one at a time with update-api.yml (DIGEST=sha256:... to run exactly that image, LB_URL=... to check through the LB)

@@ -15,20 +15,25 @@ TAG_PATTERN='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
 
 usage() {
   cat <<USAGE
-Usage: $(basename "$0") setup  ENV|--inventory FILE [--first-run] [--check] [-- ANSIBLE ARGS...]
-       $(basename "$0") update ENV|--inventory FILE --tag TAG [--digest sha256:HEX] [--lb-url URL] [-- ANSIBLE ARGS...]
+Usage: $(basename "$0") setup        ENV|--inventory FILE [--first-run] [--check] [-- ANSIBLE ARGS...]
+       $(basename "$0") setup-runner ENV|--inventory FILE [--first-run] [--check] [-- ANSIBLE ARGS...]
+       $(basename "$0") update       ENV|--inventory FILE --tag TAG [--digest sha256:HEX] [--lb-url URL] [-- ANSIBLE ARGS...]
        $(basename "$0") venv
 
-  setup    converge playbooks/setup-api.yml (Docker, deploy user, ufw, security
-           updates, monitoring agent, deploy engine + secrets, SSH hardening)
-  update   roll release TAG across the hosts with playbooks/update-api.yml
-           (one host at a time; a failure returns the updated hosts to their
-           previous release and stops)
-  venv     create the Ansible virtualenv and print its path
+  setup         converge playbooks/setup-api.yml (Docker, deploy user, ufw, security
+                updates, monitoring agent, deploy engine + secrets, SSH hardening)
+  setup-runner  converge playbooks/setup-runner.yml on the group ci_runner (admin
+                account, ufw, security updates, monitoring agent, the GitHub
+                Actions runner of the deploy job, SSH hardening); registering
+                the runner needs RUNNER_TOKEN in the environment (see below)
+  update        roll release TAG across the hosts with playbooks/update-api.yml
+                (one host at a time; a failure returns the updated hosts to their
+                previous release and stops)
+  venv          create the Ansible virtualenv and print its path
 
   ENV               dev or staging: inventory/ENV.yml under infrastructure/ansible
   --inventory FILE  another inventory (a file or a directory)
-  --first-run       log in as root: a fresh droplet has no deploy user yet, and
+  --first-run       log in as root: a fresh droplet has no admin account yet, and
                     after this run root cannot log in any more
   --check           dry run: --check --diff, change nothing
   --tag TAG         the release (image tag) to roll out
@@ -37,10 +42,17 @@ Usage: $(basename "$0") setup  ENV|--inventory FILE [--first-run] [--check] [-- 
   -- ARGS           passed to ansible-playbook as they are (e.g. --limit HOST)
 
 setup renders secrets from Ansible Vault (inventory/group_vars/ENV/vault.yml):
-set ANSIBLE_VAULT_PASSWORD_FILE to the file holding the vault password.
+set ANSIBLE_VAULT_PASSWORD_FILE to the file holding the vault password (setup-runner
+reads the same inventory, so it needs it too).
+
+setup-runner registers a runner that is not registered yet with a registration
+token (valid for one hour), taken from the environment variable RUNNER_TOKEN,
+never from the command line:
+  RUNNER_TOKEN=\$(gh api -X POST repos/OWNER/NAME/actions/runners/registration-token --jq .token)
 
 Examples:
   $(basename "$0") setup staging --first-run
+  RUNNER_TOKEN=... $(basename "$0") setup-runner staging --first-run
   $(basename "$0") update staging --tag 3f2c1ab --lb-url https://staging-api.restomarket.example
 USAGE
 }
@@ -95,9 +107,9 @@ main() {
   local -a extra=()
   case "${action}" in
     -h | --help) usage; return 0 ;;
-    setup | update | venv) shift ;;
-    "") usage >&2; die "no action given" "use setup, update or venv" 2 ;;
-    *) usage >&2; die "unknown action '${action}'" "use setup, update or venv" 2 ;;
+    setup | setup-runner | update | venv) shift ;;
+    "") usage >&2; die "no action given" "use setup, setup-runner, update or venv" 2 ;;
+    *) usage >&2; die "unknown action '${action}'" "use setup, setup-runner, update or venv" 2 ;;
   esac
   while (($# > 0)); do
     case "$1" in
@@ -123,18 +135,20 @@ main() {
       die "invalid --digest '${digest}'" "sha256: and 64 hex digits, the registry digest of --tag" 2
     [[ -z "${lb_url}" || "${lb_url}" =~ ^https?://[^/[:space:]]+$ ]] ||
       die "invalid --lb-url '${lb_url}'" "give the scheme and host only, e.g. https://staging-api.example.com" 2
-    ((first_run == 0 && check == 0)) || die "--first-run and --check belong to setup" "see --help" 2
+    ((first_run == 0 && check == 0)) || die "--first-run and --check belong to setup and setup-runner" "see --help" 2
   fi
-  [[ "${action}" != setup || -z "${lb_url}${tag}${digest}" ]] || die "--tag, --digest and --lb-url belong to update" "see --help" 2
+  [[ "${action}" == update || -z "${lb_url}${tag}${digest}" ]] || die "--tag, --digest and --lb-url belong to update" "see --help" 2
   ansible_venv
   resolve_inventory "${env}" "${inventory}"
-  if [[ "${action}" == setup ]]; then
-    # Only setup renders secrets; update-api.yml reads none.
+  if [[ "${action}" == setup || "${action}" == setup-runner ]]; then
+    # The setup plays load the inventory's vaults; update-api.yml reads no secret.
     require_vault_password
     local -a args=()
     ((first_run == 0)) || args+=(-e ansible_user=root)
     ((check == 0)) || args+=(--check --diff)
-    run_playbook setup-api.yml "${args[@]}" "${extra[@]}"
+    local playbook=setup-api.yml
+    [[ "${action}" == setup ]] || playbook=setup-runner.yml
+    run_playbook "${playbook}" "${args[@]}" "${extra[@]}"
   else
     run_playbook update-api.yml -e "image_tag=${tag}" -e "image_digest=${digest}" -e "lb_url=${lb_url}" "${extra[@]}"
   fi

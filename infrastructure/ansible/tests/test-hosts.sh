@@ -20,6 +20,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/../../tools/lib/common.sh"
 # shellcheck source=../../tools/lib/testing.sh
 source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
+# shellcheck source=lib/ci-runner-checks.sh
+source "${HERE}/lib/ci-runner-checks.sh"
 export RM_LOG_TAG="test-ansible-hosts"
 
 ENGINE="${RM_REPO_ROOT}/infrastructure/scripts"
@@ -630,6 +632,8 @@ main() {
     test_proxy_handover_behind_lb
     test_failed_check_after_deploy
     test_unreachable_mid_roll
+    # The CI runner's playbook, on a host of this suite (one set of test hosts).
+    test_ci_runner api-1
   fi
   summary
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Static checks of infrastructure/ansible: ansible-lint (production profile)
-# passes and would catch a bad task, both playbooks pass --syntax-check with
-# each inventory, the environments' address ranges match Terraform's, and
+# passes and would catch a bad task, every playbook passes --syntax-check with
+# each inventory, the environments' address ranges match Terraform's, the CI
+# runner role's own checks refuse what they must, and
 # infrastructure/tools/ansible.sh refuses bad input before touching a host.
 set -Eeuo pipefail
 
@@ -20,8 +21,9 @@ usage() {
   cat <<USAGE
 Usage: $(basename "$0")
 
-ansible-lint (production profile), --syntax-check of both playbooks with every
-inventory, group_vars consistent with Terraform, and ansible.sh's refusals.
+ansible-lint (production profile), --syntax-check of every playbook with every
+inventory, group_vars consistent with Terraform, the ci_runner role's checks
+(run on this machine, no host) and ansible.sh's refusals.
 USAGE
 }
 
@@ -58,11 +60,44 @@ EOF
 test_syntax() {
   local inv playbook
   for inv in "${ANSIBLE_DIR}"/inventory/*.yml; do
-    for playbook in setup-api update-api; do
-      check "syntax-check ${playbook}.yml with inventory/$(basename "${inv}")" \
-        bash -c "cd '${ANSIBLE_DIR}' && ansible-playbook --syntax-check -i '${inv}' playbooks/${playbook}.yml"
+    for playbook in "${ANSIBLE_DIR}"/playbooks/*.yml; do
+      check "syntax-check $(basename "${playbook}") with inventory/$(basename "${inv}")" \
+        bash -c "cd '${ANSIBLE_DIR}' && ansible-playbook --syntax-check -i '${inv}' '${playbook}'"
     done
   done
+}
+
+# runner_preflight NAME TOKEN REGEX [ANSIBLE ARGS...] - the ci_runner role's own
+# checks (tasks/preflight.yml) on this machine, no host, with RUNNER_TOKEN=TOKEN
+# and the runner folder WORK/runner: passes when they succeed (REGEX empty) or
+# fail with a message matching REGEX.
+runner_preflight() {
+  local name="$1" token="$2" regex="$3" out rc=0
+  shift 3
+  out=$(cd "${ANSIBLE_DIR}" && RUNNER_TOKEN="${token}" ansible localhost -c local -m ansible.builtin.include_role \
+    -a 'name=ci_runner tasks_from=preflight' -e "ci_runner_dir=${WORK}/runner" \
+    -e ci_runner_repo_url=https://github.com/acme/restomarket "$@" 2>&1) || rc=$?
+  if [[ -z "${regex}" ]] && ((rc == 0)); then
+    pass "ci_runner checks: ${name}"
+  elif [[ -n "${regex}" ]] && ((rc != 0)) && [[ "$(tr '\n' ' ' <<<"${out}")" =~ ${regex} ]]; then
+    pass "ci_runner checks: ${name}"
+  else
+    fail "ci_runner checks: ${name}" "exit ${rc}: $(grep -E 'msg|ERROR' <<<"${out}" | head -n 3)"
+  fi
+}
+
+test_runner_checks() {
+  mkdir -p "${WORK}/runner"
+  runner_preflight "a first registration without RUNNER_TOKEN is refused, saying how to get one" "" \
+    'no registered runner yet.*gh api -X POST repos/OWNER/NAME/actions/runners/registration-token --jq \.token'
+  runner_preflight "a first registration with a token passes" registration-token ""
+  runner_preflight "a release without its checksum is refused" registration-token \
+    'ci_runner_sha256 the 64.*SHA-256 Checksums' -e ci_runner_sha256=
+  runner_preflight "a repository outside github.com is refused" registration-token \
+    "ci_runner_repo_url must be https://github.com/OWNER/NAME, got 'https://gitlab.com/acme/restomarket'" \
+    -e ci_runner_repo_url=https://gitlab.com/acme/restomarket
+  touch "${WORK}/runner/.runner"
+  runner_preflight "a registered runner needs no token" "" ""
 }
 
 test_matches_terraform() {
@@ -97,6 +132,7 @@ test_wrapper_refusals() {
   refused "an invalid tag" "invalid tag 'v1;rm'" update staging --tag 'v1;rm'
   refused "an --lb-url with a path" 'invalid --lb-url' update staging --tag v1 --lb-url http://lb/health
   refused "--lb-url on setup" 'belong to update' setup staging --lb-url http://lb
+  refused "--tag on setup-runner" 'belong to update' setup-runner staging --tag v1
   refused "a missing inventory" 'does not exist' setup --inventory /nonexistent/hosts.yml
   mkdir -p "${WORK}/vaulted/group_vars/ci"
   printf 'all: {}\n' >"${WORK}/vaulted/hosts.yml"
@@ -119,6 +155,7 @@ main() {
   export PATH="${venv}/bin:${PATH}" ANSIBLE_CONFIG="${ANSIBLE_DIR}/ansible.cfg" ANSIBLE_NOCOLOR=1
   test_lint
   test_syntax
+  test_runner_checks
   test_matches_terraform
   test_wrapper_refusals
   summary

@@ -2,6 +2,7 @@ package com.restomarket.ci;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -14,6 +15,7 @@ class CiCdWorkflowTest {
   private static final Workflow CI = Workflow.load(".github/workflows/ci-cd.yml");
   private static final List<String> PIPELINE =
       List.of("code-quality", "test", "build", "docker-build", "deploy-staging", "terraform");
+  private static final String RUNNER_ROLE_DEFAULTS = "infrastructure/ansible/roles/ci_runner/defaults/main.yml";
 
   @Test
   void runsOnEveryPullRequestAndOnPushesToMainAndDevelop() {
@@ -271,9 +273,21 @@ class CiCdWorkflowTest {
     }
   }
 
+  /** The runner that Ansible registers (roles/ci_runner) is the one the job asks for. */
+  @Test
+  void theDeployRunsOnTheLabelsOfTheRunnerAnsibleRegisters() {
+    Object labels = Repo.yaml(RUNNER_ROLE_DEFAULTS).get("ci_runner_labels");
+    assertThat(labels).as(RUNNER_ROLE_DEFAULTS + ": ci_runner_labels").isInstanceOf(List.class);
+    assertThat((List<?>) labels).as("ci_runner_labels").isNotEmpty();
+    List<Object> wanted = new ArrayList<>(List.of("self-hosted", "linux"));
+    wanted.addAll((List<?>) labels);
+    assertThat(CI.job("deploy-staging").get("runs-on"))
+        .as("deploy-staging runs-on: GitHub's self-hosted and linux, then " + RUNNER_ROLE_DEFAULTS + "'s ci_runner_labels")
+        .isEqualTo(wanted);
+  }
+
   @Test
   void theDeployRunsInsideTheVpcWithPinnedHostKeysAndAKeyThatLeavesWithTheJob() {
-    assertThat(CI.job("deploy-staging").get("runs-on")).isEqualTo(List.of("self-hosted", "linux", "restomarket-staging"));
     String ssh = String.valueOf(CI.stepNamed("deploy-staging", "Prepare SSH for Ansible").get("run"));
     assertThat(ssh)
         .contains("StrictHostKeyChecking=yes")
