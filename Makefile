@@ -201,13 +201,13 @@ ansible-inventory: ## Write infrastructure/ansible/inventory/ENV.yml from the Te
 
 .PHONY: ansible-setup
 ansible-setup: ## Converge setup-api.yml on ENV's droplets (FIRST_RUN=1 on fresh droplets: logs in as root)
-	@$(TOOLS)/ansible.sh setup $(ENV) $(if $(filter 1,$(FIRST_RUN)),--first-run)
+	@$(TOOLS)/ansible.sh setup $(ENV) $(if $(VIA),--via $(VIA)) $(if $(filter 1,$(FIRST_RUN)),--first-run)
 
 .PHONY: ansible-setup-runner
 ansible-setup-runner: ## Converge setup-runner.yml on ENV's CI runner (FIRST_RUN=1 on a fresh droplet; RUNNER_TOKEN=... in the environment to register it)
 	@$(if $(filter command line,$(origin RUNNER_TOKEN)),$(error RUNNER_TOKEN belongs in the environment, where ps cannot show it: RUNNER_TOKEN=... make ansible-setup-runner ENV=$(ENV)))
-	@$(TOOLS)/ansible.sh setup-runner $(ENV) $(if $(filter 1,$(FIRST_RUN)),--first-run)
+	@$(TOOLS)/ansible.sh setup-runner $(ENV) $(if $(VIA),--via $(VIA)) $(if $(filter 1,$(FIRST_RUN)),--first-run)
 
 .PHONY: ansible-update
-ansible-update: ## Roll TAG across ENV's droplets one at a time with update-api.yml (DIGEST=sha256:... to run exactly that image, LB_URL=... to check through the LB)
-	@$(TOOLS)/ansible.sh update $(ENV) --tag $(TAG) $(if $(DIGEST),--digest $(DIGEST)) $(if $(LB_URL),--lb-url $(LB_URL))
+ansible-update: ## Roll TAG across ENV's droplets one at a time with update-api.yml (DIGEST=sha256:... to run exactly that image, LB_URL=... to check through the LB, VIA=vpc from inside the VPC)
+	@$(TOOLS)/ansible.sh update $(ENV) $(if $(VIA),--via $(VIA)) --tag $(TAG) $(if $(DIGEST),--digest $(DIGEST)) $(if $(LB_URL),--lb-url $(LB_URL))

@@ -31,7 +31,7 @@ Usage: $(basename "$0") ENV [--from-json FILE] [--output FILE|-]
 
 Turns \`terraform output -json\` of ${TF_ENVS_REL}/ENV into the
 Ansible inventory infrastructure/ansible/inventory/ENV.yml: hosts ENV-api-1..N
-(ansible_host = public IP, private_ip = VPC IP) in group api, child of group
+(public_ip, private_ip = VPC IP) in group api, child of group
 ENV, whose vars are the API port, the VPC range, admin_cidrs, api_public_cidrs,
 lb_drain_seconds (0..600), the load balancer IP, the PostgreSQL/Valkey
 coordinates and the PostgreSQL CA certificate. Sensitive outputs and
@@ -41,6 +41,10 @@ Where Terraform made a CI runner (staging: outputs ci_runner_public_ip and
 ci_runner_private_ip), it is host ENV-ci-runner-1 in group ci_runner, also a
 child of ENV, and ci_runner_private_ip becomes a var of ENV: the API hosts'
 ufw admits SSH from it. Without those outputs (dev) there is neither.
+
+Ansible reaches a host at its public_ip, or at its private_ip when run with
+'ansible.sh --via vpc' (the deploy job, on the runner inside the VPC): the
+choice is group_vars/all's ansible_host.
 
   ENV               environment (known: $(tf_envs))
   --from-json FILE  read the outputs JSON from FILE (- for stdin) instead of
@@ -226,11 +230,11 @@ render_inventory() {
       if v($k) == null then . else . + {($k): (if ($k | endswith("_port")) then (v($k) | port) else v($k) end)} end)) as $vars
     | [range(0; v("api_public_ips") | length) as $i
         | {key: "\($env)-api-\($i + 1)",
-           value: {ansible_host: v("api_public_ips")[$i], private_ip: v("api_private_ips")[$i]}}]
+           value: {public_ip: v("api_public_ips")[$i], private_ip: v("api_private_ips")[$i]}}]
       | from_entries as $hosts
     | (if v("ci_runner_public_ip") == null then {}
        else {ci_runner: {hosts: {"\($env)-ci-runner-1":
-               {ansible_host: v("ci_runner_public_ip"), private_ip: v("ci_runner_private_ip")}}}} end) as $runner
+               {public_ip: v("ci_runner_public_ip"), private_ip: v("ci_runner_private_ip")}}}} end) as $runner
     | {all: {children: {($env): ((if $vars == {} then {} else {vars: $vars} end)
                                  + {children: ({api: {hosts: $hosts}} + $runner)})}}}' "${OUTPUTS_JSON}" >"${WORK}/inventory.json"
   {
@@ -270,7 +274,7 @@ write_inventory() {
   chmod 0644 "${TMP_OUT}"
   mv -f "${TMP_OUT}" "${OUTPUT}"
   TMP_OUT=""
-  log "wrote ${OUTPUT} ($(grep -c '^ *ansible_host:' "${OUTPUT}") hosts)"
+  log "wrote ${OUTPUT} ($(grep -c '^ *public_ip:' "${OUTPUT}") hosts)"
 }
 
 # write_known_hosts - KNOWN_HOSTS from api_known_hosts and ci_runner_known_hosts,

@@ -15,9 +15,9 @@ TAG_PATTERN='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
 
 usage() {
   cat <<USAGE
-Usage: $(basename "$0") setup        ENV|--inventory FILE [--first-run] [--check] [-- ANSIBLE ARGS...]
-       $(basename "$0") setup-runner ENV|--inventory FILE [--first-run] [--check] [-- ANSIBLE ARGS...]
-       $(basename "$0") update       ENV|--inventory FILE --tag TAG [--digest sha256:HEX] [--lb-url URL] [-- ANSIBLE ARGS...]
+Usage: $(basename "$0") setup        ENV|--inventory FILE [--via NET] [--first-run] [--check] [-- ANSIBLE ARGS...]
+       $(basename "$0") setup-runner ENV|--inventory FILE [--via NET] [--first-run] [--check] [-- ANSIBLE ARGS...]
+       $(basename "$0") update       ENV|--inventory FILE [--via NET] --tag TAG [--digest sha256:HEX] [--lb-url URL] [-- ANSIBLE ARGS...]
        $(basename "$0") venv
 
   setup         converge playbooks/setup-api.yml (Docker, deploy user, ufw, security
@@ -33,6 +33,9 @@ Usage: $(basename "$0") setup        ENV|--inventory FILE [--first-run] [--check
 
   ENV               dev or staging: inventory/ENV.yml under infrastructure/ansible
   --inventory FILE  another inventory (a file or a directory)
+  --via NET         public (default): SSH to the hosts' public addresses, as an
+                    operator in admin_cidrs does; vpc: to their VPC addresses, as
+                    the deploy job does from the CI runner inside the VPC
   --first-run       log in as root: a fresh droplet has no admin account yet, and
                     after this run root cannot log in any more
   --check           dry run: --check --diff, change nothing
@@ -54,6 +57,7 @@ Examples:
   $(basename "$0") setup staging --first-run
   RUNNER_TOKEN=... $(basename "$0") setup-runner staging --first-run
   $(basename "$0") update staging --tag 3f2c1ab --lb-url https://staging-api.restomarket.example
+  $(basename "$0") update staging --via vpc --tag 3f2c1ab   # on the CI runner
 USAGE
 }
 
@@ -103,7 +107,7 @@ run_playbook() {
 }
 
 main() {
-  local action="${1:-}" env="" inventory="" first_run=0 check=0 tag="" lb_url="" digest=""
+  local action="${1:-}" env="" inventory="" first_run=0 check=0 tag="" lb_url="" digest="" via=public
   local -a extra=()
   case "${action}" in
     -h | --help) usage; return 0 ;;
@@ -115,6 +119,7 @@ main() {
     case "$1" in
       -h | --help) usage; return 0 ;;
       --inventory | -i) [[ $# -ge 2 ]] || die "$1 needs a value" "see --help" 2; inventory="$2"; shift 2 ;;
+      --via) [[ $# -ge 2 ]] || die "--via needs a value" "public or vpc" 2; via="$2"; shift 2 ;;
       --first-run) first_run=1; shift ;;
       --check) check=1; shift ;;
       --tag) [[ $# -ge 2 ]] || die "--tag needs a value" "see --help" 2; tag="$2"; shift 2 ;;
@@ -138,8 +143,12 @@ main() {
     ((first_run == 0 && check == 0)) || die "--first-run and --check belong to setup and setup-runner" "see --help" 2
   fi
   [[ "${action}" == update || -z "${lb_url}${tag}${digest}" ]] || die "--tag, --digest and --lb-url belong to update" "see --help" 2
+  [[ "${via}" == public || "${via}" == vpc ]] ||
+    die "invalid --via '${via}'" "public (the hosts' public addresses) or vpc (their VPC addresses, from inside the VPC)" 2
   ansible_venv
   resolve_inventory "${env}" "${inventory}"
+  # group_vars/all turns this into each host's ansible_host.
+  extra=(-e "restomarket_ssh_via=${via}" "${extra[@]}")
   if [[ "${action}" == setup || "${action}" == setup-runner ]]; then
     # The setup plays load the inventory's vaults; update-api.yml reads no secret.
     require_vault_password

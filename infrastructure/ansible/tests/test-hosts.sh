@@ -9,7 +9,8 @@
 #                  sshd -T, root and password logins refused, deploy runs
 #                  Docker, secret files 0600, ufw rules and their effect,
 #                  unattended upgrades, the cleanup timer.
-#   update-api.yml v1, then v2 under load through the load balancer (0 errors),
+#   update-api.yml over the hosts' VPC addresses (--via vpc, as the deploy job
+#                  from the CI runner): v1, then v2 under load through the load balancer (0 errors),
 #                  a broken v3 (fails on host 1, both keep v2), a v4 that only
 #                  host 1 can get (host 1 returns to v2), and v4 again with a
 #                  load balancer that does not answer (host 1 returns to v2).
@@ -32,15 +33,21 @@ DOCKER=/usr/bin/docker
 RUN_ID="rm-ansible-$$"
 HOST_IMAGE=restomarket/test-debian-host:bookworm
 HOSTS=(api-1 api-2)
-# A subnet of its own: the hosts' inner Docker uses 172.17.0.0/16.
+# Subnets of its own: the hosts' inner Docker uses 172.17.0.0/16. Each host
+# has a public address (SUBNET_PREFIX: operators, setup-api.yml, the databases)
+# and a VPC one (VPC_PREFIX: the load balancer, and update-api.yml --via vpc
+# from this machine's address there, which stands in for the CI runner's).
 SUBNET_PREFIX=172.30.213
+VPC_PREFIX=172.30.215
+VPC_NETWORK="${RUN_ID}-vpc"
+RUNNER_IP="${VPC_PREFIX}.1"
 # PostgreSQL's fixed address: its certificate names it, the API verifies it.
 PG_IP="${SUBNET_PREFIX}.250"
 DEPLOY_ENV=staging
 LOAD_RATE=50
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 
-declare -A IP=()
+declare -A IP=() PRIVATE_IP=()
 WORK=""
 LOAD_PID=""
 
@@ -66,7 +73,7 @@ cleanup() {
   local -a ids=()
   mapfile -t ids < <("${DOCKER}" ps -aq --filter "label=com.restomarket.test=${RUN_ID}" 2>/dev/null || true)
   ((${#ids[@]} == 0)) || "${DOCKER}" rm -f -v "${ids[@]}" >/dev/null 2>&1 || true
-  "${DOCKER}" network rm "${RUN_ID}" >/dev/null 2>&1 || true
+  "${DOCKER}" network rm "${RUN_ID}" "${VPC_NETWORK}" >/dev/null 2>&1 || true
   local host
   for host in "${HOSTS[@]}"; do "${DOCKER}" volume rm "${RUN_ID}-${host}-docker" >/dev/null 2>&1 || true; done
   "${DOCKER}" rmi "${REPO:-none}:v1" "${REPO:-none}:v2" "${REPO:-none}:v3" "${REPO:-none}:v4" >/dev/null 2>&1 || true
@@ -104,7 +111,8 @@ recap() {
     tail -n1
 }
 
-host_version() { curl -fsS --max-time 5 "http://${IP[$1]}:3001/version" | jq -r .version 2>/dev/null || echo unreachable; }
+# host_version HOST - the release HOST's proxy serves on its VPC address (where it listens).
+host_version() { curl -fsS --max-time 5 "http://${PRIVATE_IP[$1]}:3001/version" | jq -r .version 2>/dev/null || echo unreachable; }
 
 # build_variant TAG CMD_JSON - REPO:TAG from v1, reporting TAG, run with CMD_JSON.
 build_variant() { api_image_variant "${REPO}:$1" "${REPO}:v1" "$1" "$2" "${WORK}/build-$1" "${RUN_ID}"; }
@@ -138,7 +146,8 @@ build_images() {
   build_variant v4 '[]'
 }
 
-container_ip() { "${DOCKER}" inspect -f "{{(index .NetworkSettings.Networks \"${RUN_ID}\").IPAddress}}" "$1"; }
+# container_ip CONTAINER [NETWORK] - its address on NETWORK (default: the public one).
+container_ip() { "${DOCKER}" inspect -f "{{(index .NetworkSettings.Networks \"${2:-${RUN_ID}}\").IPAddress}}" "$1"; }
 
 # postgres_tls - a throwaway CA and a server certificate for PG_IP only, and an
 # hba file that admits TCP clients over TLS only, in WORK/pg-tls.
@@ -187,6 +196,8 @@ start_hosts() {
       --tmpfs /run --tmpfs /run/lock --tmpfs /tmp -v "${RUN_ID}-${host}-docker:/var/lib/docker" \
       -e AUTHORIZED_KEY="$(cat "${WORK}/id_ed25519.pub")" "${HOST_IMAGE}" >/dev/null
     IP[${host}]=$(container_ip "${RUN_ID}-${host}")
+    "${DOCKER}" network connect "${VPC_NETWORK}" "${RUN_ID}-${host}"
+    PRIVATE_IP[${host}]=$(container_ip "${RUN_ID}-${host}" "${VPC_NETWORK}")
   done
   for host in "${HOSTS[@]}"; do
     wait_until 60 "sshd on ${host}" ssh_as root "${host}" ||
@@ -203,7 +214,7 @@ write_inventory() {
   {
     printf 'all:\n  children:\n    ci:\n      children:\n        api:\n          hosts:\n'
     for host in "${HOSTS[@]}"; do
-      printf '            %s:\n              ansible_host: %s\n              private_ip: %s\n' "${host}" "${IP[${host}]}" "${IP[${host}]}"
+      printf '            %s:\n              public_ip: %s\n              private_ip: %s\n' "${host}" "${IP[${host}]}" "${PRIVATE_IP[${host}]}"
     done
   } >"${inv}/hosts.yml"
   cat >"${inv}/group_vars/ci/main.yml" <<EOF
@@ -211,9 +222,11 @@ write_inventory() {
 restomarket_env: ${DEPLOY_ENV}
 # What the inventory gets from Terraform's outputs on droplets.
 api_port: 3001
-vpc_ip_range: ${SUBNET_PREFIX}.0/24
+vpc_ip_range: ${VPC_PREFIX}.0/24
 # Only this machine (the network's gateway) is an admin: the hosts cannot SSH to each other.
 admin_cidrs: [${SUBNET_PREFIX}.1/32]
+# This machine again, on the VPC network, as the CI runner.
+ci_runner_private_ip: ${RUNNER_IP}
 # As staging: only the load balancer (in the VPC) reaches the API port.
 api_public_cidrs: []
 # The test load balancer checks every second and takes a host out after 2
@@ -272,13 +285,13 @@ start_load_balancer() {
     printf 'frontend lb\n    bind :8080\n    default_backend api\n'
     printf 'backend api\n    option httpchk GET /health\n    http-check expect status 200\n'
     for host in "${HOSTS[@]}"; do
-      printf '    server %s %s:3001 check inter 1s fall 2 rise 2\n' "${host}" "${IP[${host}]}"
+      printf '    server %s %s:3001 check inter 1s fall 2 rise 2\n' "${host}" "${PRIVATE_IP[${host}]}"
     done
   } >"${WORK}/lb/haproxy.cfg"
   chmod -R a+rX "${WORK}/lb"
-  "${DOCKER}" run -d --name "${RUN_ID}-lb" --network "${RUN_ID}" --label "com.restomarket.test=${RUN_ID}" \
+  "${DOCKER}" run -d --name "${RUN_ID}-lb" --network "${VPC_NETWORK}" --label "com.restomarket.test=${RUN_ID}" \
     -v "${WORK}/lb:/usr/local/etc/haproxy:ro" "${PROXY_IMAGE}" >/dev/null
-  LB_URL="http://$(container_ip "${RUN_ID}-lb"):8080"
+  LB_URL="http://$(container_ip "${RUN_ID}-lb" "${VPC_NETWORK}"):8080"
   wait_until 30 "load balancer" curl -fsS --max-time 2 "${LB_URL}/health"
 }
 
@@ -286,10 +299,11 @@ setup() {
   step tools prepare_tools
   step images build_images
   "${DOCKER}" network create --subnet "${SUBNET_PREFIX}.0/24" --label "com.restomarket.test=${RUN_ID}" "${RUN_ID}" >/dev/null
+  "${DOCKER}" network create --subnet "${VPC_PREFIX}.0/24" --label "com.restomarket.test=${RUN_ID}" "${VPC_NETWORK}" >/dev/null
   step databases start_databases
   step hosts start_hosts
   write_inventory
-  log "hosts: $(for h in "${HOSTS[@]}"; do printf '%s=%s ' "${h}" "${IP[${h}]}"; done)inventory ${INVENTORY}"
+  log "hosts: $(for h in "${HOSTS[@]}"; do printf '%s=%s,%s ' "${h}" "${IP[${h}]}" "${PRIVATE_IP[${h}]}"; done)inventory ${INVENTORY}"
 }
 
 # ---- setup-api.yml -----------------------------------------------------------------
@@ -387,8 +401,8 @@ test_engine_unit() {
     expect_eq "${host}: /opt/restomarket/engine is the engine folder, file for file (modes as in git)" "${want}" \
       "$(on "${host}" "cd /opt/restomarket/engine && find . -type f -printf '%m %p\\n' | sort")"
     expect_eq "${host}: nothing else of the repository is installed" "engine" "$(on "${host}" 'ls /opt/restomarket')"
-    expect_match "${host}: the host's settings name the proxy image and the proxy's address" \
-      "PROXY_IMAGE=${PROXY_IMAGE}.*PROXY_BIND=.*PROXY_PORT=3001" \
+    expect_match "${host}: the host's settings name the proxy image and the proxy's VPC address" \
+      "PROXY_IMAGE=${PROXY_IMAGE}.*PROXY_BIND=${PRIVATE_IP[${host}]}.*PROXY_PORT=3001" \
       "$(on "${host}" "cat /etc/restomarket/${DEPLOY_ENV}.env" | tr '\n' ' ')"
   done
 }
@@ -419,14 +433,20 @@ test_firewall() {
   for host in "${HOSTS[@]}"; do
     out=$(on "${host}" 'sudo ufw status verbose')
     expect_match "${host}: ufw active, default deny incoming" 'Status: active.*Default: deny \(incoming\)' "$(tr '\n' ' ' <<<"${out}")"
-    expect_match "${host}: SSH allowed from the admin range only" "22/tcp +ALLOW IN +${SUBNET_PREFIX}\.1 " "${out}"
-    expect_match "${host}: 3001 allowed from the VPC" "3001/tcp +ALLOW IN +${SUBNET_PREFIX}\.0/24" "${out}"
+    expect_eq "${host}: SSH allowed from the admin range and the CI runner only" \
+      "22/tcp ALLOW IN ${SUBNET_PREFIX}.1 22/tcp ALLOW IN ${RUNNER_IP}" \
+      "$(awk '$1 == "22/tcp" {print $1, $2, $3, $4}' <<<"${out}" | tr '\n' ' ' | sed 's/ $//')"
+    expect_match "${host}: 3001 allowed from the VPC" "3001/tcp +ALLOW IN +${VPC_PREFIX}\.0/24" "${out}"
   done
-  # The effect, not just the rules: api-2 is in the VPC but not an admin.
-  check_fails "firewall: api-2 cannot reach SSH on api-1" \
+  # The effect, not just the rules: api-2 is in the VPC but neither an admin nor the runner.
+  check_fails "firewall: api-2 cannot reach SSH on api-1's VPC address" \
+    on api-2 "timeout 4 bash -c 'exec 3<>/dev/tcp/${PRIVATE_IP[api-1]}/22'"
+  check_fails "firewall: api-2 cannot reach SSH on api-1's public address" \
     on api-2 "timeout 4 bash -c 'exec 3<>/dev/tcp/${IP[api-1]}/22'"
   check "firewall: this admin machine reaches SSH on api-1" \
     timeout 4 bash -c "exec 3<>/dev/tcp/${IP[api-1]}/22"
+  check "firewall: the CI runner's VPC address reaches SSH on api-1's VPC address" \
+    timeout 4 bash -c "exec 3<>/dev/tcp/${PRIVATE_IP[api-1]}/22"
 }
 
 test_updates_and_timer() {
@@ -445,9 +465,10 @@ test_updates_and_timer() {
 
 # ---- update-api.yml ----------------------------------------------------------------
 
-# update NAME TAG [LB_URL] - update-api.yml on the test hosts; sets UPDATE_RC.
+# update NAME TAG [LB_URL] - update-api.yml on the test hosts, over their VPC
+# addresses as the deploy job does from the CI runner; sets UPDATE_RC.
 update() {
-  local -a args=(update --inventory "${INVENTORY}" --tag "$2")
+  local -a args=(update --inventory "${INVENTORY}" --via vpc --tag "$2")
   [[ -z "${3:-}" ]] || args+=(--lb-url "$3")
   UPDATE_RC=0
   run_ansible "$1" "${args[@]}" || UPDATE_RC=$?

@@ -145,9 +145,9 @@ test_staging_inventory() {
   expect_eq "hosts staging-api-1/2 in group api" '["staging-api-1","staging-api-2"]' "$(jq -c '.api.hosts' <<<"${json}")"
   expect_eq "api and ci_runner are the children of staging" '["api","ci_runner"]' "$(jq -c '.staging.children' <<<"${json}")"
   expect_eq "staging is a child of all" true "$(jq '.all.children | index("staging") != null' <<<"${json}")"
-  expect_eq "host vars of staging-api-1/2 and staging-ci-runner-1 (public ansible_host, private_ip)" \
-    '{"staging-api-1":{"ansible_host":"203.0.113.11","private_ip":"10.20.0.11"},"staging-api-2":{"ansible_host":"203.0.113.12","private_ip":"10.20.0.12"},"staging-ci-runner-1":{"ansible_host":"203.0.113.20","private_ip":"10.20.0.20"}}' \
-    "$(jq -c '._meta.hostvars' <<<"${json}")"
+  expect_eq "host vars of staging-api-1/2 and staging-ci-runner-1 (public_ip, private_ip)" \
+    '{"staging-api-1":{"private_ip":"10.20.0.11","public_ip":"203.0.113.11"},"staging-api-2":{"private_ip":"10.20.0.12","public_ip":"203.0.113.12"},"staging-ci-runner-1":{"private_ip":"10.20.0.20","public_ip":"203.0.113.20"}}' \
+    "$(jq -S -c '._meta.hostvars' <<<"${json}")"
   expect_eq "group vars of staging are exactly the copied outputs" \
     '["admin_cidrs","api_port","api_public_cidrs","ci_runner_private_ip","lb_drain_seconds","load_balancer_ip","postgres_ca_certificate","postgres_database","postgres_host","postgres_port","postgres_user","valkey_host","valkey_port","vpc_ip_range"]' \
     "$(jq -c '.staging.vars | keys' <<<"${json}")"
@@ -173,20 +173,42 @@ test_staging_inventory() {
     "$(head -n 3 "${out}" | tr '\n' ' ')"
 }
 
-# ssh_sources INVENTORY HOST - firewall_ssh_cidrs of HOST as Ansible resolves
-# it from INVENTORY and the real group_vars/ (both copied to one folder).
-ssh_sources() {
-  local dir="${WORK}/resolve"
+# host_var INVENTORY HOST VAR [ANSIBLE ARGS...] - VAR of HOST (JSON) as Ansible
+# resolves it from INVENTORY and the real group_vars/ (both copied to one folder).
+host_var() {
+  local file="$1" host="$2" var="$3" dir="${WORK}/resolve"
+  shift 3
   rm -rf "${dir}"
   mkdir -p "${dir}"
   cp -r "${INVENTORY_DIR}/group_vars" "${dir}/"
-  cp "$1" "${dir}/hosts.yml"
+  cp "${file}" "${dir}/hosts.yml"
   # An empty config: ansible.cfg's timing callback would print into the JSON.
   : >"${dir}/ansible.cfg"
   (cd "${dir}" && ANSIBLE_CONFIG="${dir}/ansible.cfg" ANSIBLE_LOAD_CALLBACK_PLUGINS=1 \
-    ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json "${VENV}/bin/ansible" -i hosts.yml "$2" -c local \
-    -m ansible.builtin.debug -a var=firewall_ssh_cidrs 2>"${WORK}/ansible.err") |
-    jq -c --arg h "$2" '.plays[0].tasks[0].hosts[$h].firewall_ssh_cidrs'
+    ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json "${VENV}/bin/ansible" -i hosts.yml "${host}" -c local \
+    -m ansible.builtin.debug -a "var=${var}" "$@" 2>"${WORK}/ansible.err") |
+    jq -c --arg h "${host}" --arg v "${var}" '.plays[0].tasks[0].hosts[$h][$v]'
+}
+
+# ssh_sources FILE HOST - firewall_ssh_cidrs of HOST (JSON).
+ssh_sources() { host_var "$1" "$2" firewall_ssh_cidrs; }
+
+# Ansible reaches a host at its public address, or at its VPC address with
+# restomarket_ssh_via=vpc (ansible.sh --via vpc: the deploy job on the runner).
+test_ssh_address() {
+  local inv="${WORK}/inv/staging.yml"
+  expect_eq "staging-api-1: Ansible connects to the public address by default" '"203.0.113.11"' \
+    "$(host_var "${inv}" staging-api-1 ansible_host)"
+  expect_eq "staging-api-2: with --via vpc, to the VPC address" '"10.20.0.12"' \
+    "$(host_var "${inv}" staging-api-2 ansible_host -e restomarket_ssh_via=vpc)"
+  expect_eq "staging-ci-runner-1: public by default" '"203.0.113.20"' "$(host_var "${inv}" staging-ci-runner-1 ansible_host)"
+  # update-api.yml delegates its load balancer checks to this machine.
+  expect_eq "localhost (delegated tasks), with --via vpc: keeps its name" '"localhost"' \
+    "$(host_var "${inv}" localhost ansible_host -e restomarket_ssh_via=vpc)"
+  local rc=0
+  "${RM_REPO_ROOT}/infrastructure/tools/ansible.sh" update staging --via internet --tag v1 >"${WORK}/out" 2>"${WORK}/err" || rc=$?
+  expect_eq "ansible.sh --via internet: refused (exit 2)" 2 "${rc}"
+  expect_match "ansible.sh --via internet: says what is allowed" "invalid --via 'internet'.*public.*vpc" "$(cat "${WORK}/err")"
 }
 
 # Staging's CI runner: a group and host of its own, and ci_runner_private_ip,
@@ -481,6 +503,7 @@ main() {
   setup
   test_staging_inventory
   test_ci_runner
+  test_ssh_address
   test_rerun_unchanged
   test_mismatched_lists
   test_missing_public_ips

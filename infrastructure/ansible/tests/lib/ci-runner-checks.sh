@@ -92,8 +92,8 @@ server.serve_forever()
 # vault included) with HOST in the group ci_runner; prints its path.
 ci_runner_inventory() {
   local host="$1" inv="${WORK}/inventory/ci-runner.yml"
-  printf 'all:\n  children:\n    ci:\n      children:\n        ci_runner:\n          hosts:\n            %s:\n              ansible_host: %s\n              private_ip: %s\n' \
-    "${host}" "${IP[${host}]}" "${IP[${host}]}" >"${inv}"
+  printf 'all:\n  children:\n    ci:\n      children:\n        ci_runner:\n          hosts:\n            %s:\n              public_ip: %s\n              private_ip: %s\n' \
+    "${host}" "${IP[${host}]}" "${PRIVATE_IP[${host}]}" >"${inv}"
   printf '%s\n' "${inv}"
 }
 
@@ -108,6 +108,13 @@ ci_runner_converge() {
     -e "ci_runner_version=${CI_RUNNER_VERSION}" -e "ci_runner_sha256=${CI_RUNNER_SHA256}" \
     -e "ci_runner_url=${CI_RUNNER_SERVER}/actions-runner-linux-x64-${CI_RUNNER_VERSION}.tar.gz" \
     -e "ci_runner_repo_url=${CI_RUNNER_REPO_URL}" -e '{"ssh_hardening_allow_users": ["admin", "deploy"]}' "$@"
+}
+
+# ci_runner_labels - the role's ci_runner_labels (the one source the workflow's
+# runs-on is checked against), comma-separated as the runner records them.
+ci_runner_labels() {
+  "${VENV}/bin/python" -c 'import sys, yaml; print(",".join(yaml.safe_load(open(sys.argv[1]))["ci_runner_labels"]))' \
+    "${RM_REPO_ROOT}/infrastructure/ansible/roles/ci_runner/defaults/main.yml"
 }
 
 # ci_runner_pid HOST - the main process of HOST's runner service (0: none).
@@ -153,7 +160,7 @@ test_ci_runner() {
   expect_match "${host}: the runner cannot gain privileges (NoNewPrivs)" 'NoNewPrivs:[[:space:]]+1' \
     "$(on "${host}" "grep NoNewPrivs /proc/${pid}/status")"
   expect_eq "${host}: registered with its name, the workflow's labels, the repository, without self-update" \
-    "${host} restomarket-staging ${CI_RUNNER_REPO_URL} _work true" \
+    "${host} $(ci_runner_labels) ${CI_RUNNER_REPO_URL} _work true" \
     "$(on "${host}" "sudo jq -r '[.agentName, (.labels | join(\",\")), .gitHubUrl, .workFolder, (.disableUpdate | tostring)] | join(\" \")' /opt/actions-runner/.runner")"
   expect_eq "${host}: github-runner is in its own group only (no sudo, no docker)" github-runner \
     "$(on "${host}" 'id -nG github-runner')"
