@@ -17,8 +17,12 @@ GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 VERSION ?= $(shell sed -n 's:^  <version>\(.*\)</version>:\1:p' apps/api/pom.xml)
 BUILD_FLAGS := -Dgit.commit=$(GIT_COMMIT) -Dapp.version=$(VERSION)
 
-# Suites that `make test` runs, in order; each is a target of its own.
-TEST_SUITES := test-engine test-shell test-api test-api-e2e test-docker test-fresh test-deploy tf-check ansible-check ci-check
+# Suites that `make test` runs, in order; each is a target of its own. A group
+# A+B+C runs B and C (no Docker, no ports, no timing) while A runs: the fresh
+# machine's build leaves cores idle (see infrastructure/tools/run-suites.sh).
+TEST_SUITES := test-api test-api-e2e test-docker \
+  test-fresh+test-engine+test-shell+tf-check+ci-check+ansible-static \
+  test-deploy ansible-hosts
 TAG ?= $(GIT_COMMIT)
 ENV ?= local
 
@@ -190,9 +194,15 @@ tf-check: ## fmt, checkov + trivy, validate, terraform test, offline plans, guar
 
 ##@ Ansible (droplet setup and rolling deploys; see infrastructure/docs/ansible.md)
 .PHONY: ansible-check
-ansible-check: images ## ansible-lint + syntax, inventory from Terraform, both playbooks on two Debian hosts over SSH
+ansible-check: ansible-static ansible-hosts ## ansible-lint + syntax, inventory from Terraform, both playbooks on two Debian hosts over SSH
+
+.PHONY: ansible-static
+ansible-static: ## ansible-check without hosts: ansible-lint + syntax, inventory from Terraform outputs
 	@infrastructure/ansible/tests/test-lint.sh
 	@infrastructure/ansible/tests/test-inventory.sh
+
+.PHONY: ansible-hosts
+ansible-hosts: images ## ansible-check's host test: both playbooks on two Debian hosts over SSH, under load
 	@infrastructure/ansible/tests/test-hosts.sh
 
 .PHONY: ansible-inventory

@@ -13,11 +13,16 @@ IDLE_SERVICES=()
 
 usage() {
   cat <<USAGE
-Usage: $(basename "$0") TARGET...
+Usage: $(basename "$0") SUITE...
 
-Runs 'make TARGET' for each suite, logs each to ${RM_REPO_ROOT}/.run/test-logs/TARGET.log
+Runs 'make SUITE' for each suite, logs each to ${RM_REPO_ROOT}/.run/test-logs/SUITE.log
 while streaming it, and ends with a summary table and a total line.
 Exit status is non-zero when any suite failed.
+
+A SUITE may be a group A+B+C: A runs streamed as usual while B, then C, run
+at the same time, each logged to its own file only (their start and end are
+logged). Group only suites that share no ports, containers or files and
+that measure no latency: the group saves wall time on a machine's idle cores.
 
 Suites that need PostgreSQL and Redis start them (make services-up); at the
 end, also after a failure or Ctrl-C, this run stops the ones it started and
@@ -73,31 +78,73 @@ failure_digest() {
   printf '%s\n' "${digest}"
 }
 
+# run_suite SUITE LOGS [quiet] - run 'make SUITE' into LOGS/SUITE.log (streamed
+# unless quiet) and write "rc seconds" to LOGS/SUITE.result.
+run_suite() {
+  local suite="$1" logs="$2" quiet="${3:-}" start rc=0
+  start=$(date +%s)
+  rm -f "${logs}/${suite}.result"
+  if [[ -n "${quiet}" ]]; then
+    log "suite ${suite}: start (alongside ${quiet}; log: ${logs}/${suite}.log)"
+    make --no-print-directory -C "${RM_REPO_ROOT}" "${suite}" >"${logs}/${suite}.log" 2>&1 </dev/null || rc=$?
+  else
+    log "suite ${suite}: start"
+    make --no-print-directory -C "${RM_REPO_ROOT}" "${suite}" 2>&1 | tee "${logs}/${suite}.log" || rc=$?
+  fi
+  log "suite ${suite}: $([[ ${rc} -eq 0 ]] && echo passed || echo "FAILED (exit ${rc})") in $(($(date +%s) - start))s"
+  echo "${rc} $(($(date +%s) - start))" >"${logs}/${suite}.result"
+}
+
+# The background chain of the group that is running, if any (see stop_side_chain).
+SIDE_PID=""
+
+# stop_side_chain - stop a group's background suites (after Ctrl-C or a crash).
+stop_side_chain() {
+  [[ -n "${SIDE_PID}" ]] || return 0
+  kill -- "-${SIDE_PID}" 2>/dev/null || kill "${SIDE_PID}" 2>/dev/null || true
+  wait "${SIDE_PID}" 2>/dev/null || true
+  SIDE_PID=""
+}
+
 main() {
   [[ $# -gt 0 ]] || { usage >&2; die "no suite given" "name make targets, e.g. $(basename "$0") test-api"; }
   [[ "$1" == -h || "$1" == --help ]] && { usage; return 0; }
-  local suite
-  for suite in "$@"; do
-    [[ "${suite}" != -* ]] || die "unknown option: ${suite}" "name make targets, e.g. $(basename "$0") test-api; see --help"
+  local arg suite
+  for arg in "$@"; do
+    [[ "${arg}" != -* ]] || die "unknown option: ${arg}" "name make targets, e.g. $(basename "$0") test-api; see --help"
+    [[ "${arg}" =~ ^[a-z0-9][a-z0-9-]*(\+[a-z0-9][a-z0-9-]*)*$ ]] ||
+      die "not a suite or group of suites: ${arg}" "name make targets (e.g. test-api) or a group A+B; see --help"
   done
-  local logs="${RM_REPO_ROOT}/.run/test-logs" rc start p f s
+  local logs="${RM_REPO_ROOT}/.run/test-logs" rc secs p f s group
   local total_p=0 total_f=0 total_s=0 failed_suites=()
   local rows=()
   mkdir -p "${logs}"
   note_idle_services
-  trap stop_started_services EXIT
-  for suite in "$@"; do
-    start=$(date +%s)
-    log "suite ${suite}: start"
-    rc=0
-    make --no-print-directory -C "${RM_REPO_ROOT}" "${suite}" 2>&1 | tee "${logs}/${suite}.log" || rc=$?
-    read -r p f s < <(counts "${logs}/${suite}.log")
-    # A suite that failed without a failing test still counts as one failure.
-    ((rc != 0 && f == 0)) && f=1
-    ((rc != 0)) && failed_suites+=("${suite}")
-    total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + s))
-    rows+=("$(printf '%-16s %-6s %7d %7d %7d %6ds' "${suite}" "$([[ ${rc} -eq 0 ]] && echo ok || echo FAIL)" "${p}" "${f}" "${s}" "$(($(date +%s) - start))")")
-    log "suite ${suite}: $([[ ${rc} -eq 0 ]] && echo passed || echo "FAILED (exit ${rc})") in $(($(date +%s) - start))s"
+  trap 'stop_side_chain; stop_started_services' EXIT
+  for arg in "$@"; do
+    IFS=+ read -r -a group <<<"${arg}"
+    if ((${#group[@]} > 1)); then
+      # The background chain runs in its own process group so that Ctrl-C's
+      # cleanup can stop all of it.
+      set -m
+      (for suite in "${group[@]:1}"; do run_suite "${suite}" "${logs}" "${group[0]}"; done) &
+      SIDE_PID=$!
+      set +m
+    fi
+    run_suite "${group[0]}" "${logs}"
+    if [[ -n "${SIDE_PID}" ]]; then
+      wait "${SIDE_PID}" || true
+      SIDE_PID=""
+    fi
+    for suite in "${group[@]}"; do
+      read -r rc secs <"${logs}/${suite}.result" 2>/dev/null || { rc=1 secs=0; }
+      read -r p f s < <(counts "${logs}/${suite}.log")
+      # A suite that failed without a failing test still counts as one failure.
+      ((rc != 0 && f == 0)) && f=1
+      ((rc != 0)) && failed_suites+=("${suite}")
+      total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + s))
+      rows+=("$(printf '%-16s %-6s %7d %7d %7d %6ds' "${suite}" "$([[ ${rc} -eq 0 ]] && echo ok || echo FAIL)" "${p}" "${f}" "${s}" "${secs}")")
+    done
   done
   stop_started_services
   for suite in "${failed_suites[@]}"; do

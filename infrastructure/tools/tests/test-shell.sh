@@ -72,6 +72,22 @@ test_run_suites() {
     $'---- bad: what failed ----\n  FAIL  second\n        the detail of second\n\n' "${out}"
   expect_match "run-suites: a suite without failed checks shows its last lines" \
     $'---- crash: what failed ----\n[^\n]*boom: no closing line' "${out}"
+  # A group: the streamed suite waits for a file that a quiet one writes, so
+  # it passes only when both run at the same time.
+  # shellcheck disable=SC2016 # make recipes, expanded by make and its shell
+  printf '%s\n' 'waiter:' '	@for i in $$(seq 50); do [ -f side.mark ] && break; sleep 0.1; done; [ -f side.mark ] && echo "1 passed, 0 failed"' \
+    'side:' '	@touch side.mark; echo "side output"; echo "4 passed, 0 failed"' >>"${root}/Makefile"
+  rc=0
+  out=$(cd "${root}" && "${root}/infrastructure/tools/run-suites.sh" waiter+side+bad good 2>&1) || rc=$?
+  expect_eq "run-suites: a group's failed background suite fails the run" 1 "${rc}"
+  expect_match "run-suites: a group's suites run at the same time, rows in the group's order" \
+    $'waiter +ok +1 +0 +0 [^\n]*\nside +ok +4 +0 +0 [^\n]*\nbad +FAIL +2 +1 +1 [^\n]*\ngood +ok +3 +0 +0 ' "${out}"
+  expect_match "run-suites: a background suite says what it runs alongside" 'suite side: start \(alongside waiter; log: ' "${out}"
+  check_fails "run-suites: a background suite's output goes to its log only" grep -q "side output" <<<"${out}"
+  expect_eq "run-suites: the closing line sums the group's suites too" "10 passed, 1 failed, 1 skipped" "$(tail -n 1 <<<"${out}")"
+  rc=0
+  out=$("${root}/infrastructure/tools/run-suites.sh" good 'good+' 2>&1) || rc=$?
+  expect_match "run-suites: a malformed group is refused (exit ${rc})" 'not a suite or group of suites: good\+' "${out}"
   rc=0
   out=$("${root}/infrastructure/tools/run-suites.sh" good --no-such-option 2>&1) || rc=$?
   expect_match "run-suites: an option is refused before any suite runs (exit ${rc})" 'unknown option: --no-such-option' "${out}"
