@@ -81,6 +81,10 @@ docker: ## Make sure a Docker engine and Compose are available (installs on Debi
 images: docker ## Pull the base images, or build local equivalents when no registry is reachable
 	@infrastructure/docker/base-images/build.sh
 
+.PHONY: pin-images
+pin-images: ## Pin the base images of images.env (and the API Dockerfile's defaults) to their registry digests
+	@$(TOOLS)/pin-images.sh
+
 .PHONY: image
 image: images ## Build the API image restomarket/api:$(TAG) (TAG defaults to the git commit)
 	@$(TOOLS)/build-image.sh $(TAG)
@@ -143,11 +147,12 @@ test-shell: ## Every shell script: bash -n, shellcheck, --help, bad input refuse
 	@$(TOOLS)/tests/test-shell.sh
 
 .PHONY: test-docker
-test-docker: images ## Base images, the API image (user, labels, secrets, SIGTERM), dev and staging stacks
+test-docker: images ## Base images, the API image (user, labels, secrets, SIGTERM), dev and staging stacks, pin-images against a registry
 	@infrastructure/docker/tests/test-base-images.sh
 	@$(TOOLS)/build-image.sh test
 	@infrastructure/docker/tests/test-api-image.sh restomarket/api:test
 	@infrastructure/docker/tests/test-stacks.sh
+	@$(TOOLS)/tests/test-pin-images.sh
 
 .PHONY: test-fresh
 test-fresh: images ## make up from nothing on a pristine Debian 12 machine (a container with its own Docker engine)

@@ -126,7 +126,7 @@ prepare_tools() {
   have jq || ensure_apt_packages jq
   have curl || ensure_apt_packages curl
   have ssh || ensure_apt_packages openssh-client
-  VEGETA=$("${TOOLS}/bootstrap/load-tool.sh")
+  VEGETA=$("${TOOLS}/bootstrap/go-tools.sh" vegeta)
   VENV=$("${ANSIBLE_SH}" venv 2>/dev/null | tail -n1)
   # shellcheck source=/dev/null
   source <("${TOOLS}/compose.sh" --env)

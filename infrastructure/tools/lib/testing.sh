@@ -46,3 +46,50 @@ stub_stop() {
   [[ -z "${STUB_PID}" ]] || { kill "${STUB_PID}" 2>/dev/null || true; wait "${STUB_PID}" 2>/dev/null || true; }
   STUB_PID=""
 }
+
+# registry_start DIR HOST_IP [USER] - run a real OCI registry (CNCF distribution,
+# built by bootstrap/go-tools.sh) on HOST_IP at a free port, with TLS from a
+# CA made for the test and, when USER is given, Basic credentials (bcrypt
+# htpasswd). Sets REGISTRY_PID, REGISTRY_ADDR (HOST_IP:PORT), REGISTRY_CA
+# (the CA's PEM), REGISTRY_PASSWORD_FILE (USER's random password), and keeps
+# its data, certificates and log in DIR. Stop it with registry_stop.
+REGISTRY_PID=""
+REGISTRY_ADDR=""
+REGISTRY_CA=""
+REGISTRY_PASSWORD_FILE=""
+registry_start() {
+  local dir="$1" ip="$2" user="${3:-}" bin port
+  bin=$("${RM_REPO_ROOT}/infrastructure/tools/bootstrap/go-tools.sh" registry)
+  mkdir -p "${dir}/data"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=restomarket test registry CA" \
+    -keyout "${dir}/ca.key" -out "${dir}/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=${ip}" -keyout "${dir}/tls.key" -out "${dir}/tls.csr" 2>/dev/null
+  openssl x509 -req -in "${dir}/tls.csr" -CA "${dir}/ca.pem" -CAkey "${dir}/ca.key" -CAcreateserial -days 2 \
+    -extfile <(printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "${ip}") -out "${dir}/tls.pem" 2>/dev/null
+  port=$(python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "${ip}")
+  {
+    printf 'version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n'
+    printf 'storage:\n  filesystem:\n    rootdirectory: %s/data\n  delete:\n    enabled: true\n' "${dir}"
+    printf 'http:\n  addr: %s:%s\n  secret: %s\n  tls:\n    certificate: %s/tls.pem\n    key: %s/tls.key\n' \
+      "${ip}" "${port}" "$(random_secret)" "${dir}" "${dir}"
+    if [[ -n "${user}" ]]; then
+      ensure_apt_packages apache2-utils
+      random_secret >"${dir}/password"
+      htpasswd -iBc "${dir}/htpasswd" "${user}" <"${dir}/password" 2>/dev/null
+      printf 'auth:\n  htpasswd:\n    realm: restomarket-test\n    path: %s/htpasswd\n' "${dir}"
+    fi
+  } >"${dir}/config.yml"
+  "${bin}" serve "${dir}/config.yml" >"${dir}/registry.log" 2>&1 &
+  REGISTRY_PID=$!
+  REGISTRY_ADDR="${ip}:${port}" REGISTRY_CA="${dir}/ca.pem"
+  # shellcheck disable=SC2034 # read by the suites
+  REGISTRY_PASSWORD_FILE="${dir}/password"
+  wait_until 30 "registry on ${REGISTRY_ADDR}" curl -s -o /dev/null --cacert "${REGISTRY_CA}" "https://${REGISTRY_ADDR}/v2/" ||
+    die "the test registry did not start: $(tail -n 5 "${dir}/registry.log")"
+}
+
+# registry_stop - stop the registry registry_start started (for cleanup traps too).
+registry_stop() {
+  [[ -z "${REGISTRY_PID}" ]] || { kill "${REGISTRY_PID}" 2>/dev/null || true; wait "${REGISTRY_PID}" 2>/dev/null || true; }
+  REGISTRY_PID=""
+}

@@ -111,7 +111,7 @@ setup() {
   "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh" >/dev/null 2>&1 || "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh"
   have jq || ensure_apt_packages jq
   have curl || ensure_apt_packages curl
-  VEGETA=$("${TOOLS}/bootstrap/load-tool.sh")
+  VEGETA=$("${TOOLS}/bootstrap/go-tools.sh" vegeta)
   # shellcheck source=/dev/null
   source <("${TOOLS}/compose.sh" --env)
   # The engine takes its proxy image from the environment here (Ansible writes it on hosts).
