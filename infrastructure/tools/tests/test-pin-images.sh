@@ -40,10 +40,8 @@ cleanup() {
   registry_stop
   stub_stop
   [[ -z "${TOKEN_REGISTRY_PID}" ]] || kill "${TOKEN_REGISTRY_PID}" 2>/dev/null || true
-  if [[ -n "${REGISTRY_ADDR}" ]]; then
-    "${DOCKER}" images --format '{{.Repository}}:{{.Tag}}' | grep "^${REGISTRY_ADDR}/" |
-      xargs -r "${DOCKER}" rmi -f >/dev/null 2>&1 || true
-  fi
+  "${DOCKER}" images -q --filter "label=com.restomarket.test=${RUN_ID}" | sort -u |
+    xargs -r "${DOCKER}" rmi -f >/dev/null 2>&1 || true
   if [[ -n "${WORK}" ]]; then rm -rf "${WORK}"; fi
 }
 
