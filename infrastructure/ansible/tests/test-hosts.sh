@@ -12,8 +12,12 @@
 #   update-api.yml over the hosts' VPC addresses (--via vpc, as the deploy job
 #                  from the CI runner): v1, then v2 under load through the load balancer (0 errors),
 #                  a broken v3 (fails on host 1, both keep v2), a v4 that only
-#                  host 1 can get (host 1 returns to v2), and v4 again with a
-#                  load balancer that does not answer (host 1 returns to v2).
+#                  host 1 can get (host 1 returns to v2), both proxies handed
+#                  over behind the load balancer, Redis down for 30 s under load
+#                  while the hosts roll back to v1 (readiness keeps both hosts
+#                  in the balancer: 0 errors), v4 again with a load balancer
+#                  that does not answer (host 1 returns to v1), and a host that
+#                  stops answering mid-roll to v2 (host 1 returns to v1).
 set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -45,6 +49,11 @@ RUNNER_IP="${VPC_PREFIX}.1"
 PG_IP="${SUBNET_PREFIX}.250"
 DEPLOY_ENV=staging
 LOAD_RATE=50
+# The path the load balancer checks and the deploy engine gates on (readiness),
+# as the inventory's group_vars set it for every host.
+HEALTH_PATH=$(sed -n 's/^restomarket_health_path: *//p' "${RM_REPO_ROOT}/infrastructure/ansible/inventory/group_vars/all/main.yml")
+# Seconds Redis stays down in the outage scenario.
+REDIS_OUTAGE_SECONDS=30
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 
 declare -A IP=() PRIVATE_IP=()
@@ -141,8 +150,8 @@ build_images() {
   env IMAGE_REPO="${REPO}" "${TOOLS}/build-image.sh" v1 >"${WORK}/build-v1.log" 2>&1 ||
     { tail -n 30 "${WORK}/build-v1.log" >&2; return 1; }
   build_variant v2 '[]'
-  # v3: Redis points nowhere, /health answers 503 forever; v4: a good release.
-  build_variant v3 '["--REDIS_PORT=1"]'
+  # v3: the database points nowhere, readiness answers 503 forever; v4: a good release.
+  build_variant v3 '["--DATABASE_URL=jdbc:postgresql://127.0.0.1:1/restomarket"]'
   build_variant v4 '[]'
 }
 
@@ -287,7 +296,7 @@ start_load_balancer() {
     printf 'defaults\n    mode http\n    timeout connect 2s\n'
     printf '    timeout client 30s\n    timeout server 30s\n    retries 2\n    option redispatch\n'
     printf 'frontend lb\n    bind :8080\n    default_backend api\n'
-    printf 'backend api\n    option httpchk GET /health\n    http-check expect status 200\n'
+    printf 'backend api\n    option httpchk GET %s\n    http-check expect status 200\n' "${HEALTH_PATH}"
     for host in "${HOSTS[@]}"; do
       printf '    server %s %s:3001 check inter 1s fall 2 rise 2\n' "${host}" "${PRIVATE_IP[${host}]}"
     done
@@ -296,7 +305,7 @@ start_load_balancer() {
   "${DOCKER}" run -d --name "${RUN_ID}-lb" --network "${VPC_NETWORK}" --label "com.restomarket.test=${RUN_ID}" \
     -v "${WORK}/lb:/usr/local/etc/haproxy:ro" "${PROXY_IMAGE}" >/dev/null
   LB_URL="http://$(container_ip "${RUN_ID}-lb" "${VPC_NETWORK}"):8080"
-  wait_until 30 "load balancer" curl -fsS --max-time 2 "${LB_URL}/health"
+  wait_until 30 "load balancer" curl -fsS --max-time 2 "${LB_URL}${HEALTH_PATH}"
 }
 
 setup() {
@@ -483,18 +492,20 @@ expect_hosts_serve() {
   for host in "${HOSTS[@]}"; do expect_eq "${desc}: ${host} serves ${want}" "${want}" "$(host_version "${host}")"; done
 }
 
-# update_under_load NAME DESC TAG - update-api.yml TAG (checked through the load
-# balancer) while vegeta sends LOAD_RATE req/s of GET /version through it: open
-# loop, keep-alive, no retries, bounded to 10 minutes if nobody stops it. The
-# play's log is WORK/NAME.log, the requests WORK/NAME.bin.
+# update_under_load NAME DESC TAG [UNTIL] - update-api.yml TAG (checked through
+# the load balancer) while vegeta sends LOAD_RATE req/s of GET /version through
+# it: open loop, keep-alive, no retries, bounded to 10 minutes if nobody stops
+# it; the load goes on until the epoch second UNTIL when given. The play's log
+# is WORK/NAME.log, the requests WORK/NAME.bin.
 update_under_load() {
-  local name="$1" desc="$2" tag="$3"
+  local name="$1" desc="$2" tag="$3" until="${4:-0}"
   printf 'GET %s/version\n' "${LB_URL}" >"${WORK}/targets"
   TZ=UTC "${VEGETA}" attack -targets="${WORK}/targets" -rate="${LOAD_RATE}/1s" -duration=600s -timeout=10s \
     -keepalive=true -output="${WORK}/${name}.bin" 2>"${WORK}/${name}.err" &
   LOAD_PID=$!
   sleep 2
   step "${desc}" update "${name}" "${tag}" "${LB_URL}"
+  while (($(date +%s) < until)); do sleep 1; done
   sleep 2
   kill -INT "${LOAD_PID}" 2>/dev/null || true
   wait "${LOAD_PID}" 2>/dev/null || true
@@ -559,6 +570,14 @@ test_fails_on_second_host() {
       awk 'NR > 1 {print $3}' | head -n 2 | tr '\n' ' ' | sed 's/ $//')"
 }
 
+# lb_server_downs - how often the test load balancer took a host out of
+# rotation so far (show stat: chkdown of each server), "api-1=N api-2=N".
+lb_server_downs() {
+  # shellcheck disable=SC2016 # expanded by the bash inside the container
+  "${DOCKER}" exec "${RUN_ID}-lb" bash -c 'exec 3<>/dev/tcp/127.0.0.1/9999 && echo "show stat" >&3 && cat <&3' |
+    awk -F, '$1 == "api" && $2 != "BACKEND" && $2 != "FRONTEND" {printf "%s%s=%s", sep, $2, $23; sep = " "}'
+}
+
 # lb_retries - requests the test load balancer retried or sent to another host
 # because a connection to a host failed (show stat: wretr + wredis of backend api).
 lb_retries() {
@@ -595,6 +614,37 @@ test_proxy_handover_behind_lb() {
     "$((retries_after - retries_before))"
 }
 
+# Redis (Valkey on staging) goes down for REDIS_OUTAGE_SECONDS while load runs
+# through the load balancer and update-api.yml rolls the hosts back from v2 to
+# v1 (new containers that start without Redis): the API serves from the
+# database, /health says redis disconnected, and readiness, which the load
+# balancer and the deploy gate use, stays 200: no host leaves rotation, no
+# request fails, the roll goes through.
+test_redis_outage() {
+  local stats downs_before downs_after stopped_at down_for health
+  downs_before=$(lb_server_downs)
+  "${DOCKER}" stop -t 1 "${RUN_ID}-redis" >/dev/null
+  stopped_at=$(date +%s)
+  wait_until 10 "/health through the load balancer reports redis down" \
+    bash -c "curl -s --max-time 3 '${LB_URL}/health' | grep -q '\"redis\":\"disconnected\"'" || true
+  health=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "${LB_URL}/health")
+  update_under_load update-redis-down "update-api v1 (from v2) with Redis down, under load" v1 \
+    "$((stopped_at + REDIS_OUTAGE_SECONDS))"
+  "${DOCKER}" start "${RUN_ID}-redis" >/dev/null
+  down_for=$(($(date +%s) - stopped_at))
+  downs_after=$(lb_server_downs)
+  expect_eq "Redis down: /health answers 503 through the load balancer" 503 "${health}"
+  expect_eq "Redis down: update-api.yml succeeds (the deploy gate checks readiness)" 0 "${UPDATE_RC}"
+  expect_hosts_serve "after the roll with Redis down" v1
+  stats=$(load_stats update-redis-down)
+  log "Redis down ${down_for} s (the roll included) under ${LOAD_RATE} req/s through the load balancer: $(jq -c . <<<"${stats}"), hosts taken out of rotation: before ${downs_before}, after ${downs_after}"
+  expect_eq "Redis down: 0 non-2xx of $(jq .total <<<"${stats}") requests" 0 "$(jq .non2xx <<<"${stats}")"
+  expect_eq "Redis down: 0 socket errors" 0 "$(jq .errors <<<"${stats}")"
+  expect_eq "Redis down: the load balancer kept both hosts in rotation" "${downs_before}" "${downs_after}"
+  check "Redis back: /health through the load balancer turns 200" \
+    wait_until 30 "/health 200" curl -fsS --max-time 3 "${LB_URL}/health"
+}
+
 test_failed_check_after_deploy() {
   # Nothing listens on port 9 of loopback: the load balancer check fails
   # after deploy.sh switched api-1, so api-1 itself goes back as well.
@@ -603,35 +653,35 @@ test_failed_check_after_deploy() {
   expect_match "the summary says api-1 deployed, failed a check and was rolled back" \
     'Release v4 failed on api-1.*api-1: deployed, then failed a check.*Rolled back to their previous release: api-1 \(ok\).*Not attempted: api-2' \
     "$(tr '\n' ' ' <"${WORK}/update-lb.log")"
-  expect_hosts_serve "after the failed load balancer check" v2
+  expect_hosts_serve "after the failed load balancer check" v1
 }
 
-# api-2 stops answering (docker pause) right after api-1 took the release:
+# api-2 stops answering (docker pause) right after api-1 took v2 (from v1):
 # update-api.yml must still return api-1 to the previous release and say that
 # api-2 was unreachable (a rescue does not run for unreachable hosts by default).
 test_unreachable_mid_roll() {
   local watcher started paused_at
   started=$(date +%s)
   (
-    until [[ "$(host_version api-1)" == v1 ]]; do sleep 0.5; done
+    until [[ "$(host_version api-1)" == v2 ]]; do sleep 0.5; done
     "${DOCKER}" pause "${RUN_ID}-api-2" >/dev/null
     date +%s >"${WORK}/paused-at"
   ) &
   watcher=$!
-  step "update-api v1 while api-2 stops answering" update update-unreachable v1
+  step "update-api v2 while api-2 stops answering" update update-unreachable v2
   kill "${watcher}" 2>/dev/null || true
   wait "${watcher}" 2>/dev/null || true
   paused_at=$(cat "${WORK}/paused-at" 2>/dev/null || echo 0)
   "${DOCKER}" unpause "${RUN_ID}-api-2" >/dev/null 2>&1 || true
-  expect_match "api-2 was paused after api-1 took v1" '^[1-9]' "${paused_at}"
+  expect_match "api-2 was paused after api-1 took v2" '^[1-9]' "${paused_at}"
   expect_match "update-api.yml fails when a host becomes unreachable (exit ${UPDATE_RC})" "^[24]$" "${UPDATE_RC}"
   expect_match "the summary names api-2 unreachable and api-1 rolled back" \
-    'Release v1 failed on api-2.*api-2: UNREACHABLE.*Rolled back to their previous release: api-1 \(ok\)' \
+    'Release v2 failed on api-2.*api-2: UNREACHABLE.*Rolled back to their previous release: api-1 \(ok\)' \
     "$(tr '\n' ' ' <"${WORK}/update-unreachable.log")"
   log "unreachable host mid-roll: api-2 paused $((paused_at - started)) s into the run, play ended after $(($(date +%s) - started)) s"
-  expect_eq "api-1 is back on the previous release" v2 "$(host_version api-1)"
+  expect_eq "api-1 is back on the previous release" v1 "$(host_version api-1)"
   wait_until 30 "api-2 answers again" on api-2 true || true
-  expect_eq "api-2, once it answers again, still serves the previous release" v2 "$(host_version api-2)"
+  expect_eq "api-2, once it answers again, still serves the previous release" v1 "$(host_version api-2)"
 }
 
 main() {
@@ -655,6 +705,7 @@ main() {
     test_broken_release
     test_fails_on_second_host
     test_proxy_handover_behind_lb
+    test_redis_outage
     test_failed_check_after_deploy
     test_unreachable_mid_roll
     # The CI runner's playbook, on a host of this suite (one set of test hosts).

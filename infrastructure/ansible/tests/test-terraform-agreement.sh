@@ -16,11 +16,13 @@
 #   - the proxy binds where its clients come from: every interface when the
 #     cloud firewall admits the API port from public addresses (dev, reached
 #     directly), only the VPC address otherwise (staging, behind the LB);
+#   - the load balancer health-checks the path the deploy engine gates on
+#     (HEALTH_PATH, the API's readiness);
 #   - the deploy engine's PROXY_HANDOVER_WAIT is the time the load balancer's
 #     health check needs to take a failing droplet out of rotation (interval
 #     x unhealthy threshold + response timeout), 0 without a load balancer.
 # Then it breaks each side on purpose (a changed admin range, VPC range,
-# firewall port, load balancer port, proxy bind, drain time, a CI runner
+# firewall port, load balancer port, health check path, proxy bind, drain time, a CI runner
 # missing from ufw or the inventory) and expects a disagreement every time.
 # Prints "N passed, N failed".
 set -Eeuo pipefail
@@ -108,6 +110,7 @@ JQ_TERRAFORM='
     lb: (of("digitalocean_loadbalancer") | first
          | if . == null then null
            else {target_ports: [.forwarding_rule[].target_port], health_port: .healthcheck[0].port,
+                 health_path: .healthcheck[0].path,
                  idle_timeout: .http_idle_timeout_seconds,
                  drain_seconds: (.healthcheck[0]
                    | .check_interval_seconds * .unhealthy_threshold + .response_timeout_seconds)} end)
@@ -122,6 +125,7 @@ ANSIBLE_VIEW="{{ {
   'ssh_cidrs': firewall_ssh_cidrs, 'api_cidrs': firewall_api_cidrs, 'api_port': firewall_api_port | int,
   'proxy_bind': deploy_engine_env_overrides.PROXY_BIND, 'proxy_port': deploy_engine_env_overrides.PROXY_PORT | int,
   'handover_wait': deploy_engine_env_overrides.PROXY_HANDOVER_WAIT | string,
+  'health_path': deploy_engine_env_overrides.HEALTH_PATH,
   'keepalive': deploy_engine_env_overrides.PROXY_KEEPALIVE_TIMEOUT | default('') | string,
   'private_ip': private_ip, 'hosts': groups['api'] | length,
   'runner_ips': groups['ci_runner'] | default([]) | map('extract', hostvars, 'private_ip') | list } | to_json }}"
@@ -183,6 +187,10 @@ JQ_AGREE='
       if $t.lb == null then null
       elif ($t.lb.target_ports | all(. == $r.proxy_port)) and $t.lb.health_port == $r.proxy_port then null
       else "load balancer targets \($t.lb.target_ports | tojson), health check \($t.lb.health_port), proxy \($r.proxy_port)" end),
+    line(if $t.lb == null then "no load balancer: no health check path to share with the deploy gate"
+         else "the load balancer checks the path the deploy engine gates on" end;
+      if $t.lb == null or $t.lb.health_path == $r.health_path then null
+      else "the load balancer checks \($t.lb.health_path | tojson), the deploy engine HEALTH_PATH is \($r.health_path | tojson)" end),
     line("ufw admits the API port from the VPC range";
       if ($r.api_cidrs | index($t.vpc)) != null then null
       else "VPC \($t.vpc) not in ufw API sources \($r.api_cidrs | tojson)" end),
@@ -300,6 +308,9 @@ test_mismatches_are_caught() {
     copy_sides staging
     printf 'restomarket_proxy_bind: 0.0.0.0\n' >"${WORK}/broken/inventory/group_vars/staging/zz-broken.yml"
     broken "staging's proxy on every interface while only the load balancer may reach it" staging 'only the VPC may reach'
+    copy_sides staging
+    edit_plan 'walk(if type == "object" and .type? == "digitalocean_loadbalancer" and has("values") then .values.healthcheck[0].path = "/health" else . end)'
+    broken "the load balancer checks /health, which fails while Redis is down" staging 'checks "/health", the deploy engine HEALTH_PATH is "/readyz"'
     copy_sides staging
     edit_inventory staging 's#^\( *\)lb_drain_seconds: .*#\1lb_drain_seconds: 5#'
     broken "the inventory's drain time is shorter than the load balancer's" staging 'PROXY_HANDOVER_WAIT is "5", but the load balancer needs 35 s'

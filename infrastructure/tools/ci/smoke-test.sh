@@ -2,8 +2,11 @@
 # shellcheck source-path=SCRIPTDIR
 # Smoke tests of a deployed environment through its load balancer, run by the
 # deploy-staging job after the deploy engine finished on every droplet (and
-# again after a rollback): the release is healthy, every backend the load
+# again after a rollback): the release is ready, every backend the load
 # balancer reaches serves the expected release, and the API answers a read.
+# Readiness (/readyz), as the load balancer and the deploy gate use: a Redis
+# outage (/health 503, the API serving without its cache) is reported as a
+# warning, not a failed deploy that would roll back a good release.
 set -Eeuo pipefail
 
 # shellcheck source=../lib/common.sh
@@ -21,7 +24,8 @@ Usage: $(basename "$0") BASE_URL EXPECTED_TAG
        $(basename "$0") --live-version BASE_URL
 
 Checks BASE_URL (the load balancer, e.g. https://staging.example.com):
-  1. GET /health answers 200 within ${HEALTH_TIMEOUT}s (SMOKE_HEALTH_TIMEOUT)
+  1. GET /readyz answers 200 within ${HEALTH_TIMEOUT}s (SMOKE_HEALTH_TIMEOUT);
+     a /health other than 200 (a dependency such as Redis down) is a warning
   2. ${VERSION_PROBES} GETs of /version all report EXPECTED_TAG (SMOKE_VERSION_PROBES):
      no droplet behind the balancer still serves another release
   3. GET /api/v1/restaurants?size=1 answers 200 with a JSON page (database read)
@@ -37,11 +41,19 @@ version_of() {
   "${CURL[@]}" -f "$1/version" 2>/dev/null | jq -r '.version // empty' 2>/dev/null || true
 }
 
-healthy() { [[ "$("${CURL[@]}" -o /dev/null -w '%{http_code}' "$1/health" 2>/dev/null)" == 200 ]]; }
+ready() { [[ "$("${CURL[@]}" -o /dev/null -w '%{http_code}' "$1/readyz" 2>/dev/null)" == 200 ]]; }
 
 check_health() {
-  wait_until "${HEALTH_TIMEOUT}" "GET $1/health 200" healthy "$1" ||
-    die "GET $1/health did not answer 200 within ${HEALTH_TIMEOUT}s" "look at the droplets: rollback.sh --list, docker logs"
+  wait_until "${HEALTH_TIMEOUT}" "GET $1/readyz 200" ready "$1" ||
+    die "GET $1/readyz did not answer 200 within ${HEALTH_TIMEOUT}s" "look at the droplets: rollback.sh --list, docker logs"
+  local code body
+  body=$("${CURL[@]}" -w '\n%{http_code}' "$1/health" 2>/dev/null || true)
+  code="${body##*$'\n'}"
+  if [[ "${code}" == 200 ]]; then
+    log "GET /health: 200, every dependency connected"
+  else
+    warn "GET /health: ${code:-no answer} $(head -c 200 <<<"${body%$'\n'*}") (the release is ready and serves; see which dependency is down)"
+  fi
 }
 
 check_versions() {

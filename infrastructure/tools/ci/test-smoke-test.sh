@@ -54,9 +54,14 @@ class Stub(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
-        if self.path == "/health":
-            status = int(read("health")[0])
+        if self.path == "/readyz":
+            status = int(read("ready")[0])
             self._answer(status, {"status": "UP" if status == 200 else "DOWN"})
+        elif self.path == "/health":
+            status = int(read("health")[0])
+            self._answer(status, {"status": "healthy" if status == 200 else "unhealthy",
+                                  "services": {"database": "connected",
+                                               "redis": "connected" if status == 200 else "disconnected"}})
         elif self.path == "/version":
             versions = read("versions")
             self._answer(200, {"version": versions[next(counter) % len(versions)], "commit": "x", "buildTime": "t"})
@@ -72,6 +77,7 @@ server = HTTPServer(("127.0.0.1", 0), Stub)
 print(server.server_port, flush=True)
 server.serve_forever()
 PY
+  printf '200\n' >"${WORK}/ready"
   printf '200\n' >"${WORK}/health"
   printf 'abc123def456\n' >"${WORK}/versions"
   stub_start api "${WORK}/stub.py" "${WORK}"
@@ -100,7 +106,13 @@ main() {
 
   printf 'abc123def456\n' >"${WORK}/versions"
   printf '503\n' >"${WORK}/health"
-  check_fails "fails when health does not turn 200 in time" smoke "${URL}" abc123def456
+  local out rc=0
+  out=$(smoke "${URL}" abc123def456 2>&1) || rc=$?
+  expect_eq "passes when ready but /health is 503 (Redis down: the API serves without its cache)" 0 "${rc}"
+  expect_match "warns with /health's answer when a dependency is down" \
+    'WARNING: GET /health: 503 .*"redis": "disconnected"' "${out}"
+  printf '503\n' >"${WORK}/ready"
+  check_fails "fails when readiness does not turn 200 in time" smoke "${URL}" abc123def456
 
   stub_stop
   expect_eq "--live-version prints nothing when nothing answers (first deploy)" "" "$("${SMOKE}" --live-version "${URL}" 2>/dev/null)"

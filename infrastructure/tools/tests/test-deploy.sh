@@ -127,9 +127,11 @@ setup() {
 
   step build_v1 env IMAGE_REPO="${REPO}" "${TOOLS}/build-image.sh" v1
   step build_v2 env IMAGE_REPO="${REPO}" "${TOOLS}/build-image.sh" v2
-  # v3: Redis points nowhere (a command-line argument beats the environment),
-  # so /health answers 503 forever; v4: an invalid port, the JVM exits on start.
-  build_variant v3 "${REPO}:v2" '["--REDIS_PORT=1"]'
+  # v3: the database points nowhere (a command-line argument beats the
+  # environment), so readiness answers 503 forever while the process runs
+  # (Redis alone would not do: the API serves without its cache); v4: an
+  # invalid port, the JVM exits on start.
+  build_variant v3 "${REPO}:v2" '["--DATABASE_URL=jdbc:postgresql://127.0.0.1:1/restomarket"]'
   build_variant v4 "${REPO}:v2" '["--server.port=70000"]'
   build_bad_writes
 

@@ -7,6 +7,11 @@ locals {
   environment = "staging"
   name        = "restomarket-${local.environment}"
   api_port    = 3001
+  # The load balancer routes on readiness (the database; 503 while an API
+  # shuts down), as the deploy engine gates on it (HEALTH_PATH): Redis only
+  # caches, so a Valkey outage keeps every droplet in rotation. The uptime
+  # alert watches /health, which also reports Redis, so people hear of it.
+  ready_path  = "/readyz"
   health_path = "/health"
 }
 
@@ -71,7 +76,7 @@ module "lb" {
   droplet_tag       = module.api.target_tag
   domains           = [var.domain]
   target_port       = local.api_port
-  health_check_path = local.health_path
+  health_check_path = local.ready_path
 }
 
 module "database" {

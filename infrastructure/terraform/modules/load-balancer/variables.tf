@@ -62,7 +62,7 @@ variable "target_port" {
 variable "health_check_path" {
   description = "HTTP path the load balancer probes on target_port; a droplet is healthy while it answers 2xx."
   type        = string
-  default     = "/health"
+  default     = "/readyz"
 
   validation {
     condition     = startswith(var.health_check_path, "/")

@@ -43,8 +43,8 @@ run "load_balancer_terminates_tls_and_forwards_to_the_api" {
   }
 
   assert {
-    condition     = output.load_balancer_healthcheck.path == "/health" && output.load_balancer_healthcheck.port == 3001 && output.load_balancer_healthcheck.protocol == "http"
-    error_message = "The health check must probe /health on port 3001."
+    condition     = output.load_balancer_healthcheck.path == "/readyz" && output.load_balancer_healthcheck.port == 3001 && output.load_balancer_healthcheck.protocol == "http"
+    error_message = "The health check must probe the readiness path /readyz on port 3001."
   }
 
   assert {

@@ -49,13 +49,13 @@ run "health_checks_the_api_health_path" {
     condition = (
       digitalocean_loadbalancer.this.healthcheck[0].protocol == "http" &&
       digitalocean_loadbalancer.this.healthcheck[0].port == 3001 &&
-      digitalocean_loadbalancer.this.healthcheck[0].path == "/health"
+      digitalocean_loadbalancer.this.healthcheck[0].path == "/readyz"
     )
-    error_message = "The health check must probe http://<droplet>:3001/health."
+    error_message = "The health check must probe http://<droplet>:3001/readyz (readiness)."
   }
 
   assert {
-    condition     = output.healthcheck.path == "/health"
+    condition     = output.healthcheck.path == "/readyz"
     error_message = "The health check must be exported."
   }
 }

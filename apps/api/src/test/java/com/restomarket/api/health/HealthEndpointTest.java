@@ -145,6 +145,16 @@ class HealthEndpointTest {
   }
 
   @Test
+  void readinessIgnoresRedisWhichOnlyCaches() {
+    REDIS.refuse();
+    assertThat(timedHealth().statusCode()).isEqualTo(503);
+    HttpResponse<String> ready = http.get("/readyz");
+    assertThat(ready.statusCode()).isEqualTo(200);
+    assertThat(ready.body()).doesNotContain("redis").doesNotContain("db");
+    assertThat(http.get("/api/v1/restaurants").statusCode()).isEqualTo(200);
+  }
+
+  @Test
   void readinessFollowsTheDatabaseButLivenessDoesNot() {
     DATABASE.refuse();
     assertThat(http.get("/readyz").statusCode()).isEqualTo(503);
