@@ -47,6 +47,11 @@ stub_stop() {
   STUB_PID=""
 }
 
+# free_tcp_port [IP] - a TCP port nothing listens on at IP (default 127.0.0.1).
+free_tcp_port() {
+  python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "${1:-127.0.0.1}"
+}
+
 # registry_start DIR HOST_IP [USER] - run a real OCI registry (CNCF distribution,
 # built by bootstrap/go-tools.sh) on HOST_IP at a free port, with TLS from a
 # CA made for the test and, when USER is given, Basic credentials (bcrypt
@@ -58,15 +63,14 @@ REGISTRY_ADDR=""
 REGISTRY_CA=""
 REGISTRY_PASSWORD_FILE=""
 registry_start() {
-  local dir="$1" ip="$2" user="${3:-}" bin port
-  bin=$("${RM_REPO_ROOT}/infrastructure/tools/bootstrap/go-tools.sh" registry)
+  local dir="$1" ip="$2" user="${3:-}" port
   mkdir -p "${dir}/data"
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=restomarket test registry CA" \
     -keyout "${dir}/ca.key" -out "${dir}/ca.pem" 2>/dev/null
   openssl req -newkey rsa:2048 -nodes -subj "/CN=${ip}" -keyout "${dir}/tls.key" -out "${dir}/tls.csr" 2>/dev/null
   openssl x509 -req -in "${dir}/tls.csr" -CA "${dir}/ca.pem" -CAkey "${dir}/ca.key" -CAcreateserial -days 2 \
     -extfile <(printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "${ip}") -out "${dir}/tls.pem" 2>/dev/null
-  port=$(python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "${ip}")
+  port=$(free_tcp_port "${ip}")
   {
     printf 'version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n'
     printf 'storage:\n  filesystem:\n    rootdirectory: %s/data\n  delete:\n    enabled: true\n' "${dir}"
@@ -79,13 +83,23 @@ registry_start() {
       printf 'auth:\n  htpasswd:\n    realm: restomarket-test\n    path: %s/htpasswd\n' "${dir}"
     fi
   } >"${dir}/config.yml"
-  "${bin}" serve "${dir}/config.yml" >"${dir}/registry.log" 2>&1 &
-  REGISTRY_PID=$!
   REGISTRY_ADDR="${ip}:${port}" REGISTRY_CA="${dir}/ca.pem"
   # shellcheck disable=SC2034 # read by the suites
   REGISTRY_PASSWORD_FILE="${dir}/password"
-  wait_until 30 "registry on ${REGISTRY_ADDR}" curl -s -o /dev/null --cacert "${REGISTRY_CA}" "https://${REGISTRY_ADDR}/v2/" ||
-    die "the test registry did not start: $(tail -n 5 "${dir}/registry.log")"
+  REGISTRY_PID=$(registry_serve "${dir}/config.yml" "${REGISTRY_ADDR}" "${REGISTRY_CA}")
+}
+
+# registry_serve CONFIG ADDR CA - run the registry with CONFIG (its log beside
+# it), wait until https://ADDR/v2/ answers with a certificate from CA, print
+# its PID. For a second registry on registry_start's storage (other auth).
+registry_serve() {
+  local config="$1" addr="$2" ca="$3" bin pid
+  bin=$("${RM_REPO_ROOT}/infrastructure/tools/bootstrap/go-tools.sh" registry)
+  "${bin}" serve "${config}" >"${config%/*}/registry.log" 2>&1 &
+  pid=$!
+  wait_until 30 "registry on ${addr}" curl -s -o /dev/null --cacert "${ca}" "https://${addr}/v2/" ||
+    die "the test registry did not start: $(tail -n 5 "${config%/*}/registry.log")"
+  echo "${pid}"
 }
 
 # registry_stop - stop the registry registry_start started (for cleanup traps too).

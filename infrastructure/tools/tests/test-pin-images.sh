@@ -131,21 +131,17 @@ test_pin() {
 # for them: a second registry on the same storage whose token service
 # (registry-token-service.py) signs tokens only for the test's credentials.
 test_bearer_token() {
-  local dir="${WORK}/token" bin port rc
+  local dir="${WORK}/token" port rc
   mkdir -p "${dir}"
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=restomarket test token signer" \
     -keyout "${dir}/signer.key" -out "${dir}/signer.pem" 2>/dev/null
   stub_start token-service "${HERE}/registry-token-service.py" "${dir}/signer.pem" "${dir}/signer.key" test-issuer \
     "${WORK}/registry/tls.pem" "${WORK}/registry/tls.key" "pinner:$(cat "${REGISTRY_PASSWORD_FILE}")"
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_tcp_port)
   sed -e '/^auth:/,$d' -e "s|addr: .*|addr: 127.0.0.1:${port}|" "${WORK}/registry/config.yml" >"${dir}/config.yml"
   printf 'auth:\n  token:\n    realm: https://127.0.0.1:%s/token\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: %s\n' \
     "${STUB_URL##*:}" "${dir}/signer.pem" >>"${dir}/config.yml"
-  bin=$("${RM_REPO_ROOT}/infrastructure/tools/bootstrap/go-tools.sh" registry)
-  "${bin}" serve "${dir}/config.yml" >"${dir}/registry.log" 2>&1 &
-  TOKEN_REGISTRY_PID=$!
-  wait_until 30 "token registry" curl -s -o /dev/null --cacert "${REGISTRY_CA}" "https://127.0.0.1:${port}/v2/" ||
-    die "the token registry did not start: $(tail -n 5 "${dir}/registry.log")"
+  TOKEN_REGISTRY_PID=$(registry_serve "${dir}/config.yml" "127.0.0.1:${port}" "${REGISTRY_CA}")
   check "the second registry challenges for a Bearer token" grep -qi '^www-authenticate: bearer realm=' \
     <<<"$(curl -sI --cacert "${REGISTRY_CA}" "https://127.0.0.1:${port}/v2/library/debian/manifests/bookworm-slim")"
   cp "${WORK}/images.env.before" "${dir}/images.env"
