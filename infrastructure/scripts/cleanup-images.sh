@@ -22,7 +22,7 @@ source "${HERE}/lib/deploy.sh"
 export RM_LOG_TAG="cleanup-images"
 
 SEMVER_PATTERN='^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$'
-REPO_PATTERN='^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$'
+REPO_PATTERN='^([A-Za-z0-9.-]+:[0-9]+/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$'
 
 usage() {
   cat <<EOF
