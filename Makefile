@@ -22,9 +22,11 @@ BUILD_FLAGS := -Dgit.commit=$(GIT_COMMIT) -Dapp.version=$(VERSION)
 # machine's build leaves cores idle (see infrastructure/tools/run-suites.sh).
 TEST_SUITES := test-api test-api-e2e test-docker \
   test-fresh+test-engine+test-shell+tf-check+ci-check+ansible-static \
-  test-deploy ansible-hosts
+  test-deploy staging-rehearsal
 TAG ?= $(GIT_COMMIT)
 ENV ?= local
+# The Ansible targets' hosts: INVENTORY=FILE, else ENV's inventory.
+ANSIBLE_TARGET = $(if $(INVENTORY),--inventory $(INVENTORY),$(ENV))
 
 .PHONY: help
 help: ## Show this help
@@ -199,15 +201,15 @@ tf-check: ## fmt, checkov + trivy, validate, terraform test, offline plans, guar
 
 ##@ Ansible (droplet setup and rolling deploys; see infrastructure/docs/ansible.md)
 .PHONY: ansible-check
-ansible-check: ansible-static ansible-hosts ## ansible-lint + syntax, inventory from Terraform, both playbooks on two Debian hosts over SSH
+ansible-check: ansible-static staging-rehearsal ## ansible-lint + syntax, inventory from Terraform, both playbooks on two Debian hosts over SSH (the staging rehearsal)
 
 .PHONY: ansible-static
 ansible-static: ## ansible-check without hosts: ansible-lint + syntax, inventory from Terraform outputs
 	@infrastructure/ansible/tests/test-lint.sh
 	@infrastructure/ansible/tests/test-inventory.sh
 
-.PHONY: ansible-hosts
-ansible-hosts: images ## ansible-check's host test: both playbooks on two Debian hosts over SSH, under load
+.PHONY: staging-rehearsal
+staging-rehearsal: images ## Staging in a box: two Debian hosts over SSH, TLS load balancer as Terraform plans it, registry, the pipeline's steps under HTTPS load; report in .run/staging-rehearsal
 	@infrastructure/ansible/tests/test-hosts.sh
 
 .PHONY: ansible-inventory
@@ -224,5 +226,9 @@ ansible-setup-runner: ## Converge setup-runner.yml on ENV's CI runner (FIRST_RUN
 	@$(TOOLS)/ansible.sh setup-runner $(ENV) $(if $(VIA),--via $(VIA)) $(if $(filter 1,$(FIRST_RUN)),--first-run)
 
 .PHONY: ansible-update
-ansible-update: ## Roll TAG across ENV's droplets one at a time with update-api.yml (DIGEST=sha256:... to run exactly that image, LB_URL=... to check through the LB, VIA=vpc from inside the VPC)
-	@$(TOOLS)/ansible.sh update $(ENV) $(if $(VIA),--via $(VIA)) --tag $(TAG) $(if $(DIGEST),--digest $(DIGEST)) $(if $(LB_URL),--lb-url $(LB_URL))
+ansible-update: ## Roll TAG across ENV's droplets one at a time with update-api.yml (DIGEST=sha256:... to run exactly that image, LB_URL=... to check through the LB, VIA=vpc from inside the VPC, INVENTORY=FILE instead of ENV's)
+	@$(TOOLS)/ansible.sh update $(ANSIBLE_TARGET) $(if $(VIA),--via $(VIA)) --tag $(TAG) $(if $(DIGEST),--digest $(DIGEST)) $(if $(LB_URL),--lb-url $(LB_URL))
+
+.PHONY: ansible-rollback
+ansible-rollback: ## Return ENV's droplets one at a time to TAG, a release they ran (the staging rollback; LB_URL, VIA, INVENTORY as ansible-update)
+	@$(TOOLS)/ansible.sh rollback $(ANSIBLE_TARGET) $(if $(VIA),--via $(VIA)) --tag $(TAG) $(if $(LB_URL),--lb-url $(LB_URL))

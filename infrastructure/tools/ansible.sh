@@ -18,6 +18,7 @@ usage() {
 Usage: $(basename "$0") setup        ENV|--inventory FILE [--via NET] [--first-run] [--check] [-- ANSIBLE ARGS...]
        $(basename "$0") setup-runner ENV|--inventory FILE [--via NET] [--first-run] [--check] [-- ANSIBLE ARGS...]
        $(basename "$0") update       ENV|--inventory FILE [--via NET] --tag TAG [--digest sha256:HEX] [--lb-url URL] [-- ANSIBLE ARGS...]
+       $(basename "$0") rollback     ENV|--inventory FILE [--via NET] --tag TAG [--lb-url URL] [-- ANSIBLE ARGS...]
        $(basename "$0") venv
 
   setup         converge playbooks/setup-api.yml (Docker, deploy user, ufw, security
@@ -29,6 +30,9 @@ Usage: $(basename "$0") setup        ENV|--inventory FILE [--via NET] [--first-r
   update        roll release TAG across the hosts with playbooks/update-api.yml
                 (one host at a time; a failure returns the updated hosts to their
                 previous release and stops)
+  rollback      return the hosts, one at a time, to release TAG, which they ran
+                before (playbooks/update-api.yml with update_api_rollback: the
+                engine's rollback, no migrations, no post-switch watch)
   venv          create the Ansible virtualenv and print its path
 
   ENV               dev or staging: inventory/ENV.yml under infrastructure/ansible
@@ -58,6 +62,7 @@ Examples:
   RUNNER_TOKEN=... $(basename "$0") setup-runner staging --first-run
   $(basename "$0") update staging --tag 3f2c1ab --lb-url https://staging-api.restomarket.example
   $(basename "$0") update staging --via vpc --tag 3f2c1ab   # on the CI runner
+  $(basename "$0") rollback staging --tag 9e8d7c6b5a4f --lb-url https://staging-api.restomarket.example
 USAGE
 }
 
@@ -111,9 +116,9 @@ main() {
   local -a extra=()
   case "${action}" in
     -h | --help) usage; return 0 ;;
-    setup | setup-runner | update | venv) shift ;;
-    "") usage >&2; die "no action given" "use setup, setup-runner, update or venv" 2 ;;
-    *) usage >&2; die "unknown action '${action}'" "use setup, setup-runner, update or venv" 2 ;;
+    setup | setup-runner | update | rollback | venv) shift ;;
+    "") usage >&2; die "no action given" "use setup, setup-runner, update, rollback or venv" 2 ;;
+    *) usage >&2; die "unknown action '${action}'" "use setup, setup-runner, update, rollback or venv" 2 ;;
   esac
   while (($# > 0)); do
     case "$1" in
@@ -133,8 +138,8 @@ main() {
   case "${action}" in
     venv) ansible_venv; echo "${VENV}"; return 0 ;;
   esac
-  if [[ "${action}" == update ]]; then
-    [[ -n "${tag}" ]] || die "no release given" "pass --tag TAG (the image tag to roll out)" 2
+  if [[ "${action}" == update || "${action}" == rollback ]]; then
+    [[ -n "${tag}" ]] || die "no release given" "pass --tag TAG (the image tag to roll out, or to return to)" 2
     [[ "${tag}" =~ ${TAG_PATTERN} ]] || die "invalid tag '${tag}'" "letters, digits, '_', '.', '-'; at most 128 characters" 2
     [[ -z "${digest}" || "${digest}" =~ ^sha256:[0-9a-f]{64}$ ]] ||
       die "invalid --digest '${digest}'" "sha256: and 64 hex digits, the registry digest of --tag" 2
@@ -142,7 +147,10 @@ main() {
       die "invalid --lb-url '${lb_url}'" "give the scheme and host only, e.g. https://staging-api.example.com" 2
     ((first_run == 0 && check == 0)) || die "--first-run and --check belong to setup and setup-runner" "see --help" 2
   fi
-  [[ "${action}" == update || -z "${lb_url}${tag}${digest}" ]] || die "--tag, --digest and --lb-url belong to update" "see --help" 2
+  [[ "${action}" == update || "${action}" == rollback || -z "${lb_url}${tag}" ]] ||
+    die "--tag and --lb-url belong to update and rollback" "see --help" 2
+  [[ "${action}" == update || -z "${digest}" ]] ||
+    die "--digest belongs to update" "a rollback returns to the image the hosts ran; see --help" 2
   [[ "${via}" == public || "${via}" == vpc ]] ||
     die "invalid --via '${via}'" "public (the hosts' public addresses) or vpc (their VPC addresses, from inside the VPC)" 2
   ansible_venv
@@ -158,6 +166,8 @@ main() {
     local playbook=setup-api.yml
     [[ "${action}" == setup ]] || playbook=setup-runner.yml
     run_playbook "${playbook}" "${args[@]}" "${extra[@]}"
+  elif [[ "${action}" == rollback ]]; then
+    run_playbook update-api.yml -e "image_tag=${tag}" -e update_api_rollback=true -e "lb_url=${lb_url}" "${extra[@]}"
   else
     run_playbook update-api.yml -e "image_tag=${tag}" -e "image_digest=${digest}" -e "lb_url=${lb_url}" "${extra[@]}"
   fi

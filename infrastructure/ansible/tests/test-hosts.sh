@@ -1,23 +1,37 @@
 #!/usr/bin/env bash
-# Proves the playbooks on real Debian 12 hosts reached over SSH: two test
-# hosts (containers with systemd, sshd and their own Docker engine; see
-# tests/host/Dockerfile) on a network of this test, with PostgreSQL and Redis
-# beside them as the managed databases (PostgreSQL TLS-only, verified against
-# its CA as on DigitalOcean), and an HAProxy as the load balancer.
+# The staging rehearsal (make staging-rehearsal): staging's topology in a box
+# and the pipeline's own steps run on it, under HTTPS load.
+#   Topology: two droplet-like Debian 12 hosts (containers with systemd, sshd
+#   and their own Docker engine; see tests/host/Dockerfile) with a public
+#   (admin) and a VPC network; PostgreSQL beside them as the managed database
+#   (TLS only, verified against its CA as on DigitalOcean) and Redis as the
+#   cache; a container registry (CNCF distribution, TLS and credentials) in
+#   place of GHCR; a TLS load balancer (HAProxy) configured from Terraform's
+#   plan of environments/staging: its forwarding rules (443 -> 3001, 80
+#   redirected to 443), health check path, port, interval, timeout and
+#   thresholds, idle timeout, so the stand-in cannot drift from the module.
 #   setup-api.yml  first run as root, second run as deploy (changed=0),
 #                  --check --diff (changed=0), then the hosts are inspected:
 #                  sshd -T, root and password logins refused, deploy runs
 #                  Docker, secret files 0600, ufw rules and their effect,
 #                  unattended upgrades, the cleanup timer.
-#   update-api.yml over the hosts' VPC addresses (--via vpc, as the deploy job
-#                  from the CI runner): v1, then v2 under load through the load balancer
-#                  with Redis down for the whole roll (0 errors; readiness keeps
-#                  both hosts in the balancer while /health says 503),
-#                  a broken v3 (fails on host 1, both keep v2), a v4 that only
-#                  host 1 can get (host 1 returns to v2), both proxies handed
-#                  over behind the load balancer, v4 again with a load balancer
-#                  that does not answer (host 1 returns to v2), and a host that
-#                  stops answering mid-roll to v1 (host 1 returns to v2).
+#   The pipeline   docker-build's push step (tags, push, digest) and
+#                  deploy-staging's steps, run from .github/workflows/ci-cd.yml
+#                  itself: record the live release, make ansible-update by
+#                  digest over the VPC addresses, smoke tests, and the
+#                  rollback step (make ansible-rollback) with its check.
+#   Scenarios under HTTPS load through the load balancer (keep-alive, no
+#   retries, the client trusts the stand-in's CA): v1, then v2 with Redis down
+#   for the whole roll (0 errors; readiness keeps both hosts in the balancer
+#   while /health says 503), rollback to v1 by its commit tag, a broken v3
+#   (fails on host 1, both keep v1), a v4 the registry does not have, which
+#   only host 1 holds (host 1 returns to v1), both proxies handed over behind
+#   the load balancer, v4 with a load balancer that does not answer (host 1
+#   returns), a host that stops answering mid-roll (host 1 returns), and a
+#   host lost for good (the failed requests and their window are reported).
+#   A report table (requests, non-2xx, socket errors, p50/p99, wall time,
+#   versions served in order) per scenario is printed at the end and written
+#   to .run/staging-rehearsal/report.md.
 set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,7 +41,7 @@ source "${HERE}/../../tools/lib/common.sh"
 source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
 # shellcheck source=lib/ci-runner-checks.sh
 source "${HERE}/lib/ci-runner-checks.sh"
-export RM_LOG_TAG="test-ansible-hosts"
+export RM_LOG_TAG="staging-rehearsal"
 
 ENGINE="${RM_REPO_ROOT}/infrastructure/scripts"
 TOOLS="${RM_REPO_ROOT}/infrastructure/tools"
@@ -54,19 +68,38 @@ LOAD_RATE=50
 HEALTH_PATH=$(sed -n 's/^restomarket_health_path: *//p' "${RM_REPO_ROOT}/infrastructure/ansible/inventory/group_vars/all/main.yml")
 # Seconds Redis stays down in the outage scenario.
 REDIS_OUTAGE_SECONDS=30
+# The load balancer's fixed address: its certificate names it.
+LB_IP="${VPC_PREFIX}.240"
+LB_URL="https://${LB_IP}"
+# The registry's user (the droplets' read-only login, in the vault).
+REGISTRY_USER=restomarket-pull
+REPORT_DIR="${RM_REPO_ROOT}/.run/staging-rehearsal"
+WORKFLOW="${RM_REPO_ROOT}/.github/workflows/ci-cd.yml"
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 
 declare -A IP=() PRIVATE_IP=()
+# Releases v1..v4 and their tags, commits as the pipeline tags them (TAG_OF),
+# and back (NAME_OF); the registry's digests (DIGEST_OF).
+declare -A TAG_OF=() NAME_OF=() DIGEST_OF=()
+# The report's rows, one per scenario.
+declare -a REPORT=()
 WORK=""
 LOAD_PID=""
+REG_REPO=""
+LB_PLAN=""
+LB_DRAIN=""
 
 usage() {
   cat <<USAGE
 Usage: $(basename "$0") [--keep]
 
-Converges infrastructure/ansible/playbooks/setup-api.yml on two Debian 12 test
-hosts over SSH and rolls releases with update-api.yml (see the header of this
-script). Needs root and about 6 minutes.
+The staging rehearsal: builds staging's topology on this machine (two Debian 12
+hosts over SSH, a TLS load balancer as Terraform plans it, a registry,
+PostgreSQL over TLS, Redis), converges setup-api.yml, runs the pipeline's
+push, deploy, smoke and rollback steps from .github/workflows/ci-cd.yml and
+the failure scenarios under HTTPS load (see the header of this script).
+Prints a report table and writes it to ${REPORT_DIR#"${RM_REPO_ROOT}"/}/report.md.
+Needs root and about 15 minutes.
 
   --keep   leave the hosts, databases and work directory in place for debugging
 USAGE
@@ -75,6 +108,8 @@ USAGE
 cleanup() {
   local rc=$?
   [[ -n "${LOAD_PID}" ]] && kill -INT "${LOAD_PID}" 2>/dev/null
+  registry_stop
+  [[ -z "${REGISTRY_ADDR}" ]] || rm -rf "/etc/docker/certs.d/${REGISTRY_ADDR}"
   if [[ "${KEEP:-0}" == 1 ]]; then
     log "kept: containers labelled com.restomarket.test=${RUN_ID}, work dir ${WORK}"
     return "${rc}"
@@ -85,7 +120,11 @@ cleanup() {
   "${DOCKER}" network rm "${RUN_ID}" "${VPC_NETWORK}" >/dev/null 2>&1 || true
   local host
   for host in "${HOSTS[@]}"; do "${DOCKER}" volume rm "${RUN_ID}-${host}-docker" >/dev/null 2>&1 || true; done
-  "${DOCKER}" rmi "${REPO:-none}:v1" "${REPO:-none}:v2" "${REPO:-none}:v3" "${REPO:-none}:v4" >/dev/null 2>&1 || true
+  local -a images=()
+  mapfile -t images < <("${DOCKER}" images --format '{{.Repository}}:{{.Tag}}' |
+    grep -E "^(${REPO:-none}|${REG_REPO:-none}):" | grep -F -e "${TAG_OF[v1]:-none}" -e "${TAG_OF[v2]:-none}" \
+      -e "${TAG_OF[v3]:-none}" -e "${TAG_OF[v4]:-none}" || true)
+  ((${#images[@]} == 0)) || "${DOCKER}" rmi "${images[@]}" >/dev/null 2>&1 || true
   [[ -z "${WORK}" ]] || rm -rf "${WORK}"
   return "${rc}"
 }
@@ -123,8 +162,36 @@ recap() {
 # host_version HOST - the release HOST's proxy serves on its VPC address (where it listens).
 host_version() { curl -fsS --max-time 5 "http://${PRIVATE_IP[$1]}:3001/version" | jq -r .version 2>/dev/null || echo unreachable; }
 
-# build_variant TAG CMD_JSON - REPO:TAG from v1, reporting TAG, run with CMD_JSON.
-build_variant() { api_image_variant "${REPO}:$1" "${REPO}:v1" "$1" "$2" "${WORK}/build-$1" "${RUN_ID}"; }
+# build_variant NAME CMD_JSON - release NAME (REPO:its tag) from v1, reporting its tag, run with CMD_JSON.
+build_variant() {
+  api_image_variant "${REPO}:${TAG_OF[$1]}" "${REPO}:${TAG_OF[v1]}" "${TAG_OF[$1]}" "$2" "${WORK}/build-$1" "${RUN_ID}"
+}
+
+# name_releases - tags of v1..v4 as the pipeline tags a build: the commit's first
+# 12 hex digits (v1: this checkout's; the others: made-up commits after it).
+name_releases() {
+  local head name tag
+  head=$(git -C "${RM_REPO_ROOT}" rev-parse HEAD 2>/dev/null) || head=$(date +%s%N | sha1sum | cut -c1-40)
+  for name in v1 v2 v3 v4; do
+    tag=${head:0:12}
+    [[ "${name}" == v1 ]] || tag=$(printf '%s-%s' "${head}" "${name}" | sha1sum | cut -c1-12)
+    TAG_OF[${name}]=${tag}
+    NAME_OF[${tag}]=${name}
+  done
+}
+
+# lb_plan - the load balancer Terraform plans for DEPLOY_ENV (check.sh --plan):
+# LB_PLAN (the digitalocean_loadbalancer's planned values, JSON) and LB_DRAIN
+# (the output lb_drain_seconds, which the inventory carries to the engine).
+lb_plan() {
+  "${RM_REPO_ROOT}/infrastructure/terraform/scripts/check.sh" --plan "${DEPLOY_ENV}" >"${WORK}/plan.json" 2>"${WORK}/plan.log" ||
+    { tail -n 20 "${WORK}/plan.log" >&2; return 1; }
+  LB_PLAN=$(jq -c '[.planned_values | .. | objects | select(.type? == "digitalocean_loadbalancer") | .values] | first // empty' "${WORK}/plan.json")
+  LB_DRAIN=$(jq -r '.planned_values.outputs.lb_drain_seconds.value // empty' "${WORK}/plan.json")
+  [[ -n "${LB_PLAN}" && "${LB_DRAIN}" =~ ^[0-9]+$ ]] ||
+    die "the plan of environments/${DEPLOY_ENV} has no load balancer or no lb_drain_seconds" "see ${WORK}/plan.json"
+  log "load balancer as planned: $(jq -c '{forwarding_rule: [.forwarding_rule[] | {entry_protocol, entry_port, target_port}], healthcheck: .healthcheck[0], redirect_http_to_https, http_idle_timeout_seconds}' <<<"${LB_PLAN}"), drain ${LB_DRAIN} s"
+}
 
 # ---- setup -----------------------------------------------------------------------
 
@@ -142,12 +209,14 @@ prepare_tools() {
   REPO=$(awk -F= '$1 == "IMAGE_REPO" {print $2}' "${ENGINE}/env/${DEPLOY_ENV}.env")
   WORK=$(mktemp -d "/tmp/${RUN_ID}.XXXX")
   ssh-keygen -q -t ed25519 -N '' -C "${RUN_ID}" -f "${WORK}/id_ed25519"
+  name_releases
+  lb_plan
 }
 
 build_images() {
   DOCKER_BUILDKIT=1 "${DOCKER}" build -q --build-arg BASE_IMAGE="${RUNTIME_BASE_IMAGE}" \
     -t "${HOST_IMAGE}" "${HERE}/host" >/dev/null
-  env IMAGE_REPO="${REPO}" "${TOOLS}/build-image.sh" v1 >"${WORK}/build-v1.log" 2>&1 ||
+  env IMAGE_REPO="${REPO}" "${TOOLS}/build-image.sh" "${TAG_OF[v1]}" >"${WORK}/build-v1.log" 2>&1 ||
     { tail -n 30 "${WORK}/build-v1.log" >&2; return 1; }
   build_variant v2 '[]'
   # v3: the database points nowhere, readiness answers 503 forever; v4: a good release.
@@ -238,9 +307,9 @@ admin_cidrs: [${SUBNET_PREFIX}.1/32]
 ci_runner_private_ip: ${RUNNER_IP}
 # As staging: only the load balancer (in the VPC) reaches the API port.
 api_public_cidrs: []
-# The test load balancer checks every second and takes a host out after 2
-# failures: out of rotation within 3 s (staging's: 35 s).
-lb_drain_seconds: 3
+# What Terraform's plan says the load balancer needs to take a failing host
+# out of rotation (its output lb_drain_seconds), as ansible-inventory.sh copies it.
+lb_drain_seconds: ${LB_DRAIN}
 # One test key for both accounts (deploy's copy is bound to the gate).
 restomarket_admin_ssh_keys: ["$(cat "${WORK}/id_ed25519.pub")"]
 restomarket_deploy_ssh_keys: ["$(cat "${WORK}/id_ed25519.pub")"]
@@ -253,6 +322,9 @@ update_api_watch_rest_seconds: 2
 # runs on every deploy; its latency effect is make bench-deploy's to measure.
 deploy_engine_env_extra:
   WARMUP_ROUNDS: 50
+  # The registry stand-in in place of ghcr.io.
+  IMAGE_REPO: ${REG_REPO}
+deploy_engine_registry: ${REGISTRY_ADDR}
 # Not droplets: DigitalOcean's agent repository is out of reach.
 monitoring_agent_enabled: false
 postgres_host: ${PG_IP}
@@ -273,6 +345,8 @@ EOF
 vault_database_password: ${DB_PASSWORD}
 vault_redis_password: ${REDIS_PASSWORD}
 vault_api_write_token: ${WRITE_TOKEN}
+vault_registry_username: ${REGISTRY_USER}
+vault_registry_password: $(cat "${REGISTRY_PASSWORD_FILE}")
 EOF
   "${VENV}/bin/ansible-vault" encrypt --vault-password-file "${WORK}/vault-password" \
     --output "${inv}/group_vars/ci/vault.yml" "${WORK}/vault.yml" >/dev/null 2>&1
@@ -287,25 +361,152 @@ load_images() {
   "${DOCKER}" save "$@" | gzip -1 | on "${host}" 'gunzip | sudo docker load' >/dev/null
 }
 
+# tls_pair DIR NAME IP - a CA (DIR/ca.pem) and a server certificate for IP
+# (DIR/NAME.pem, key DIR/NAME.key), made for this run.
+tls_pair() {
+  local dir="$1" name="$2" ip="$3"
+  mkdir -p "${dir}"
+  (
+    cd "${dir}"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=restomarket rehearsal ${name} CA" -keyout ca.key -out ca.pem
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=${ip}" -keyout "${name}.key" -out "${name}.csr"
+    openssl x509 -req -in "${name}.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out "${name}.pem" \
+      -extfile <(printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "${ip}")
+  ) >"${dir}/openssl.log" 2>&1 || { cat "${dir}/openssl.log" >&2; return 1; }
+}
+
+# lb_value JQ - a value of the planned load balancer.
+lb_value() { jq -r "$1" <<<"${LB_PLAN}"; }
+
+# write_lb_config - haproxy.cfg of the load balancer stand-in from the plan:
+# a frontend per forwarding rule (TLS terminated on https entries; http entries
+# redirected to https when redirect_http_to_https), the rule's target port on
+# every API host's VPC address, the planned health check (protocol, port,
+# path, interval, response timeout, unhealthy and healthy thresholds), the
+# idle timeout on both sides and backend keep-alive as planned. No retries and
+# no redispatch: nothing in DigitalOcean's settings asks for them, so a request
+# sent to a dead droplet fails here as it may there.
+write_lb_config() {
+  local rule entry_protocol entry_port target_protocol target_port host
+  local interval timeout fall rise path port protocol idle
+  interval=$(lb_value '.healthcheck[0].check_interval_seconds')
+  timeout=$(lb_value '.healthcheck[0].response_timeout_seconds')
+  fall=$(lb_value '.healthcheck[0].unhealthy_threshold')
+  rise=$(lb_value '.healthcheck[0].healthy_threshold')
+  path=$(lb_value '.healthcheck[0].path')
+  port=$(lb_value '.healthcheck[0].port')
+  protocol=$(lb_value '.healthcheck[0].protocol')
+  idle=$(lb_value '.http_idle_timeout_seconds')
+  [[ "${protocol}" == http ]] || die "the planned health check speaks ${protocol}; the stand-in knows http" "extend write_lb_config"
+  [[ "$(lb_value '[.forwarding_rule[].target_port] | unique | length')" == 1 ]] ||
+    die "the plan forwards to more than one target port; the stand-in knows one" "extend write_lb_config"
+  printf 'global\n    maxconn 2048\n    stats socket ipv4@127.0.0.1:9999 level operator\n'
+  printf 'defaults\n    mode http\n    retries 0\n    timeout connect %ss\n    timeout server 60s\n' "${timeout}"
+  printf '    timeout client %ss\n    timeout http-keep-alive %ss\n' "${idle}" "${idle}"
+  while read -r rule; do
+    read -r entry_protocol entry_port target_protocol target_port < <(jq -r '"\(.entry_protocol) \(.entry_port) \(.target_protocol) \(.target_port)"' <<<"${rule}")
+    [[ "${target_protocol}" == http ]] || die "a planned rule targets ${target_protocol}; the stand-in knows http" "extend write_lb_config"
+    printf 'frontend %s_%s\n' "${entry_protocol}" "${entry_port}"
+    case "${entry_protocol}" in
+      https) printf '    bind :%s ssl crt /usr/local/etc/haproxy/lb.pem\n    default_backend api\n' "${entry_port}" ;;
+      http)
+        printf '    bind :%s\n' "${entry_port}"
+        if [[ "$(lb_value .redirect_http_to_https)" == true ]]; then
+          printf '    http-request redirect scheme https code 301\n'
+        else
+          printf '    default_backend api\n'
+        fi
+        ;;
+      *) die "a planned rule enters on ${entry_protocol}; the stand-in knows http and https" "extend write_lb_config" ;;
+    esac
+  done < <(lb_value '.forwarding_rule[] | @json')
+  printf 'backend api\n    option httpchk GET %s\n    http-check expect rstatus ^2\n    timeout check %ss\n' "${path}" "${timeout}"
+  [[ "$(lb_value .enable_backend_keepalive)" == true ]] || printf '    option http-server-close\n'
+  printf '    default-server check port %s inter %ss fall %s rise %s\n' "${port}" "${interval}" "${fall}" "${rise}"
+  target_port=$(lb_value '.forwarding_rule[0].target_port')
+  for host in "${HOSTS[@]}"; do
+    printf '    server %s %s:%s\n' "${host}" "${PRIVATE_IP[${host}]}" "${target_port}"
+  done
+}
+
 start_load_balancer() {
-  local host
-  mkdir -p "${WORK}/lb"
-  {
-    # The runtime API, only to read its retry counters (lb_retries).
-    printf 'global\n    maxconn 2048\n    stats socket ipv4@127.0.0.1:9999 level operator\n'
-    printf 'defaults\n    mode http\n    timeout connect 2s\n'
-    printf '    timeout client 30s\n    timeout server 30s\n    retries 2\n    option redispatch\n'
-    printf 'frontend lb\n    bind :8080\n    default_backend api\n'
-    printf 'backend api\n    option httpchk GET %s\n    http-check expect status 200\n' "${HEALTH_PATH}"
-    for host in "${HOSTS[@]}"; do
-      printf '    server %s %s:3001 check inter 1s fall 2 rise 2\n' "${host}" "${PRIVATE_IP[${host}]}"
-    done
-  } >"${WORK}/lb/haproxy.cfg"
+  tls_pair "${WORK}/lb" lb "${LB_IP}"
+  cat "${WORK}/lb/lb.pem" "${WORK}/lb/lb.key" >"${WORK}/lb/lb.bundle"
+  mv "${WORK}/lb/lb.bundle" "${WORK}/lb/lb.pem"
+  write_lb_config >"${WORK}/lb/haproxy.cfg"
   chmod -R a+rX "${WORK}/lb"
-  "${DOCKER}" run -d --name "${RUN_ID}-lb" --network "${VPC_NETWORK}" --label "com.restomarket.test=${RUN_ID}" \
-    -v "${WORK}/lb:/usr/local/etc/haproxy:ro" "${PROXY_IMAGE}" >/dev/null
-  LB_URL="http://$(container_ip "${RUN_ID}-lb" "${VPC_NETWORK}"):8080"
-  wait_until 30 "load balancer" curl -fsS --max-time 2 "${LB_URL}${HEALTH_PATH}"
+  "${DOCKER}" run -d --name "${RUN_ID}-lb" --network "${VPC_NETWORK}" --ip "${LB_IP}" \
+    --label "com.restomarket.test=${RUN_ID}" -v "${WORK}/lb:/usr/local/etc/haproxy:ro" "${PROXY_IMAGE}" >/dev/null
+  # What the runner's tools trust: the system's CAs and the stand-in's (a
+  # real load balancer has a Let's Encrypt certificate).
+  cat /etc/ssl/certs/ca-certificates.crt "${WORK}/lb/ca.pem" >"${WORK}/ca-bundle.pem"
+  wait_until 30 "load balancer" curl -s -o /dev/null --cacert "${WORK}/lb/ca.pem" "${LB_URL}/"
+}
+
+# start_registry - the registry in place of GHCR, on this machine's public
+# address (the hosts reach it as droplets reach ghcr.io), TLS and a password;
+# this machine's engine trusts its CA for the pushes.
+start_registry() {
+  registry_start "${WORK}/registry" "${SUBNET_PREFIX}.1" "${REGISTRY_USER}"
+  REG_REPO="${REGISTRY_ADDR}/restomarket/restomarket/api"
+  mkdir -p "/etc/docker/certs.d/${REGISTRY_ADDR}"
+  cp "${REGISTRY_CA}" "/etc/docker/certs.d/${REGISTRY_ADDR}/ca.crt"
+  mkdir -p "${WORK}/docker-config"
+  DOCKER_CONFIG="${WORK}/docker-config" "${DOCKER}" login "${REGISTRY_ADDR}" -u "${REGISTRY_USER}" --password-stdin \
+    <"${REGISTRY_PASSWORD_FILE}" >/dev/null 2>&1
+}
+
+# trust_registry - the hosts' engines trust the registry's CA (ghcr.io's
+# certificate is public; this one is not), put there as root before setup-api.yml.
+trust_registry() {
+  local host
+  for host in "${HOSTS[@]}"; do
+    as_user root "${host}" "mkdir -p /etc/docker/certs.d/${REGISTRY_ADDR} && cat >/etc/docker/certs.d/${REGISTRY_ADDR}/ca.crt" <"${REGISTRY_CA}"
+  done
+}
+
+# workflow_step JOB NAME - the run script of the step NAME of JOB in ci-cd.yml.
+workflow_step() {
+  "${VENV}/bin/python" - "${WORKFLOW}" "$1" "$2" <<'PY'
+import sys
+import yaml
+path, job, name = sys.argv[1:]
+steps = yaml.safe_load(open(path, encoding="utf-8"))["jobs"][job]["steps"]
+runs = [s.get("run") for s in steps if s.get("name") == name and s.get("run")]
+if len(runs) != 1:
+    sys.exit(f"{path}: job {job} has no single step {name!r} with a run script")
+print(runs[0])
+PY
+}
+
+# run_step LOG JOB NAME [VAR=VALUE...] - run that step of the workflow as a
+# runner does (bash -e -o pipefail, in the checkout) with the step's env;
+# output in WORK/LOG.log, outputs in WORK/LOG.out (GITHUB_OUTPUT).
+run_step() {
+  local name="$1" job="$2" step_name="$3" script rc=0
+  shift 3
+  script=$(workflow_step "${job}" "${step_name}") || return 1
+  : >"${WORK}/${name}.out"
+  (cd "${RM_REPO_ROOT}" && env GITHUB_OUTPUT="${WORK}/${name}.out" DEPLOY_ACTOR=rehearsal \
+    SSL_CERT_FILE="${WORK}/ca-bundle.pem" CURL_CA_BUNDLE="${WORK}/ca-bundle.pem" \
+    ANSIBLE_VAULT_PASSWORD_FILE="${WORK}/vault-password" INVENTORY="${INVENTORY}" ANSIBLE_NOCOLOR=1 \
+    "$@" bash --noprofile --norc -eo pipefail -c "${script}") >"${WORK}/${name}.log" 2>&1 || rc=$?
+  grep -A3 'PLAY RECAP' "${WORK}/${name}.log" | sed 's/^/    /' >&2 || true
+  if ((rc != 0)); then ansible_errors "${name}" >&2; fi
+  return "${rc}"
+}
+
+# push_release NAME - docker-build's push step for release NAME: its tags (the
+# commit, develop-commit) pushed to the registry; DIGEST_OF[NAME] from the
+# step's output.
+push_release() {
+  local name="$1" tag="${TAG_OF[$1]}"
+  "${DOCKER}" tag "${REPO}:${tag}" "${REG_REPO}:${tag}"
+  "${DOCKER}" tag "${REPO}:${tag}" "${REG_REPO}:develop-${tag}"
+  run_step "push-${name}" docker-build "Push the scanned image" DOCKER_CONFIG="${WORK}/docker-config" \
+    IMAGE="${REG_REPO}" TAG="${tag}" || return 1
+  DIGEST_OF[${name}]=$(sed -n 's/^digest=//p' "${WORK}/push-${name}.out")
+  [[ "${DIGEST_OF[${name}]}" =~ ^sha256:[0-9a-f]{64}$ ]]
 }
 
 setup() {
@@ -313,10 +514,19 @@ setup() {
   step images build_images
   "${DOCKER}" network create --subnet "${SUBNET_PREFIX}.0/24" --label "com.restomarket.test=${RUN_ID}" "${RUN_ID}" >/dev/null
   "${DOCKER}" network create --subnet "${VPC_PREFIX}.0/24" --label "com.restomarket.test=${RUN_ID}" "${VPC_NETWORK}" >/dev/null
+  step registry start_registry
   step databases start_databases
   step hosts start_hosts
+  trust_registry
   write_inventory
   log "hosts: $(for h in "${HOSTS[@]}"; do printf '%s=%s,%s ' "${h}" "${IP[${h}]}" "${PRIVATE_IP[${h}]}"; done)inventory ${INVENTORY}"
+  local name
+  for name in v1 v2 v3; do
+    step "docker-build push ${name} (${TAG_OF[${name}]})" push_release "${name}" ||
+      die "pushing ${name} to the registry failed" "$(tail -n 5 "${WORK}/push-${name}.log")"
+  done
+  log "registry ${REG_REPO}: $(for n in v1 v2 v3; do printf '%s=%s@%s ' "${n}" "${TAG_OF[${n}]}" "${DIGEST_OF[${n}]:7:12}"; done)"
+  step "load balancer" start_load_balancer
 }
 
 # ---- setup-api.yml -----------------------------------------------------------------
@@ -476,35 +686,51 @@ test_updates_and_timer() {
     "$(on api-1 systemctl show -p Result --value restomarket-cleanup-images.service)"
 }
 
-# ---- update-api.yml ----------------------------------------------------------------
+# ---- the pipeline and the scenarios -------------------------------------------------
 
-# update NAME TAG [LB_URL] - update-api.yml on the test hosts, over their VPC
-# addresses as the deploy job does from the CI runner; sets UPDATE_RC.
-update() {
-  local -a args=(update --inventory "${INVENTORY}" --via vpc --tag "$2")
-  [[ -z "${3:-}" ]] || args+=(--lb-url "$3")
-  UPDATE_RC=0
-  run_ansible "$1" "${args[@]}" || UPDATE_RC=$?
+# run_logged NAME COMMAND... - COMMAND with its output in WORK/NAME.log, the play
+# recap (and errors) shown; its exit code.
+run_logged() {
+  local name="$1" rc=0
+  shift
+  ANSIBLE_VAULT_PASSWORD_FILE="${WORK}/vault-password" SSL_CERT_FILE="${WORK}/ca-bundle.pem" \
+    "$@" >"${WORK}/${name}.log" 2>&1 || rc=$?
+  grep -A3 'PLAY RECAP' "${WORK}/${name}.log" | sed 's/^/    /' >&2 || true
+  if ((rc != 0)); then ansible_errors "${name}" >&2; fi
+  return "${rc}"
 }
 
+# update NAME RELEASE [LB_URL] - make ansible-update (update-api.yml) of
+# RELEASE (v1..v4) on the test hosts, over their VPC addresses as the deploy
+# job does from the CI runner; sets UPDATE_RC.
+update() {
+  UPDATE_RC=0
+  run_logged "$1" make -C "${RM_REPO_ROOT}" --no-print-directory ansible-update INVENTORY="${INVENTORY}" VIA=vpc \
+    TAG="${TAG_OF[$2]}" ${3:+LB_URL="$3"} || UPDATE_RC=$?
+}
+
+# expect_hosts_serve DESC RELEASE - every host's proxy serves RELEASE (v1..v4).
 expect_hosts_serve() {
   local desc="$1" want="$2" host
-  for host in "${HOSTS[@]}"; do expect_eq "${desc}: ${host} serves ${want}" "${want}" "$(host_version "${host}")"; done
+  for host in "${HOSTS[@]}"; do
+    expect_eq "${desc}: ${host} serves ${want}" "${TAG_OF[${want}]}" "$(host_version "${host}")"
+  done
 }
 
-# update_under_load NAME DESC TAG [UNTIL] - update-api.yml TAG (checked through
-# the load balancer) while vegeta sends LOAD_RATE req/s of GET /version through
-# it: open loop, keep-alive, no retries, bounded to 10 minutes if nobody stops
-# it; the load goes on until the epoch second UNTIL when given. The play's log
-# is WORK/NAME.log, the requests WORK/NAME.bin.
-update_under_load() {
-  local name="$1" desc="$2" tag="$3" until="${4:-0}"
+# load_start NAME - vegeta sends LOAD_RATE req/s of GET /version to the load
+# balancer over HTTPS, trusting only the stand-in's CA: open loop, keep-alive,
+# no retries, bounded to 10 minutes if nobody stops it; results in WORK/NAME.bin.
+load_start() {
   printf 'GET %s/version\n' "${LB_URL}" >"${WORK}/targets"
   TZ=UTC "${VEGETA}" attack -targets="${WORK}/targets" -rate="${LOAD_RATE}/1s" -duration=600s -timeout=10s \
-    -keepalive=true -output="${WORK}/${name}.bin" 2>"${WORK}/${name}.err" &
+    -keepalive=true -root-certs="${WORK}/lb/ca.pem" -output="${WORK}/$1.bin" 2>"${WORK}/$1.err" &
   LOAD_PID=$!
   sleep 2
-  step "${desc}" update "${name}" "${tag}" "${LB_URL}"
+}
+
+# load_stop [UNTIL] - stop the load (at the epoch second UNTIL at the earliest).
+load_stop() {
+  local until="${1:-0}"
   while (($(date +%s) < until)); do sleep 1; done
   sleep 2
   kill -INT "${LOAD_PID}" 2>/dev/null || true
@@ -512,110 +738,249 @@ update_under_load() {
   LOAD_PID=""
 }
 
-# load_stats NAME - the requests of update_under_load NAME: total, non-2xx,
-# socket errors, versions answered, p99 latency (JSON).
-load_stats() {
-  "${VEGETA}" encode --to json "${WORK}/$1.bin" | jq -s '{
-      total: length,
-      non2xx: (map(select(.code < 200 or .code > 299)) | length),
-      errors: (map(select(.error != "")) | length),
-      versions: (map(.body | @base64d | fromjson? | .version) | group_by(.) | map({(.[0] // "none"): length}) | add),
-      p99_ms: (map(.latency) | sort | if length == 0 then 0 else .[((length - 1) * 0.99 | floor)] / 1e6 | round end)}'
+# update_under_load NAME DESC RELEASE [UNTIL] - update NAME RELEASE (checked
+# through the load balancer) under load_start NAME, until UNTIL at least.
+update_under_load() {
+  local name="$1" desc="$2" release="$3" until="${4:-0}" started
+  load_start "${name}"
+  started=$(date +%s)
+  step "${desc}" update "${name}" "${release}" "${LB_URL}"
+  WALL=$(($(date +%s) - started))
+  load_stop "${until}"
 }
 
-test_update_v1_v2() {
-  local host stats downs_before downs_after stopped_at down_for health
-  for host in "${HOSTS[@]}"; do load_images "${host}" "${REPO}:v1" "${REPO}:v2" "${REPO}:v3" "${PROXY_IMAGE}"; done
-  load_images api-1 "${REPO}:v4"
-  step "update-api v1" update update-v1 v1
-  expect_eq "update-api.yml v1 succeeds" 0 "${UPDATE_RC}"
+# load_stats NAME - the requests of load_start NAME (JSON): total, non-2xx,
+# socket errors, p50/p99 latency, versions answered (by release name, counts
+# and in the order they first answered), and the first and last failure in
+# seconds of the day (UTC; null without failures).
+load_stats() {
+  local names
+  names=$(for t in "${!NAME_OF[@]}"; do printf '%s\t%s\n' "${t}" "${NAME_OF[${t}]}"; done |
+    jq -Rn '[inputs | split("\t") | {(.[0]): .[1]}] | add')
+  "${VEGETA}" encode --to json "${WORK}/$1.bin" | jq -s --argjson names "${names}" '
+    def secs: capture("T(?<h>[0-9]+):(?<m>[0-9]+):(?<s>[0-9.]+)") | (.h | tonumber) * 3600 + (.m | tonumber) * 60 + (.s | tonumber);
+    def pct($p): map(.latency) | sort | if length == 0 then 0 else .[((length - 1) * $p | floor)] / 1e6 | round end;
+    sort_by(.timestamp)
+    | map(. + {v: ((.body | @base64d | fromjson? | .version) as $t | if $t == null then "none" else ($names[$t] // $t) end)})
+    | map(select(.code < 200 or .code > 299 or .error != "")) as $failed
+    | {total: length,
+       non2xx: (map(select(.code < 200 or .code > 299)) | length),
+       errors: (map(select(.error != "")) | length),
+       p50_ms: pct(0.5), p99_ms: pct(0.99),
+       slow: (map(select(.latency > 1e9)) | length),
+       versions: (map(select(.code >= 200 and .code <= 299) | .v) | group_by(.) | map({(.[0]): length}) | add // {}),
+       order: (map(select(.code >= 200 and .code <= 299) | .v) | reduce .[] as $v ([]; if index([$v]) then . else . + [$v] end) | join(" > ")),
+       first_failure: (if ($failed | length) > 0 then ($failed | first | .timestamp | secs) else null end),
+       last_failure: (if ($failed | length) > 0 then ($failed | map((.timestamp | secs) + .latency / 1e9) | max) else null end)}'
+}
+
+# report SCENARIO NAME WALL - a row of the report from load_stats NAME (NAME
+# "-": a scenario without load) and the scenario's wall time in seconds.
+report() {
+  local scenario="$1" name="$2" wall="$3" stats
+  if [[ "${name}" == - ]]; then
+    REPORT+=("$(printf '| %s | - | - | - | - | - | %s | - |' "${scenario}" "${wall}")")
+    return 0
+  fi
+  stats=$(load_stats "${name}")
+  REPORT+=("$(jq -r --arg s "${scenario}" --arg w "${wall}" \
+    '"| \($s) | \(.total) | \(.non2xx) | \(.errors) | \(.p50_ms) | \(.p99_ms) | \($w) | \(.order) |"' <<<"${stats}")")
+}
+
+write_report() {
+  mkdir -p "${REPORT_DIR}"
+  {
+    printf '# Staging rehearsal, %s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+    printf 'Load: %s req/s of GET /version over HTTPS through the load balancer (keep-alive, no retries).\n' "${LOAD_RATE}"
+    printf 'Releases: %s. Load balancer as planned: %s, drain %s s.\n\n' \
+      "$(for n in v1 v2 v3 v4; do printf '%s=%s ' "${n}" "${TAG_OF[${n}]}"; done | sed 's/ $//')" \
+      "$(lb_value '.healthcheck[0] | "check \(.path) every \(.check_interval_seconds) s, timeout \(.response_timeout_seconds) s, down after \(.unhealthy_threshold), up after \(.healthy_threshold)"')" "${LB_DRAIN}"
+    printf '| scenario | requests | non-2xx | socket errors | p50 ms | p99 ms | wall s | versions served, in order |\n'
+    printf '|---|---:|---:|---:|---:|---:|---:|---|\n'
+    printf '%s\n' "${REPORT[@]}"
+  } >"${REPORT_DIR}/report.md"
+  cat "${REPORT_DIR}/report.md" >&2
+}
+
+# expect_clean_load DESC NAME - 0 non-2xx and 0 socket errors in load NAME.
+expect_clean_load() {
+  local stats
+  stats=$(load_stats "$2")
+  log "$1 under ${LOAD_RATE} req/s through the load balancer: $(jq -c 'del(.first_failure, .last_failure)' <<<"${stats}")"
+  expect_eq "$1 under load: 0 non-2xx of $(jq .total <<<"${stats}") requests" 0 "$(jq .non2xx <<<"${stats}")"
+  expect_eq "$1 under load: 0 socket errors" 0 "$(jq .errors <<<"${stats}")"
+}
+
+# ledger_last HOST FIELD - FIELD of HOST's newest release ledger entry.
+ledger_last() { on "$1" "sudo tail -n 1 /var/lib/restomarket/${DEPLOY_ENV}/releases.jsonl" | jq -r ".$2 // empty"; }
+
+# The first deploy, as the pipeline runs it: deploy-staging's steps from the
+# workflow (record the live release: none yet; make ansible-update by digest;
+# smoke tests through the load balancer), which no host was in before.
+test_first_deploy() {
+  local host started
+  for host in "${HOSTS[@]}"; do load_images "${host}" "${PROXY_IMAGE}"; done
+  # v4 is in no registry: only api-1 holds it (the release that fails on api-2).
+  "${DOCKER}" tag "${REPO}:${TAG_OF[v4]}" "${REG_REPO}:${TAG_OF[v4]}"
+  load_images api-1 "${REG_REPO}:${TAG_OF[v4]}"
+  check "deploy-staging 'Record the live release' (nothing answers yet)" \
+    run_step live-v1 deploy-staging "Record the live release" STAGING_URL="${LB_URL}"
+  expect_eq "first deploy: no live release to return to" "tag=" "$(cat "${WORK}/live-v1.out")"
+  started=$(date +%s)
+  check "deploy-staging 'Roll the release across the droplets': v1 by digest (make ansible-update)" \
+    step "pipeline deploy v1" run_step deploy-v1 deploy-staging "Roll the release across the droplets" \
+    IMAGE_TAG="${TAG_OF[v1]}" IMAGE_DIGEST="${DIGEST_OF[v1]}" STAGING_URL="${LB_URL}"
+  report "deploy v1 (first; by digest, pipeline steps)" - "$(($(date +%s) - started))"
+  check "deploy-staging 'Health and smoke tests through the load balancer' for v1" \
+    run_step smoke-v1 deploy-staging "Health and smoke tests through the load balancer" \
+    IMAGE_TAG="${TAG_OF[v1]}" STAGING_URL="${LB_URL}"
   expect_hosts_serve "after v1" v1
+  for host in "${HOSTS[@]}"; do
+    expect_eq "${host}: the ledger records v1's registry digest (pulled and run by digest)" "${DIGEST_OF[v1]}" \
+      "$(ledger_last "${host}" digest)"
+  done
+  expect_eq "the hosts pulled from the registry with the vault's login (deploy's docker config)" "${REGISTRY_ADDR}" \
+    "$(on api-1 'sudo cat ~deploy/.docker/config.json' 2>/dev/null | jq -r '.auths | keys[]')"
   # Serving means /health saw the database: over TLS, verified, or not at all.
   expect_eq "the API's PostgreSQL sessions: none plain, some over TLS" "0 1" \
     "$("${DOCKER}" exec "${RUN_ID}-postgres" psql -U restomarket -d restomarket -tAc \
       "SELECT count(*) FILTER (WHERE NOT s.ssl), least(count(*) FILTER (WHERE s.ssl), 1) FROM pg_stat_ssl s
        JOIN pg_stat_activity a USING (pid) WHERE a.client_addr IS NOT NULL" | tr '|' ' ')"
+}
 
-  step "load balancer" start_load_balancer
-  # Redis (Valkey on staging) is down for the whole roll, at least
-  # REDIS_OUTAGE_SECONDS: the new containers start without it, the API serves
-  # from the database, /health says redis disconnected, and readiness, which
-  # the load balancer and the deploy gate use, stays 200: no host leaves
-  # rotation, no request fails, the roll goes through.
+# The load balancer stand-in is what the plan says: HTTPS with a certificate
+# the client verifies, plain HTTP redirected to HTTPS, the planned health path.
+test_load_balancer() {
+  expect_eq "load balancer: HTTPS answers /readyz 200 with a verified certificate" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "${WORK}/lb/ca.pem" "${LB_URL}/readyz")"
+  expect_match "load balancer: HTTP on 80 is redirected to HTTPS" "^30[1278] https://${LB_IP}/version$" \
+    "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' --max-time 5 "http://${LB_IP}/version")"
+  check_fails "load balancer: a client that does not trust the CA is refused" \
+    curl -fsS -o /dev/null --max-time 5 "${LB_URL}/version"
+  expect_match "load balancer: health checks of the planned path and settings" \
+    "option httpchk GET ${HEALTH_PATH}.*inter $(lb_value '.healthcheck[0].check_interval_seconds')s fall $(lb_value '.healthcheck[0].unhealthy_threshold') rise $(lb_value '.healthcheck[0].healthy_threshold')" \
+    "$(tr '\n' ' ' <"${WORK}/lb/haproxy.cfg")"
+}
+
+# v2 through the pipeline's steps under load, with Redis (Valkey on staging)
+# down for the whole roll, at least REDIS_OUTAGE_SECONDS: the new containers
+# start without it, the API serves from the database, /health says redis
+# disconnected, and readiness, which the load balancer and the deploy gate
+# use, stays 200: no host leaves rotation, no request fails, the roll goes
+# through.
+test_update_v2_redis_down() {
+  local downs_before downs_after stopped_at down_for health started
+  check "deploy-staging 'Record the live release': v1" \
+    run_step live-v2 deploy-staging "Record the live release" STAGING_URL="${LB_URL}"
+  expect_eq "the live release recorded for a rollback is v1" "tag=${TAG_OF[v1]}" "$(cat "${WORK}/live-v2.out")"
   downs_before=$(lb_server_downs)
   "${DOCKER}" stop -t 1 "${RUN_ID}-redis" >/dev/null
   stopped_at=$(date +%s)
   wait_until 10 "/health through the load balancer reports redis down" \
-    bash -c "curl -s --max-time 3 '${LB_URL}/health' | grep -q '\"redis\":\"disconnected\"'" || true
-  health=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "${LB_URL}/health")
-  update_under_load update-v2 "update-api v2 under load, Redis down" v2 "$((stopped_at + REDIS_OUTAGE_SECONDS))"
+    bash -c "curl -s --max-time 3 --cacert '${WORK}/lb/ca.pem' '${LB_URL}/health' | grep -q '\"redis\":\"disconnected\"'" || true
+  health=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 --cacert "${WORK}/lb/ca.pem" "${LB_URL}/health")
+  load_start update-v2
+  started=$(date +%s)
+  UPDATE_RC=0
+  step "pipeline deploy v2 under load, Redis down" run_step update-v2 deploy-staging "Roll the release across the droplets" \
+    IMAGE_TAG="${TAG_OF[v2]}" IMAGE_DIGEST="${DIGEST_OF[v2]}" STAGING_URL="${LB_URL}" || UPDATE_RC=$?
+  WALL=$(($(date +%s) - started))
+  check "deploy-staging's smoke tests pass for v2 with Redis down (/health only warns)" \
+    run_step smoke-v2 deploy-staging "Health and smoke tests through the load balancer" \
+    IMAGE_TAG="${TAG_OF[v2]}" STAGING_URL="${LB_URL}"
+  load_stop "$((stopped_at + REDIS_OUTAGE_SECONDS))"
   "${DOCKER}" start "${RUN_ID}-redis" >/dev/null
   down_for=$(($(date +%s) - stopped_at))
   downs_after=$(lb_server_downs)
-  expect_eq "update-api.yml v2 succeeds with Redis down (health per host and through the load balancer)" 0 "${UPDATE_RC}"
+  report "deploy v2, Redis down ${down_for} s" update-v2 "${WALL}"
+  expect_eq "deploy of v2 by digest succeeds with Redis down (health per host and through the load balancer)" 0 "${UPDATE_RC}"
   expect_hosts_serve "after v2" v2
   # serial: 1 runs the deploy task once per host, each run under its own task header.
   expect_eq "the play deployed one host at a time (2 batches)" 2 \
-    "$(grep -c 'TASK \[Deploy with the deploy engine' "${WORK}/update-v2.log")"
-  stats=$(load_stats update-v2)
-  log "rolling update v1 -> v2 under ${LOAD_RATE} req/s through the load balancer, Redis down ${down_for} s: $(jq -c . <<<"${stats}"), hosts taken out of rotation: before ${downs_before}, after ${downs_after}"
-  expect_eq "rolling update under load: 0 non-2xx of $(jq .total <<<"${stats}") requests" 0 "$(jq .non2xx <<<"${stats}")"
-  expect_eq "rolling update under load: 0 socket errors" 0 "$(jq .errors <<<"${stats}")"
-  expect_match "rolling update under load: both versions answered during the roll" '"v1":[0-9]+.*"v2":[0-9]+' "$(jq -c .versions <<<"${stats}")"
+    "$(grep -c 'TASK \[Deploy or roll back with the deploy engine' "${WORK}/update-v2.log")"
+  expect_match "smoke tests warned about /health while Redis was down" 'WARN.*GET /health: 503' "$(cat "${WORK}/smoke-v2.log")"
+  expect_clean_load "deploy v2 with Redis down" update-v2
+  expect_match "deploy v2: both releases answered during the roll" '^v1 > v2$' "$(load_stats update-v2 | jq -r .order)"
+  log "Redis down ${down_for} s; hosts taken out of rotation: before ${downs_before}, after ${downs_after}"
   expect_eq "Redis down: /health answers 503 through the load balancer" 503 "${health}"
   expect_eq "Redis down: the load balancer kept both hosts in rotation" "${downs_before}" "${downs_after}"
   check "Redis back: /health through the load balancer turns 200" \
-    wait_until 30 "/health 200" curl -fsS --max-time 3 "${LB_URL}/health"
+    wait_until 30 "/health 200" curl -fsS --max-time 3 --cacert "${WORK}/lb/ca.pem" "${LB_URL}/health"
+}
+
+# Plan Task 34: the staging rollback to v1 by its commit tag, the workflow's
+# rollback step (make ansible-rollback) and its check, under load.
+test_rollback_to_v1() {
+  local started rc=0 wall
+  load_start rollback-v1
+  started=$(date +%s)
+  step "pipeline rollback to v1 under load" run_step rollback-v1 deploy-staging "Roll back on failure or cancellation" \
+    PREVIOUS_TAG="${TAG_OF[v1]}" STAGING_URL="${LB_URL}" || rc=$?
+  wall=$(($(date +%s) - started))
+  check "deploy-staging 'Check the rolled-back release' passes for v1" \
+    run_step smoke-rollback deploy-staging "Check the rolled-back release" PREVIOUS_TAG="${TAG_OF[v1]}" STAGING_URL="${LB_URL}"
+  load_stop
+  report "rollback to v1 by its commit (both hosts)" rollback-v1 "${wall}"
+  log "staging rollback to v1 (${TAG_OF[v1]}) on both hosts through the load balancer: ${wall} s"
+  expect_eq "the rollback step succeeds" 0 "${rc}"
+  expect_hosts_serve "after the rollback" v1
+  expect_match "staging rollback took ${wall} s (target: 45 s at most)" '^([0-9]|[1-3][0-9]|4[0-5])$' "${wall}"
+  expect_eq "api-2's ledger: a rollback to v1" "rollback ${TAG_OF[v1]} ok" \
+    "$(on api-2 "sudo tail -n 1 /var/lib/restomarket/${DEPLOY_ENV}/releases.jsonl" | jq -r '"\(.action) \(.tag) \(.outcome)"')"
+  expect_clean_load "rollback to v1" rollback-v1
 }
 
 test_broken_release() {
-  step "update-api v3 (broken)" update update-v3 v3
+  update_under_load update-v3 "update-api v3 (broken) under load" v3
+  report "broken v3 (stops on api-1)" update-v3 "${WALL}"
   expect_eq "update-api.yml with a broken v3 fails" 2 "${UPDATE_RC}"
   expect_match "the summary names host 1 and says host 2 was not attempted" \
-    'Release v3 failed on api-1.*Not attempted: api-2' "$(tr '\n' ' ' <<<"$(cat "${WORK}/update-v3.log")")"
-  expect_hosts_serve "after the broken v3" v2
-  check_fails "api-2 never tried v3 (not in its ledger)" on api-2 "sudo grep -q '\"v3\"' /var/lib/restomarket/${DEPLOY_ENV}/releases.jsonl"
+    "Release ${TAG_OF[v3]} failed on api-1.*Not attempted: api-2" "$(tr '\n' ' ' <"${WORK}/update-v3.log")"
+  expect_hosts_serve "after the broken v3" v1
+  check_fails "api-2 never tried v3 (not in its ledger)" on api-2 "sudo grep -q '\"${TAG_OF[v3]}\"' /var/lib/restomarket/${DEPLOY_ENV}/releases.jsonl"
+  expect_clean_load "broken v3" update-v3
 }
 
 test_fails_on_second_host() {
-  step "update-api v4 (only api-1 has the image)" update update-v4 v4
+  update_under_load update-v4 "update-api v4 (only api-1 has the image) under load" v4
+  report "v4 fails on api-2 (api-1 returns)" update-v4 "${WALL}"
   expect_eq "update-api.yml fails when host 2 fails" 2 "${UPDATE_RC}"
   expect_match "the summary names host 2 and the rollback of host 1" \
-    'Release v4 failed on api-2.*Rolled back to their previous release: api-1 \(ok\)' "$(tr '\n' ' ' <<<"$(cat "${WORK}/update-v4.log")")"
-  expect_hosts_serve "after v4 failed on api-2" v2
-  expect_eq "api-1's ledger, newest first: rollback to v2, then v4" "v2 v4" \
+    "Release ${TAG_OF[v4]} failed on api-2.*Rolled back to their previous release: api-1 \(ok\)" "$(tr '\n' ' ' <"${WORK}/update-v4.log")"
+  expect_hosts_serve "after v4 failed on api-2" v1
+  expect_eq "api-1's ledger, newest first: rollback to v1, then v4" "${TAG_OF[v1]} ${TAG_OF[v4]}" \
     "$(gate api-1 "rollback --env ${DEPLOY_ENV} --list" 2>/dev/null |
       awk 'NR > 1 {print $3}' | head -n 2 | tr '\n' ' ' | sed 's/ $//')"
+  expect_clean_load "v4 failing on api-2" update-v4
 }
 
-# lb_server_downs - how often the test load balancer took a host out of
-# rotation so far (show stat: chkdown of each server), "api-1=N api-2=N".
-lb_server_downs() {
-  # shellcheck disable=SC2016 # expanded by the bash inside the container
-  "${DOCKER}" exec "${RUN_ID}-lb" bash -c 'exec 3<>/dev/tcp/127.0.0.1/9999 && echo "show stat" >&3 && cat <&3' |
-    awk -F, '$1 == "api" && $2 != "BACKEND" && $2 != "FRONTEND" {printf "%s%s=%s", sep, $2, $23; sep = " "}'
-}
+# lb_server_downs - how often the load balancer took a host out of rotation
+# so far (show stat: chkdown of each server), "api-1=N api-2=N".
+lb_server_downs() { lb_stat | awk -F, '$1 == "api" && $2 != "BACKEND" && $2 != "FRONTEND" {printf "%s%s=%s", sep, $2, $23; sep = " "}'; }
 
-# lb_retries - requests the test load balancer retried or sent to another host
-# because a connection to a host failed (show stat: wretr + wredis of backend api).
-lb_retries() {
+# lb_server_status HOST - UP, DOWN, ... of HOST in the load balancer.
+lb_server_status() { lb_stat | awk -F, -v h="$1" '$1 == "api" && $2 == h {print $18}'; }
+
+# lb_server_is HOST STATUS - HOST's status in the load balancer starts with STATUS.
+lb_server_is() { [[ "$(lb_server_status "$1")" == "$2"* ]]; }
+
+# lb_stat - the load balancer's "show stat" (CSV) from its runtime API.
+lb_stat() {
   # shellcheck disable=SC2016 # expanded by the bash inside the container
-  "${DOCKER}" exec "${RUN_ID}-lb" bash -c 'exec 3<>/dev/tcp/127.0.0.1/9999 && echo "show stat" >&3 && cat <&3' |
-    awk -F, '$1 == "api" && $2 == "BACKEND" {print $16 + $17}'
+  "${DOCKER}" exec "${RUN_ID}-lb" bash -c 'exec 3<>/dev/tcp/127.0.0.1/9999 && echo "show stat" >&3 && cat <&3'
 }
 
 # Both hosts' proxies must be replaced (a new memory limit, as a changed image or
 # bind address would): update-api.yml of the live release under load through the
 # load balancer. Each deploy.sh first takes its host out of the balancer
-# (PROXY_HANDOVER_WAIT = lb_drain_seconds), then swaps the proxy.
+# (PROXY_HANDOVER_WAIT = lb_drain_seconds, the plan's drain time), then swaps the proxy.
 test_proxy_handover_behind_lb() {
-  local host stats retries_before retries_after
+  local host
   for host in "${HOSTS[@]}"; do
     on "${host}" "echo PROXY_MEMORY=200m | sudo tee -a /etc/restomarket/${DEPLOY_ENV}.env >/dev/null"
   done
-  retries_before=$(lb_retries)
-  update_under_load update-handover "update-api v2 (live) with new proxy settings, under load" v2
-  retries_after=$(lb_retries)
+  update_under_load update-handover "update-api v1 (live) with new proxy settings, under load" v1
+  report "proxy handover on both hosts" update-handover "${WALL}"
   expect_eq "proxy handover: update-api.yml succeeds" 0 "${UPDATE_RC}"
   for host in "${HOSTS[@]}"; do
     expect_eq "${host}: the proxy was replaced with the new settings (memory limit 200m)" 209715200 \
@@ -623,13 +988,8 @@ test_proxy_handover_behind_lb() {
     expect_eq "${host}: no retiring proxy is left" "" \
       "$(on "${host}" "sudo docker ps -aq --filter name=restomarket-${DEPLOY_ENV}-proxy-retiring")"
   done
-  expect_hosts_serve "after the proxy handover" v2
-  stats=$(load_stats update-handover)
-  log "proxy handover on both hosts under ${LOAD_RATE} req/s through the load balancer: $(jq -c . <<<"${stats}"), load balancer retries $((retries_after - retries_before))"
-  expect_eq "proxy handover under load: 0 non-2xx of $(jq .total <<<"${stats}") requests" 0 "$(jq .non2xx <<<"${stats}")"
-  expect_eq "proxy handover under load: 0 socket errors" 0 "$(jq .errors <<<"${stats}")"
-  expect_eq "proxy handover under load: the load balancer never retried (no host refused a connection)" 0 \
-    "$((retries_after - retries_before))"
+  expect_hosts_serve "after the proxy handover" v1
+  expect_clean_load "proxy handover (no retries at the load balancer)" update-handover
 }
 
 test_failed_check_after_deploy() {
@@ -638,37 +998,71 @@ test_failed_check_after_deploy() {
   step "update-api v4 with an unreachable load balancer" update update-lb v4 http://127.0.0.1:9
   expect_eq "update-api.yml fails when the load balancer check fails" 2 "${UPDATE_RC}"
   expect_match "the summary says api-1 deployed, failed a check and was rolled back" \
-    'Release v4 failed on api-1.*api-1: deployed, then failed a check.*Rolled back to their previous release: api-1 \(ok\).*Not attempted: api-2' \
+    "Release ${TAG_OF[v4]} failed on api-1.*api-1: deployed, then failed a check.*Rolled back to their previous release: api-1 \(ok\).*Not attempted: api-2" \
     "$(tr '\n' ' ' <"${WORK}/update-lb.log")"
-  expect_hosts_serve "after the failed load balancer check" v2
+  expect_hosts_serve "after the failed load balancer check" v1
 }
 
-# api-2 stops answering (docker pause) right after api-1 took v1 (from v2):
+# api-2 stops answering (docker pause) right after api-1 took v2 (from v1):
 # update-api.yml must still return api-1 to the previous release and say that
 # api-2 was unreachable (a rescue does not run for unreachable hosts by default).
 test_unreachable_mid_roll() {
   local watcher started paused_at
   started=$(date +%s)
   (
-    until [[ "$(host_version api-1)" == v1 ]]; do sleep 0.5; done
+    until [[ "$(host_version api-1)" == "${TAG_OF[v2]}" ]]; do sleep 0.5; done
     "${DOCKER}" pause "${RUN_ID}-api-2" >/dev/null
     date +%s >"${WORK}/paused-at"
   ) &
   watcher=$!
-  step "update-api v1 while api-2 stops answering" update update-unreachable v1
+  step "update-api v2 while api-2 stops answering" update update-unreachable v2
   kill "${watcher}" 2>/dev/null || true
   wait "${watcher}" 2>/dev/null || true
   paused_at=$(cat "${WORK}/paused-at" 2>/dev/null || echo 0)
   "${DOCKER}" unpause "${RUN_ID}-api-2" >/dev/null 2>&1 || true
-  expect_match "api-2 was paused after api-1 took v1" '^[1-9]' "${paused_at}"
+  expect_match "api-2 was paused after api-1 took v2" '^[1-9]' "${paused_at}"
   expect_match "update-api.yml fails when a host becomes unreachable (exit ${UPDATE_RC})" "^[24]$" "${UPDATE_RC}"
   expect_match "the summary names api-2 unreachable and api-1 rolled back" \
-    'Release v1 failed on api-2.*api-2: UNREACHABLE.*Rolled back to their previous release: api-1 \(ok\)' \
+    "Release ${TAG_OF[v2]} failed on api-2.*api-2: UNREACHABLE.*Rolled back to their previous release: api-1 \(ok\)" \
     "$(tr '\n' ' ' <"${WORK}/update-unreachable.log")"
   log "unreachable host mid-roll: api-2 paused $((paused_at - started)) s into the run, play ended after $(($(date +%s) - started)) s"
-  expect_eq "api-1 is back on the previous release" v2 "$(host_version api-1)"
+  expect_eq "api-1 is back on the previous release" "${TAG_OF[v1]}" "$(host_version api-1)"
   wait_until 30 "api-2 answers again" on api-2 true || true
-  expect_eq "api-2, once it answers again, still serves the previous release" v2 "$(host_version api-2)"
+  expect_eq "api-2, once it answers again, still serves the previous release" "${TAG_OF[v1]}" "$(host_version api-2)"
+}
+
+# api-2 is lost for good under load (its container killed: a droplet whose
+# power went): requests the load balancer still sends there fail until its
+# health check takes it out, at most the plan's drain time; then api-1 serves
+# everything. Reports the failed requests and their window.
+test_host_loss() {
+  local killed_at stats window after out_after
+  wait_until 60 "api-2 back in rotation" lb_server_is api-2 UP || true
+  load_start host-loss
+  sleep 3
+  "${DOCKER}" kill "${RUN_ID}-api-2" >/dev/null
+  killed_at=$(date -u +%s.%N)
+  wait_until 60 "the load balancer takes api-2 out" lb_server_is api-2 DOWN || true
+  out_after=$(awk -v a="${killed_at}" -v b="$(date -u +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+  log "api-2 out of rotation ${out_after} s after it died"
+  sleep 10
+  load_stop
+  stats=$(load_stats host-loss)
+  window=$(jq -r --arg k "${killed_at}" '
+    ($k | tonumber % 86400) as $ks
+    | if .last_failure == null then 0 else ((.last_failure - $ks) * 10 | round / 10) end' <<<"${stats}")
+  REPORT+=("$(jq -r --arg w "${window}" --arg o "${out_after}" '"| api-2 lost (killed) | \(.total) | \(.non2xx) | \(.errors) | \(.p50_ms) | \(.p99_ms) | out of rotation after \($o) s; failures for \($w) s; \(.slow) answers slower than 1 s | \(.order) |"' <<<"${stats}")")
+  log "host loss under ${LOAD_RATE} req/s: $(jq -c . <<<"${stats}"), failures up to ${window} s after the kill (drain ${LB_DRAIN} s)"
+  expect_eq "host loss: the load balancer took api-2 out of rotation" DOWN "$(lb_server_status api-2 | cut -d' ' -f1)"
+  expect_match "host loss: out of rotation within the drain time + 1 s (${out_after} s <= ${LB_DRAIN} + 1)" '^1$' \
+    "$(awk -v w="${out_after}" -v d="${LB_DRAIN}" 'BEGIN {print (w <= d + 1) ? 1 : 0}')"
+  expect_match "host loss: failed requests end within the drain time + 1 s (${window} s <= ${LB_DRAIN} + 1)" '^1$' \
+    "$(awk -v w="${window}" -v d="${LB_DRAIN}" 'BEGIN {print (w <= d + 1) ? 1 : 0}')"
+  after=$(jq -r '.total' <<<"${stats}")
+  expect_match "host loss: requests went on and most succeeded (${after} sent)" '^1$' \
+    "$(jq -r '(.non2xx + .errors) < (.total / 4) | if . then 1 else 0 end' <<<"${stats}")"
+  expect_eq "host loss: api-1 serves v1 alone" "${TAG_OF[v1]}" \
+    "$(curl -fsS --max-time 5 --cacert "${WORK}/lb/ca.pem" "${LB_URL}/version" | jq -r .version)"
 }
 
 main() {
@@ -678,7 +1072,7 @@ main() {
     "") ;;
     *) usage >&2; die "unknown argument '$1'" "see --help" 2 ;;
   esac
-  [[ ${EUID} -eq 0 ]] || die "test-hosts.sh needs root (Docker, test hosts)" "run it as root (make ansible-check)"
+  [[ ${EUID} -eq 0 ]] || die "the staging rehearsal needs root (Docker, test hosts)" "run it as root (make staging-rehearsal)"
   trap cleanup EXIT
   setup
   if test_setup_converges; then
@@ -688,7 +1082,10 @@ main() {
     test_secrets
     test_firewall
     test_updates_and_timer
-    test_update_v1_v2
+    test_first_deploy
+    test_load_balancer
+    test_update_v2_redis_down
+    test_rollback_to_v1
     test_broken_release
     test_fails_on_second_host
     test_proxy_handover_behind_lb
@@ -696,6 +1093,9 @@ main() {
     test_unreachable_mid_roll
     # The CI runner's playbook, on a host of this suite (one set of test hosts).
     test_ci_runner api-1
+    # Last: api-2 does not come back.
+    test_host_loss
+    write_report
   fi
   summary
 }

@@ -131,8 +131,10 @@ test_wrapper_refusals() {
   refused "update without a tag" 'pass --tag TAG' update staging
   refused "an invalid tag" "invalid tag 'v1;rm'" update staging --tag 'v1;rm'
   refused "an --lb-url with a path" 'invalid --lb-url' update staging --tag v1 --lb-url http://lb/health
-  refused "--lb-url on setup" 'belong to update' setup staging --lb-url http://lb
-  refused "--tag on setup-runner" 'belong to update' setup-runner staging --tag v1
+  refused "--lb-url on setup" 'belong to update and rollback' setup staging --lb-url http://lb
+  refused "--tag on setup-runner" 'belong to update and rollback' setup-runner staging --tag v1
+  refused "rollback without a tag" 'pass --tag TAG' rollback staging
+  refused "a digest on rollback" '--digest belongs to update' rollback staging --tag v1 --digest "sha256:$(printf '%064d' 0)"
   refused "a missing inventory" 'does not exist' setup --inventory /nonexistent/hosts.yml
   mkdir -p "${WORK}/vaulted/group_vars/ci"
   printf 'all: {}\n' >"${WORK}/vaulted/hosts.yml"

@@ -20,7 +20,7 @@
 #     (HEALTH_PATH, the API's readiness);
 #   - the deploy engine's PROXY_HANDOVER_WAIT is the time the load balancer's
 #     health check needs to take a failing droplet out of rotation (interval
-#     x unhealthy threshold + response timeout), 0 without a load balancer.
+#     + response timeout, times the unhealthy threshold), 0 without a load balancer.
 # Then it breaks each side on purpose (a changed admin range, VPC range,
 # firewall port, load balancer port, health check path, proxy bind, drain time, a CI runner
 # missing from ufw or the inventory) and expects a disagreement every time.
@@ -113,7 +113,7 @@ JQ_TERRAFORM='
                  health_path: .healthcheck[0].path,
                  idle_timeout: .http_idle_timeout_seconds,
                  drain_seconds: (.healthcheck[0]
-                   | .check_interval_seconds * .unhealthy_threshold + .response_timeout_seconds)} end)
+                   | .unhealthy_threshold * (.check_interval_seconds + .response_timeout_seconds))} end)
   }
 '
 
@@ -313,7 +313,7 @@ test_mismatches_are_caught() {
     broken "the load balancer checks /health, which fails while Redis is down" staging 'checks "/health", the deploy engine HEALTH_PATH is "/readyz"'
     copy_sides staging
     edit_inventory staging 's#^\( *\)lb_drain_seconds: .*#\1lb_drain_seconds: 5#'
-    broken "the inventory's drain time is shorter than the load balancer's" staging 'PROXY_HANDOVER_WAIT is "5", but the load balancer needs 35 s'
+    broken "the inventory's drain time is shorter than the load balancer's" staging 'PROXY_HANDOVER_WAIT is "5", but the load balancer needs 12 s'
     copy_sides staging
     edit_plan 'walk(if type == "object" and .type? == "digitalocean_loadbalancer" and has("values") then .values.http_idle_timeout_seconds = 90 else . end)'
     broken "the load balancer keeps idle connections longer than the proxy" staging 'PROXY_KEEPALIVE_TIMEOUT is 75 s, not above the load balancer idle timeout of 90 s'

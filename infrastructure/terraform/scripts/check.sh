@@ -24,6 +24,8 @@ WORK_DIR=""
 TEST_RUNS_FILE=""
 PROVIDER_SOURCE=""
 PROVIDER_VERSION=""
+# --plan ENV: only print the offline plan of that environment.
+PLAN_ENV=""
 # The PostgreSQL major the compose stacks, tests and CI run (POSTGRES_IMAGE in
 # infrastructure/docker/images.env): the plans must create the same one.
 PG_MAJOR=""
@@ -34,6 +36,7 @@ PLACEHOLDER_VARS=(
 usage() {
   cat <<USAGE
 Usage: $(basename "$0") [-h|--help]
+       $(basename "$0") --plan ENV
 
 Runs all offline checks of infrastructure/terraform and prints each result:
   shellcheck of the Terraform and bootstrap scripts, terraform fmt, checkov,
@@ -54,6 +57,10 @@ and jq (apt), the checkov/moto venvs (python-tools.sh), trivy
 (infrastructure/tools/ci/tools.sh) and Terraform (install-terraform.sh)
 when missing.
 
+--plan ENV plans infrastructure/terraform/environments/ENV the same offline
+way and prints only \`terraform show -json\` of that plan (for tools that must
+read what Terraform configures, e.g. the staging rehearsal's load balancer).
+
 Environment:
   RESTOMARKET_CACHE_DIR   cache root (default: ~/.cache/restomarket)
   RESTOMARKET_VENDOR_DIR  folder of the vendored provider source (see build-provider.sh)
@@ -63,8 +70,14 @@ USAGE
 parse_args() {
   case "${1:-}" in
     -h | --help) usage; exit 0 ;;
+    --plan)
+      [[ -n "${2:-}" && -d "${TF_ROOT}/environments/${2:-}" && "${2:-}" =~ ^[a-z0-9_-]+$ ]] ||
+        die "--plan needs an environment: one of $(tf_envs)" "run with --help" 2
+      PLAN_ENV="$2"
+      [[ $# -eq 2 ]] || die "unexpected argument after --plan $2: $3" "run with --help" 2
+      ;;
     "") ;;
-    *) usage >&2; die "unknown argument: $1" "run with --help" ;;
+    *) usage >&2; die "unknown argument: $1" "run with --help" 2 ;;
   esac
 }
 
@@ -356,12 +369,27 @@ run_provider_checks() {
     key_rotation_replaces_no_droplet
 }
 
+# plan_only ENV - the offline plan of ENV as JSON on stdout; logs on stderr.
+plan_only() {
+  local out
+  PATH="$("${SCRIPT_DIR}/install-terraform.sh" | tail -n1):${PATH}"
+  copy_tree
+  configure_terraform
+  out="$("${SCRIPT_DIR}/build-provider.sh")" || die "building the DigitalOcean provider failed" "see the messages above"
+  PROVIDER_SOURCE="$(tail -n1 <<<"${out}")"
+  plan_json "$1" || die "the offline plan of environments/$1 failed" "see terraform's messages above"
+}
+
 run_backend_test() {
   run_check "init-backend.sh against a local moto S3 server" "${SCRIPT_DIR}/test-init-backend.sh"
 }
 
 main() {
   parse_args "$@"
+  if [[ -n "${PLAN_ENV}" ]]; then
+    plan_only "${PLAN_ENV}"
+    return 0
+  fi
   local start
   start=$(date +%s)
   step tools ensure_tools

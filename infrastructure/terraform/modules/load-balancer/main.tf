@@ -4,8 +4,12 @@
 locals {
   # A failing droplet leaves rotation after unhealthy_threshold failed checks,
   # each given up to the timeout: drain_seconds (outputs.tf) follows from them.
-  health_check_unhealthy_threshold = 3
-  health_check_timeout_seconds     = 5
+  # Both are the smallest DigitalOcean accepts, so a lost droplet costs as few
+  # failed requests as the load balancer allows (2 x (3 s + 3 s) at the default
+  # interval); a returning droplet needs healthy_threshold passes in a row.
+  health_check_unhealthy_threshold = 2
+  health_check_timeout_seconds     = 3
+  health_check_healthy_threshold   = 3
   # Idle keep-alive connections (client and droplet side) close after this.
   # Each droplet's proxy keeps idle connections longer (the deploy engine's
   # PROXY_KEEPALIVE_TIMEOUT, 75 s), so the load balancer always closes first
@@ -58,7 +62,7 @@ resource "digitalocean_loadbalancer" "this" {
     check_interval_seconds   = var.health_check_interval_seconds
     response_timeout_seconds = local.health_check_timeout_seconds
     unhealthy_threshold      = local.health_check_unhealthy_threshold
-    healthy_threshold        = 3
+    healthy_threshold        = local.health_check_healthy_threshold
   }
 
   # The API keeps no session state, so any droplet may serve any request.

@@ -40,12 +40,16 @@ output "healthcheck" {
 
 # Read from the health check itself, so it cannot drift from what the load
 # balancer does: the deploy engine waits this long before it replaces a
-# droplet's proxy (PROXY_HANDOVER_WAIT, through the Ansible inventory).
+# droplet's proxy (PROXY_HANDOVER_WAIT, through the Ansible inventory). The
+# worst case: each failed check may wait its interval and then its whole
+# timeout (a dead droplet does not refuse, it never answers).
 output "drain_seconds" {
-  description = "Seconds after a droplet starts failing health checks until the load balancer surely sends it no new connections: interval × unhealthy threshold + response timeout."
+  description = "Seconds after a droplet starts failing health checks until the load balancer surely sends it no new connections: unhealthy threshold × (interval + response timeout)."
   value = (
-    digitalocean_loadbalancer.this.healthcheck[0].check_interval_seconds * digitalocean_loadbalancer.this.healthcheck[0].unhealthy_threshold
-    + digitalocean_loadbalancer.this.healthcheck[0].response_timeout_seconds
+    digitalocean_loadbalancer.this.healthcheck[0].unhealthy_threshold * (
+      digitalocean_loadbalancer.this.healthcheck[0].check_interval_seconds
+      + digitalocean_loadbalancer.this.healthcheck[0].response_timeout_seconds
+    )
   )
 }
 

@@ -71,9 +71,9 @@ variable "health_check_path" {
 }
 
 variable "health_check_interval_seconds" {
-  description = "Seconds between two health checks of one droplet."
+  description = "Seconds between two health checks of one droplet (3, the default, is DigitalOcean's smallest: the fastest failover)."
   type        = number
-  default     = 10
+  default     = 3
 
   validation {
     condition     = var.health_check_interval_seconds >= 3 && var.health_check_interval_seconds <= 300

@@ -69,12 +69,12 @@ run "idle_connections_close_at_the_load_balancer_first" {
   }
 }
 
-run "drain_seconds_at_the_default_interval" {
+run "drain_seconds_at_the_fastest_settings" {
   command = apply
 
   assert {
-    condition     = output.drain_seconds == 35
-    error_message = "At the default 10 s interval a failing droplet is out of rotation after 10 × 3 + 5 = 35 s."
+    condition     = output.drain_seconds == 12 && digitalocean_loadbalancer.this.healthcheck[0].check_interval_seconds == 3 && digitalocean_loadbalancer.this.healthcheck[0].response_timeout_seconds == 3 && digitalocean_loadbalancer.this.healthcheck[0].unhealthy_threshold == 2
+    error_message = "At DigitalOcean's smallest settings (3 s interval, 3 s timeout, 2 failures) a failing droplet is out of rotation after 2 × (3 + 3) = 12 s."
   }
 }
 
@@ -86,8 +86,8 @@ run "drain_seconds_follows_the_interval" {
   }
 
   assert {
-    condition     = output.drain_seconds == 65 && digitalocean_loadbalancer.this.healthcheck[0].check_interval_seconds == 20
-    error_message = "At a 20 s interval a failing droplet is out of rotation after 20 × 3 + 5 = 65 s."
+    condition     = output.drain_seconds == 46 && digitalocean_loadbalancer.this.healthcheck[0].check_interval_seconds == 20
+    error_message = "At a 20 s interval a failing droplet is out of rotation after 2 × (20 + 3) = 46 s."
   }
 }
 

@@ -318,7 +318,7 @@ class CiCdWorkflowTest {
     Map<String, Object> rollback = CI.stepNamed("deploy-staging", "Roll back on failure or cancellation");
     assertThat(String.valueOf(rollback.get("if"))).startsWith("(failure() || cancelled())");
     assertThat(String.valueOf(rollback.get("run")))
-        .isEqualTo("make ansible-update ENV=staging VIA=vpc TAG=\"${PREVIOUS_TAG}\" LB_URL=\"${STAGING_URL}\"");
+        .isEqualTo("make ansible-rollback ENV=staging VIA=vpc TAG=\"${PREVIOUS_TAG}\" LB_URL=\"${STAGING_URL}\"");
     assertThat(String.valueOf(CI.stepNamed("deploy-staging", "Check the rolled-back release").get("if")))
         .startsWith("(failure() || cancelled())");
     assertThat(String.valueOf(CI.stepNamed("deploy-staging", "Record the live release").get("run")))
