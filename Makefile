@@ -230,5 +230,5 @@ ansible-update: ## Roll TAG across ENV's droplets one at a time with update-api.
 	@$(TOOLS)/ansible.sh update $(ANSIBLE_TARGET) $(if $(VIA),--via $(VIA)) --tag $(TAG) $(if $(DIGEST),--digest $(DIGEST)) $(if $(LB_URL),--lb-url $(LB_URL))
 
 .PHONY: ansible-rollback
-ansible-rollback: ## Return ENV's droplets one at a time to TAG, a release they ran (the staging rollback; LB_URL, VIA, INVENTORY as ansible-update)
+ansible-rollback: ## Return all of ENV's droplets at once to TAG, a release they ran (the staging rollback; LB_URL, VIA, INVENTORY as ansible-update)
 	@$(TOOLS)/ansible.sh rollback $(ANSIBLE_TARGET) $(if $(VIA),--via $(VIA)) --tag $(TAG) $(if $(LB_URL),--lb-url $(LB_URL))

@@ -30,9 +30,10 @@ Usage: $(basename "$0") setup        ENV|--inventory FILE [--via NET] [--first-r
   update        roll release TAG across the hosts with playbooks/update-api.yml
                 (one host at a time; a failure returns the updated hosts to their
                 previous release and stops)
-  rollback      return the hosts, one at a time, to release TAG, which they ran
-                before (playbooks/update-api.yml with update_api_rollback: the
-                engine's rollback, no migrations, no post-switch watch)
+  rollback      return every host at once to release TAG, which they ran before
+                (playbooks/update-api.yml with update_api_rollback: the engine's
+                rollback on each, zero downtime per host, no migrations, no
+                post-switch watch)
   venv          create the Ansible virtualenv and print its path
 
   ENV               dev or staging: inventory/ENV.yml under infrastructure/ansible

@@ -4,7 +4,8 @@
 # size limit, metrics answer on the management port only, /health follows a
 # real server stop and start within 2 s, SIGTERM lets an in-flight request
 # finish before exit 0, REDIS_SSL talks TLS to a real TLS-only Redis and
-# verifies its certificate, and a DATABASE_URL with sslmode=verify-full and
+# verifies its certificate (the JVM's CAs, or only REDIS_CA_CERT), and a
+# DATABASE_URL with sslmode=verify-full and
 # sslrootcert=<secrets dir>/DATABASE_CA_CERT (the droplets' managed PostgreSQL)
 # talks TLS to a real TLS-only PostgreSQL 15, verifying its CA and host name.
 set -Eeuo pipefail
@@ -172,6 +173,10 @@ start_tls_redis() {
     openssl x509 -req -in redis.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext -out redis.crt
     "${JAVA%/java}/keytool" -importcert -noprompt -alias e2e-ca -file ca.crt -keystore trust.p12 \
       -storetype PKCS12 -storepass e2e-trust
+    # REDIS_CA_CERT as a secret file (SECRETS_DIR), and a CA that issued nothing here.
+    mkdir -p secrets
+    cp ca.crt secrets/REDIS_CA_CERT
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=restomarket-e2e-other-ca -keyout other-ca.key -out other-ca.crt
   ) >"${WORK}/tls.log" 2>&1 || { cat "${WORK}/tls.log" >&2; return 1; }
   # shellcheck source=/dev/null
   (set -a && source "${ENV_FILE}" &&
@@ -214,6 +219,10 @@ test_redis_tls() {
     "$(redis_status_with REDIS_SSL=true JAVA_TOOL_OPTIONS="-Djavax.net.ssl.trustStore=${TLS_DIR}/trust.p12 -Djavax.net.ssl.trustStorePassword=e2e-trust")"
   expect_eq "REDIS_SSL=true, CA not trusted: refused (the certificate is verified)" disconnected \
     "$(redis_status_with REDIS_SSL=true)"
+  expect_eq "REDIS_SSL=true, the CA as the secret file REDIS_CA_CERT: Redis connected over TLS" connected \
+    "$(redis_status_with REDIS_SSL=true SECRETS_DIR="${TLS_DIR}/secrets")"
+  expect_eq "REDIS_SSL=true, REDIS_CA_CERT of another CA: refused (only that CA is trusted)" disconnected \
+    "$(redis_status_with REDIS_SSL=true REDIS_CA_CERT="$(cat "${TLS_DIR}/other-ca.crt")")"
   expect_eq "REDIS_SSL=false against the TLS-only port: disconnected" disconnected \
     "$(redis_status_with REDIS_SSL=false)"
 }

@@ -45,8 +45,9 @@ public record AppProperties(
 
   /**
    * Redis connection; the password may be empty for a server without authentication. With {@code
-   * ssl} the connection is TLS and the server's certificate is verified against the JVM's trusted
-   * CAs (managed Valkey on DigitalOcean presents a Let's Encrypt certificate).
+   * ssl} the connection is TLS and the server's certificate and name are verified against the JVM's
+   * trusted CAs (managed Valkey on DigitalOcean presents a Let's Encrypt certificate), or only
+   * against {@code caCert} (PEM) when it is set, for a cache whose CA is not a public one.
    */
   public record Redis(
       @NotBlank(message = "is missing: set REDIS_HOST") String host,
@@ -55,6 +56,7 @@ public record AppProperties(
           int port,
       String password,
       boolean ssl,
+      String caCert,
       @NotNull Duration timeout,
       @NotNull Duration cacheTtl) {
 

@@ -3,9 +3,18 @@ package com.restomarket.api.system;
 import com.zaxxer.hikari.HikariDataSource;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.SocketOptions;
+import io.lettuce.core.SslOptions;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
+import javax.net.ssl.TrustManagerFactory;
 import javax.sql.DataSource;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -65,19 +74,52 @@ class InfrastructureConfig {
     if (redis.password() != null && !redis.password().isBlank()) {
       server.setPassword(RedisPassword.of(redis.password()));
     }
-    ClientOptions options =
+    ClientOptions.Builder options =
         ClientOptions.builder()
             .socketOptions(SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).build())
-            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-            .build();
+            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS);
+    boolean ownCa = redis.caCert() != null && !redis.caCert().isBlank();
+    if (redis.ssl() && ownCa) {
+      options.sslOptions(
+          SslOptions.builder().jdkSslProvider().trustManager(trusting(redis.caCert())).build());
+    }
     LettuceClientConfiguration.LettuceClientConfigurationBuilder client =
         LettuceClientConfiguration.builder()
             .commandTimeout(redis.timeout())
             .clientResources(clientResources)
-            .clientOptions(options);
+            .clientOptions(options.build());
     if (redis.ssl()) {
       client.useSsl();
     }
     return new LettuceConnectionFactory(server, client.build());
+  }
+
+  /**
+   * Trust managers that accept only certificates issued by the CA certificates in {@code pem}.
+   *
+   * @throws IllegalStateException when {@code pem} holds no X.509 certificate
+   */
+  static TrustManagerFactory trusting(String pem) {
+    try {
+      KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+      store.load(null, null);
+      int count = 0;
+      for (Certificate certificate :
+          CertificateFactory.getInstance("X.509")
+              .generateCertificates(
+                  new ByteArrayInputStream(pem.strip().getBytes(StandardCharsets.US_ASCII)))) {
+        store.setCertificateEntry("redis-ca-" + count++, certificate);
+      }
+      if (count == 0) {
+        throw new IllegalStateException("REDIS_CA_CERT holds no PEM certificate");
+      }
+      TrustManagerFactory factory =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      factory.init(store);
+      return factory;
+    } catch (GeneralSecurityException | IOException e) {
+      throw new IllegalStateException(
+          "REDIS_CA_CERT is not a PEM certificate: " + e.getMessage(), e);
+    }
   }
 }

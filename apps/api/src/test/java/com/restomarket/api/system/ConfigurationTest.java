@@ -103,6 +103,7 @@ class ConfigurationTest {
             6379,
             "r3d1s",
             true,
+            "",
             java.time.Duration.ofSeconds(1),
             java.time.Duration.ofMinutes(1));
     AppProperties.Api api = new AppProperties.Api("0123456789abcdef-write");
