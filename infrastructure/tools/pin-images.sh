@@ -7,14 +7,12 @@ set -Eeuo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/registry.sh
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/registry.sh"
 export RM_LOG_TAG="pin-images"
 
 IMAGES_ENV="${RM_REPO_ROOT}/infrastructure/docker/images.env"
 DOCKERFILE="${RM_REPO_ROOT}/apps/api/Dockerfile"
-# registry host -> base URL of its API (--registry); Docker Hub's by default.
-declare -A REGISTRY_URL=([docker.io]="https://registry-1.docker.io")
-CACERT=""
-MANIFEST_TYPES="application/vnd.oci.image.index.v1+json,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json"
 
 usage() {
   cat <<USAGE
@@ -54,91 +52,20 @@ image_vars() {
   sed -n 's/^\([A-Z][A-Z0-9_]*_IMAGE\)=\(.*\)$/\1 \2/p' "${IMAGES_ENV}"
 }
 
-# parse_ref REF - set REF_HOST, REF_REPO (API path), REF_NAME (REF without
-# tag and digest), REF_TAG, REF_DIGEST; return 1 when REF is malformed.
-parse_ref() {
-  local ref="$1" rest first
-  REF_DIGEST="" REF_TAG=""
-  [[ "${ref}" =~ ^[a-z0-9][a-z0-9._:/-]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$ ]] || return 1
-  rest="${ref}"
-  [[ "${rest}" == *@* ]] && { REF_DIGEST="${rest#*@}"; rest="${rest%@*}"; }
-  if [[ "${rest##*/}" == *:* ]]; then
-    REF_TAG="${rest##*:}"
-    rest="${rest%:*}"
-  fi
-  REF_NAME="${rest}"
-  first="${rest%%/*}"
-  if [[ "${rest}" == */* && ("${first}" == *.* || "${first}" == *:* || "${first}" == localhost) ]]; then
-    REF_HOST="${first}" REF_REPO="${rest#*/}"
-  else
-    REF_HOST="docker.io" REF_REPO="${rest}"
-    [[ "${REF_REPO}" == */* ]] || REF_REPO="library/${REF_REPO}"
-  fi
-  [[ -n "${REF_TAG}" || -n "${REF_DIGEST}" ]]
-}
-
-# api_url HOST - the base URL of HOST's registry API.
-api_url() {
-  echo "${REGISTRY_URL[$1]:-https://$1}"
-}
-
-# registry_head URL SCOPE - HEAD a manifest URL, answering the registry's
-# challenge (Bearer token or Basic); prints the response headers.
-registry_head() {
-  local url="$1" scope="$2" headers challenge realm service token
-  local base=(-sS --max-time 30)
-  [[ -z "${CACERT}" ]] || base+=(--cacert "${CACERT}")
-  local curl_opts=("${base[@]}" -I -H "Accept: ${MANIFEST_TYPES}")
-  headers=$(curl "${curl_opts[@]}" "${url}") || return 1
-  if [[ "$(status_of "${headers}")" == 401 ]]; then
-    challenge=$(grep -i '^www-authenticate:' <<<"${headers}" | head -n 1 | tr -d '\r')
-    if [[ "${challenge}" =~ [Bb]earer ]]; then
-      realm=$(sed -n 's/.*realm="\([^"]*\)".*/\1/p' <<<"${challenge}")
-      service=$(sed -n 's/.*service="\([^"]*\)".*/\1/p' <<<"${challenge}")
-      [[ -n "${realm}" ]] || { warn "${url}: a Bearer challenge without a realm"; return 1; }
-      token=$(curl_with_credentials "${base[@]}" -f -G --data-urlencode "service=${service}" \
-        --data-urlencode "scope=${scope}" "${realm}" | jq -r '.token // .access_token // empty') || token=""
-      [[ -n "${token}" ]] || { warn "${realm}: no token for ${scope} (refused: check REGISTRY_USERNAME/REGISTRY_PASSWORD)"; return 1; }
-      # The token goes to curl on standard input, not on its command line.
-      headers=$(printf 'header = "Authorization: Bearer %s"\n' "${token}" | curl -K - "${curl_opts[@]}" "${url}") || return 1
-    elif [[ "${challenge}" =~ [Bb]asic ]]; then
-      headers=$(curl_with_credentials "${curl_opts[@]}" "${url}") || return 1
-    fi
-  fi
-  printf '%s\n' "${headers}"
-}
-
-# curl_with_credentials ARGS... - curl with REGISTRY_USERNAME/PASSWORD, if set,
-# handed over on standard input (a config line), never as an argument.
-curl_with_credentials() {
-  if [[ -n "${REGISTRY_USERNAME:-}" ]]; then
-    local user="${REGISTRY_USERNAME}:${REGISTRY_PASSWORD:-}"
-    user="${user//\\/\\\\}"
-    printf 'user = "%s"\n' "${user//\"/\\\"}" | curl -K - "$@"
-  else
-    curl "$@"
-  fi
-}
-
-# status_of HEADERS - the HTTP status code of the last response in HEADERS.
-status_of() {
-  grep -E '^HTTP/' <<<"$1" | tail -n 1 | awk '{print $2}'
-}
-
 # manifest_digest REF_HOST REF_REPO REFERENCE - print the digest the registry
 # serves for REFERENCE (a tag or a digest), or fail saying why.
 manifest_digest() {
-  local host="$1" repo="$2" reference="$3" headers status digest
-  headers=$(registry_head "$(api_url "${host}")/v2/${repo}/manifests/${reference}" "repository:${repo}:pull") ||
-    { warn "${host}/${repo}:${reference}: the registry did not answer"; return 1; }
-  status=$(status_of "${headers}")
+  local host="$1" repo="$2" reference="$3" status digest
+  registry_request HEAD "$(registry_api_url "${host}")/v2/${repo}/manifests/${reference}" "repository:${repo}:pull" \
+    -H "Accept: ${REGISTRY_MANIFEST_TYPES}" || { warn "${host}/${repo}:${reference}: the registry did not answer"; return 1; }
+  status="${REGISTRY_STATUS}"
   case "${status}" in
     200) ;;
     401 | 403) warn "${host}/${repo}:${reference}: access refused (HTTP ${status}); set REGISTRY_USERNAME/REGISTRY_PASSWORD"; return 1 ;;
     404) warn "${host}/${repo}:${reference}: not in the registry (HTTP 404)"; return 1 ;;
     *) warn "${host}/${repo}:${reference}: HTTP ${status:-no answer}"; return 1 ;;
   esac
-  digest=$(grep -i '^docker-content-digest:' <<<"${headers}" | tail -n 1 | awk '{print $2}' | tr -d '\r')
+  digest=$(registry_header docker-content-digest)
   [[ "${digest}" =~ ^sha256:[0-9a-f]{64}$ ]] || { warn "${host}/${repo}:${reference}: no digest in the registry's answer"; return 1; }
   echo "${digest}"
 }
@@ -246,7 +173,7 @@ main() {
         case "$1" in
           --images-env) IMAGES_ENV="$2" ;;
           --dockerfile) DOCKERFILE="$2" ;;
-          --cacert) CACERT="$2" ;;
+          --cacert) REGISTRY_CACERT="$2" ;;
           --registry)
             [[ "$2" =~ ^([a-z0-9.-]+(:[0-9]+)?)=(https?://[^[:space:]]+)$ ]] ||
               die "--registry wants HOST=URL, not '$2'" "e.g. --registry docker.io=https://mirror.example.com" 2
@@ -261,11 +188,13 @@ main() {
   done
   [[ -f "${IMAGES_ENV}" ]] || die "no images file at ${IMAGES_ENV}" "pass --images-env FILE" 2
   [[ -f "${DOCKERFILE}" ]] || die "no Dockerfile at ${DOCKERFILE}" "pass --dockerfile FILE" 2
-  [[ -z "${CACERT}" || -r "${CACERT}" ]] || die "cannot read the CA bundle ${CACERT}" "" 2
+  [[ -z "${REGISTRY_CACERT}" || -r "${REGISTRY_CACERT}" ]] || die "cannot read the CA bundle ${REGISTRY_CACERT}" "" 2
   [[ -n "$(image_vars)" ]] || die "${IMAGES_ENV} names no NAME_IMAGE=REF line" "" 2
   if [[ "${mode}" != lint ]]; then
     { have curl && have jq; } || die "pin-images needs curl and jq" "apt-get install curl jq" 2
   fi
+  registry_init
+  trap registry_cleanup EXIT
   "${mode}"
 }
 

@@ -3,8 +3,9 @@
 # make ci-check: proof that the CI/CD configuration is sound without reaching
 # GitHub. actionlint, zizmor and yamllint over the workflows, the structural
 # JUnit tests (ci/workflow-tests), gitleaks over the history, the pre-commit
-# secret hook in a throwaway repository, and the apply-rulesets, deployed-tags
-# and smoke-test scripts against local stubs. Sub-suites' cases are added into
+# secret hook in a throwaway repository, the apply-rulesets, deployed-tags
+# and smoke-test scripts against local stubs, and registry-retention against a
+# real registry. Sub-suites' cases are added into
 # one closing line "N passed, N failed[, N skipped]"; exit non-zero when
 # anything failed.
 set -Eeuo pipefail
@@ -34,6 +35,7 @@ python-tools.sh ci):
   secret hook      test-secret-hook.sh (a commit with a fake secret is blocked)
   rulesets         test-apply-rulesets.sh (dry run, no token, stub API)
   deployed tags    test-deployed-tags.sh (image-cleanup's protection regex, stub API)
+  retention        test-registry-retention.sh (image-cleanup's deletions, a real registry)
   smoke test       test-smoke-test.sh (stub API)
 USAGE
 }
@@ -119,6 +121,7 @@ main() {
   shell_suite "pre-commit secret hook" "${HERE}/test-secret-hook.sh"
   shell_suite "apply-rulesets" "${HERE}/test-apply-rulesets.sh"
   shell_suite "deployed-tags" "${HERE}/test-deployed-tags.sh"
+  shell_suite "registry-retention" "${HERE}/test-registry-retention.sh"
   shell_suite "smoke-test" "${HERE}/test-smoke-test.sh"
   log "ci-check took $(($(date +%s) - start))s"
   summary

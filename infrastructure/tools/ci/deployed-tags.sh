@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# Prints the exclude-tags regex of .github/workflows/image-cleanup.yml: the
-# tags never deleted (latest, stable, semantic versions) plus the images every
+# Prints the protection regex of .github/workflows/image-cleanup.yml
+# (registry-retention.sh --protect): the tags never deleted (latest, stable,
+# semantic versions) plus the images every
 # deployment environment runs now or would roll back to, i.e. the commits of
 # its last successful GitHub Deployments. Fails closed: an API error, an
 # unexpected answer or a malformed commit exits non-zero with nothing on

@@ -32,10 +32,10 @@ github_api() {
   local method="$1" path="$2" body="${3:-}" api_url="${GITHUB_API_URL:-https://api.github.com}" out status args=()
   out=$(mktemp)
   args=(-sS -o "${out}" -w '%{http_code}' -X "${method}"
-    -H "Accept: application/vnd.github+json" -H "X-GitHub-Api-Version: ${GITHUB_API_VERSION}"
-    -H "Authorization: Bearer ${GITHUB_TOKEN}")
+    -H "Accept: application/vnd.github+json" -H "X-GitHub-Api-Version: ${GITHUB_API_VERSION}")
   [[ -n "${body}" ]] && args+=(-H "Content-Type: application/json" --data-binary "@${body}")
-  status=$(curl "${args[@]}" "${api_url}${path}") || { rm -f "${out}"; die "${method} ${path}: no answer from ${api_url}" "check the network and GITHUB_API_URL"; }
+  # The token goes to curl on standard input, never on its command line.
+  status=$(printf 'header = "Authorization: Bearer %s"\n' "${GITHUB_TOKEN}" | curl -K - "${args[@]}" "${api_url}${path}") || { rm -f "${out}"; die "${method} ${path}: no answer from ${api_url}" "check the network and GITHUB_API_URL"; }
   if [[ "${status}" != 2* ]]; then
     warn "${method} ${path}: HTTP ${status}: $(head -c 500 "${out}")"
     rm -f "${out}"

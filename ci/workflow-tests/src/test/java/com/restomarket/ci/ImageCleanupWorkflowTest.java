@@ -11,8 +11,18 @@ class ImageCleanupWorkflowTest {
 
   private static final Workflow CLEANUP = Workflow.load(".github/workflows/image-cleanup.yml");
 
-  private static Map<String, Object> cleanupInputs() {
-    return Workflow.with(CLEANUP.stepsUsing("cleanup", "dataaxiom/ghcr-cleanup-action@").getFirst());
+  private static final String CLEANUP_STEP = "Delete old API images from GHCR";
+
+  private static Map<String, Object> cleanupStep() {
+    return CLEANUP.stepNamed("cleanup", CLEANUP_STEP);
+  }
+
+  private static String cleanupScript() {
+    return String.valueOf(cleanupStep().get("run"));
+  }
+
+  private static Map<String, Object> cleanupEnv() {
+    return Workflow.map(cleanupStep().get("env"));
   }
 
   @Test
@@ -32,14 +42,28 @@ class ImageCleanupWorkflowTest {
     Map<String, Object> dispatch = Workflow.map(CLEANUP.triggers().get("workflow_dispatch"));
     Map<String, Object> dryRun = Workflow.map(Workflow.map(dispatch.get("inputs")).get("dry-run"));
     assertThat(dryRun).containsEntry("type", "boolean").containsEntry("default", true);
-    assertThat(cleanupInputs().get("dry-run"))
+    assertThat(cleanupEnv().get("DRY_RUN"))
         .as("scheduled runs delete, manual runs follow the input")
         .isEqualTo("${{ github.event_name == 'workflow_dispatch' && inputs.dry-run }}");
+    assertThat(cleanupScript())
+        .as("--delete only when it is not a dry run")
+        .contains("[[ \"${DRY_RUN}\" == true ]] || args+=(--delete)");
   }
 
   @Test
   void keepsTheFiveNewestTaggedVersions() {
-    assertThat(cleanupInputs()).containsEntry("keep-n-tagged", 5).containsEntry("use-regex", true);
+    assertThat(cleanupScript())
+        .contains("infrastructure/tools/ci/registry-retention.sh \"${args[@]}\"")
+        .contains("--keep 5");
+  }
+
+  @Test
+  void registryCredentialsComeFromTheEnvironmentNotTheCommandLine() {
+    assertThat(cleanupEnv())
+        .containsEntry("REGISTRY_USERNAME", "${{ github.actor }}")
+        .containsEntry("REGISTRY_PASSWORD", "${{ secrets.GITHUB_TOKEN }}")
+        .containsEntry("GITHUB_TOKEN", "${{ secrets.GITHUB_TOKEN }}");
+    assertThat(cleanupScript()).doesNotContain("${{").doesNotContain("TOKEN").doesNotContain("PASSWORD");
   }
 
   /**
@@ -49,7 +73,8 @@ class ImageCleanupWorkflowTest {
    */
   @Test
   void neverDeletesLatestStableOrSemanticVersions() {
-    assertThat(cleanupInputs().get("exclude-tags")).isEqualTo("${{ steps.protect.outputs.exclude-tags }}");
+    assertThat(cleanupEnv().get("PROTECT")).isEqualTo("${{ steps.protect.outputs.regex }}");
+    assertThat(cleanupScript()).contains("--protect \"${PROTECT}\"");
     List<Map<String, Object>> steps = CLEANUP.steps("cleanup");
     Map<String, Object> protect =
         steps.stream()
@@ -59,9 +84,10 @@ class ImageCleanupWorkflowTest {
     assertThat(String.valueOf(protect.get("run"))).contains("infrastructure/tools/ci/deployed-tags.sh");
     assertThat(Workflow.map(protect.get("env"))).containsEntry("GITHUB_TOKEN", "${{ secrets.GITHUB_TOKEN }}");
     assertThat(protect).as("a failed protection must stop the job").doesNotContainKey("continue-on-error");
-    Map<String, Object> cleanup = CLEANUP.stepsUsing("cleanup", "dataaxiom/ghcr-cleanup-action@").getFirst();
+    Map<String, Object> cleanup = cleanupStep();
     assertThat(steps.indexOf(protect)).as("the protect step runs before the cleanup").isLessThan(steps.indexOf(cleanup));
     assertThat(cleanup).as("the cleanup never runs after a failed step").doesNotContainKey("if");
+    assertThat(String.valueOf(protect.get("run"))).contains("echo \"regex=${regex}\" >>\"${GITHUB_OUTPUT}\"");
     assertThat(steps.subList(0, steps.indexOf(protect)))
         .as("deployed-tags.sh is checked out before it runs")
         .anyMatch(s -> String.valueOf(s.get("uses")).startsWith("actions/checkout@"));
@@ -76,7 +102,10 @@ class ImageCleanupWorkflowTest {
 
   @Test
   void cleansTheImageTheDockerBuildJobPushes() {
-    assertThat(cleanupInputs().get("package")).isEqualTo("${{ github.event.repository.name }}/api");
+    assertThat(cleanupScript()).contains("--image \"${REGISTRY}/${GITHUB_REPOSITORY,,}/api\"");
+    assertThat(Workflow.map(CLEANUP.tree().get("env"))).containsEntry("REGISTRY", "ghcr.io");
+    Workflow build = Workflow.load(".github/workflows/ci-cd.yml");
+    assertThat(Workflow.map(build.tree().get("env"))).containsEntry("REGISTRY", "ghcr.io");
     assertThat(Repo.text(".github/workflows/ci-cd.yml")).contains("image=${REGISTRY}/${GITHUB_REPOSITORY,,}/api");
   }
 }
