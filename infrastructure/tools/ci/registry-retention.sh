@@ -142,15 +142,18 @@ list_tags() {
 }
 
 # describe DIGEST - one line of JSON about the manifest DIGEST: its creation
-# time (an index: its first platform image's) and the digests it lists.
+# time (an index: its first platform image's), the digests it lists and the
+# one it refers to (subject).
 describe() {
   local digest="$1" manifest config child
   get "manifests/${digest}" "manifest ${digest}" -H "Accept: ${REGISTRY_MANIFEST_TYPES}"
-  manifest=$(jq -c '{config: (.config.digest // null), children: [(.manifests // [])[].digest], subject: (.subject.digest // null)}' \
+  manifest=$(jq -c '{config: (.config.digest // null), children: [(.manifests // [])[].digest], subject: (.subject.digest // null),
+    platform: ([(.manifests // [])[] | select(.platform.os? != "unknown") | .digest] | first)}' \
     "${REGISTRY_BODY}") || die "${IMAGE}: manifest ${digest} is not JSON" "nothing was deleted"
   config=$(jq -r '.config // empty' <<<"${manifest}")
   if [[ -z "${config}" ]]; then
-    child=$(jq -r '.children[0] // empty' <<<"${manifest}")
+    # An index: its first platform image's (not an attestation's, platform unknown/unknown).
+    child=$(jq -r '.platform // empty' <<<"${manifest}")
     if [[ -n "${child}" ]]; then
       get "manifests/${child}" "manifest ${child}" -H "Accept: ${REGISTRY_MANIFEST_TYPES}"
       config=$(jq -r '.config.digest // empty' "${REGISTRY_BODY}")

@@ -36,9 +36,10 @@ usage() {
   cat <<USAGE
 Usage: $(basename "$0")
 
-Runs deployed-tags.sh against a stub GitHub API (python3 http.server on
-127.0.0.1) that answers the canned JSON of WORK/fixture.json, re-read on every
-request, and records every request in WORK/requests.log.
+Runs deployed-tags.sh against a stub GitHub API
+(infrastructure/tools/tests/github-api-stub.py on 127.0.0.1) that answers the
+canned JSON of WORK/fixture.json, re-read on every request, and records every
+request in WORK/requests.log.
 USAGE
 }
 
@@ -47,54 +48,11 @@ cleanup() {
   [[ -z "${WORK}" ]] || rm -rf "${WORK}"
 }
 
-# The fixture maps a path and its query without page/per_page to an answer: a
-# JSON body (a list, or {"environments": [...]}, paged like GitHub's), or
-# {"__status": CODE} for an error, or {"__raw": TEXT} for a body that is not
-# JSON. Anything else is a 404. Each request is logged as "GET PATH AUTH".
+# start_stub - the GitHub API stub (tools/tests/github-api-stub.py) answering
+# from WORK/fixture.json, logging every request to WORK/requests.log.
 start_stub() {
-  cat >"${WORK}/stub.py" <<'PY'
-import json, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import parse_qsl, urlencode, urlsplit
-
-FIXTURE, LOG = sys.argv[1], sys.argv[2]
-
-class Stub(BaseHTTPRequestHandler):
-    def _send(self, status, body):
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        with open(LOG, "a") as log:
-            log.write(f"GET {self.path} {self.headers.get('Authorization')}\n")
-        url = urlsplit(self.path)
-        query = dict(parse_qsl(url.query))
-        page, per_page = int(query.pop("page", 1)), int(query.pop("per_page", 30))
-        key = url.path + ("?" + urlencode(query) if query else "")
-        with open(FIXTURE) as f:
-            answer = json.load(f).get(key, {"__status": 404})
-        if isinstance(answer, dict) and "__status" in answer:
-            return self._send(answer["__status"], b'{"message": "stub error"}')
-        if isinstance(answer, dict) and "__raw" in answer:
-            return self._send(200, answer["__raw"].encode())
-        window = slice((page - 1) * per_page, page * per_page)
-        if isinstance(answer, list):
-            answer = answer[window]
-        elif isinstance(answer, dict) and "environments" in answer:
-            answer = {"total_count": len(answer["environments"]), "environments": answer["environments"][window]}
-        self._send(200, json.dumps(answer).encode())
-
-    def log_message(self, *args):
-        pass
-
-server = HTTPServer(("127.0.0.1", 0), Stub)
-print(server.server_port, flush=True)
-server.serve_forever()
-PY
-  stub_start github-api "${WORK}/stub.py" "${WORK}/fixture.json" "${WORK}/requests.log"
+  stub_start github-api "${RM_REPO_ROOT}/infrastructure/tools/tests/github-api-stub.py" \
+    "${WORK}/fixture.json" "${WORK}/requests.log"
 }
 
 # fixture JQ_PROGRAM - write WORK/fixture.json from a jq program that can use

@@ -8,7 +8,7 @@
 # five newest and the protected stay, with their referrers), that a dry run
 # and every refused input delete nothing, the deletions themselves, a second
 # run that finds nothing to do, --keep, the GitHub Packages path against a
-# stub of that API (which versions it deletes, untagged leftovers included,
+# stub of that API (tools/tests/github-api-stub.py) (which versions it deletes, untagged leftovers included,
 # what a kept index lists never), and that no credential is on a command
 # line. Prints "N passed, N failed".
 set -Eeuo pipefail
@@ -37,7 +37,7 @@ Usage: $(basename "$0")
 Starts a TLS registry with credentials on 127.0.0.1, pushes ten small
 releases and their referrers through its API, and runs registry-retention.sh
 against it (and, for the GitHub Packages path, against a python3 stub of that
-API). Removes what it made.
+API, tools/tests/github-api-stub.py). Removes what it made.
 USAGE
 }
 
@@ -228,45 +228,9 @@ test_github_packages() {
          {id: 901, name: ("sha256:" + ("0" * 64)), metadata: {container: {tags: []}}}]')
   jq -n --argjson v "${versions}" '{"/users/acme": {type: "Organization"},
     "/orgs/acme/packages/container/restomarket%2Fapi/versions": $v}' >"${WORK}/packages.json"
-  cat >"${WORK}/packages.py" <<'PY'
-import json, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import parse_qsl, urlsplit
-
-FIXTURE, LOG = sys.argv[1], sys.argv[2]
-
-class Stub(BaseHTTPRequestHandler):
-    def _send(self, status, body=b""):
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        url = urlsplit(self.path)
-        query = dict(parse_qsl(url.query))
-        page, per_page = int(query.get("page", 1)), int(query.get("per_page", 30))
-        answer = json.load(open(FIXTURE)).get(url.path)
-        if answer is None:
-            return self._send(404, b'{"message": "Not Found"}')
-        if isinstance(answer, list):
-            answer = answer[(page - 1) * per_page:page * per_page]
-        self._send(200, json.dumps(answer).encode())
-
-    def do_DELETE(self):
-        with open(LOG, "a") as log:
-            log.write(f"DELETE {self.path} {self.headers.get('Authorization')}\n")
-        self._send(204)
-
-    def log_message(self, *args):
-        pass
-
-server = HTTPServer(("127.0.0.1", 0), Stub)
-print(server.server_port, flush=True)
-server.serve_forever()
-PY
   : >"${WORK}/deletes.log"
-  stub_start packages "${WORK}/packages.py" "${WORK}/packages.json" "${WORK}/deletes.log"
+  stub_start packages "${RM_REPO_ROOT}/infrastructure/tools/tests/github-api-stub.py" \
+    "${WORK}/packages.json" "${WORK}/deletes.log"
   GITHUB_TOKEN=test-token GITHUB_API_URL="${STUB_URL}" retention --protect "${PROTECT}" --delete-with github-packages --delete
   stub_stop
   expect_eq "github-packages: exit 0" 0 "${RC}"
@@ -274,7 +238,10 @@ PY
   expect_eq "github-packages: deletes r2, r5, their attestations and the untagged leftover, nothing else" \
     "101 104 111 112 901" \
     "$(sed -n 's|^DELETE /orgs/acme/packages/container/restomarket%2Fapi/versions/\([0-9]*\) .*|\1|p' "${WORK}/deletes.log" | sort -n | paste -sd ' ')"
-  expect_eq "github-packages: every DELETE carries the token" 5 "$(grep -c 'Bearer test-token$' "${WORK}/deletes.log")"
+  expect_eq "github-packages: nothing deleted before every version was listed" \
+    "$(grep -n '^GET .*/versions' "${WORK}/deletes.log" | tail -n 1 | cut -d: -f1)" \
+    "$(($(grep -n '^DELETE' "${WORK}/deletes.log" | head -n 1 | cut -d: -f1) - 1))"
+  expect_eq "github-packages: every DELETE carries the token" 5 "$(grep -c '^DELETE .*Bearer test-token$' "${WORK}/deletes.log")"
   expect_eq "github-packages: the kept index's untagged child (id 900) stays" "" "$(grep '/900 ' "${WORK}/deletes.log" || true)"
 }
 
