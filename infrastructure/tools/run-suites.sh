@@ -51,14 +51,14 @@ stop_started_services() {
   IDLE_SERVICES=()
 }
 
-# counts LOG - echo "passed failed skipped" found in a suite's log.
+# counts LOG - echo "passed failed skipped" found in a suite's log: Maven's
+# closing lines (Surefire's and Failsafe's, added up), else the shell suites'.
 counts() {
-  local log="$1" line
-  line=$(grep -E '^\[(INFO|ERROR|WARNING)\] Tests run: [0-9]+, Failures: [0-9]+, Errors: [0-9]+, Skipped: [0-9]+$' "${log}" | tail -n 1 || true)
-  if [[ -n "${line}" ]]; then
-    local run fails errors skipped
-    read -r run fails errors skipped < <(sed -E 's/.*Tests run: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+), Skipped: ([0-9]+)/\1 \2 \3 \4/' <<<"${line}")
-    echo "$((run - fails - errors - skipped)) $((fails + errors)) ${skipped}"
+  local log="$1" lines
+  lines=$(grep -E '^\[(INFO|ERROR|WARNING)\] Tests run: [0-9]+, Failures: [0-9]+, Errors: [0-9]+, Skipped: [0-9]+$' "${log}" || true)
+  if [[ -n "${lines}" ]]; then
+    sed -E 's/.*Tests run: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+), Skipped: ([0-9]+)/\1 \2 \3 \4/' <<<"${lines}" |
+      awk '{run += $1; failed += $2 + $3; skipped += $4} END {print run - failed - skipped, failed, skipped}'
     return
   fi
   # A suite may run several shell test files: add up all their closing lines.

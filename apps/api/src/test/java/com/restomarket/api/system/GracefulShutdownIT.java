@@ -22,7 +22,7 @@ import org.springframework.web.bind.annotation.RestController;
  * Closing the context is what the JVM's SIGTERM hook does. An in-flight request must complete,
  * readiness must turn to refusing traffic at once, and new connections must be refused after.
  */
-class GracefulShutdownTest {
+class GracefulShutdownIT {
 
   static final CountDownLatch SLOW_REQUEST_STARTED = new CountDownLatch(1);
 

@@ -13,7 +13,7 @@ import org.springframework.test.context.DynamicPropertySource;
 
 /** Without SWAGGER_ENABLED (the default) neither the document nor Swagger UI is served. */
 @SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT)
-class ApiDocsDisabledTest {
+class ApiDocsDisabledIT {
 
   @DynamicPropertySource
   static void services(DynamicPropertyRegistry registry) {

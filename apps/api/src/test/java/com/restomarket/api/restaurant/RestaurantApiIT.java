@@ -29,7 +29,7 @@ import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ObjectNode;
 
 @SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT)
-class RestaurantApiTest {
+class RestaurantApiIT {
 
   private static final JsonMapper JSON = JsonMapper.builder().build();
 

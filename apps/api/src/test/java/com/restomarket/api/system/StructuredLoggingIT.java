@@ -18,7 +18,7 @@ import tools.jackson.databind.json.JsonMapper;
 
 /** JSON (ECS) log lines name this service and the release GET /version reports. */
 @ExtendWith(OutputCaptureExtension.class)
-class StructuredLoggingTest {
+class StructuredLoggingIT {
 
   private static final JsonMapper JSON = JsonMapper.builder().build();
 

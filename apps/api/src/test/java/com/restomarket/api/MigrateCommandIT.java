@@ -21,7 +21,7 @@ import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.jdbc.datasource.DriverManagerDataSource;
 
 /** {@code migrate} applies the schema and returns, without serving HTTP. */
-class MigrateCommandTest {
+class MigrateCommandIT {
 
   @Test
   void migrateAppliesFlywayMigrationsAndExits() {

@@ -15,7 +15,7 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 @SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT)
-class VersionEndpointTest {
+class VersionEndpointIT {
 
   @DynamicPropertySource
   static void services(DynamicPropertyRegistry registry) {

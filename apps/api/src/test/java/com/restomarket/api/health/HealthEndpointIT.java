@@ -25,7 +25,7 @@ import tools.jackson.databind.json.JsonMapper;
  * cut (a stopped server) or freeze (a hanging one).
  */
 @SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT)
-class HealthEndpointTest {
+class HealthEndpointIT {
 
   private static final JsonMapper JSON = JsonMapper.builder().build();
   private static final Duration ANSWER_WITHIN = Duration.ofSeconds(2);

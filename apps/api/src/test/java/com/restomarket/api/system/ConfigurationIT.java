@@ -23,7 +23,7 @@ import org.springframework.context.ConfigurableApplicationContext;
 
 /** Start-up configuration: fail fast naming what is missing, and read secrets from files. */
 @ExtendWith(OutputCaptureExtension.class)
-class ConfigurationTest {
+class ConfigurationIT {
 
   @Test
   void failsToStartNamingTheMissingDatabaseUrl() {

@@ -20,7 +20,7 @@ import tools.jackson.databind.json.JsonMapper;
 
 /** Prometheus metrics on the management port only; the main port serves no actuator. */
 @SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT)
-class MetricsTest {
+class MetricsIT {
 
   @DynamicPropertySource
   static void services(DynamicPropertyRegistry registry) {

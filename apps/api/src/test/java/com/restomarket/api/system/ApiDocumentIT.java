@@ -39,7 +39,7 @@ import tools.jackson.databind.json.JsonMapper;
  * that file instead of comparing.
  */
 @SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT, properties = "SWAGGER_ENABLED=true")
-class ApiDocumentTest {
+class ApiDocumentIT {
 
   static final Path COMMITTED = Path.of("openapi.json");
   static final String OUT_OF_DATE = "apps/api/openapi.json is out of date: run `make openapi`";

@@ -16,7 +16,7 @@ import tools.jackson.databind.json.JsonMapper;
 
 /** Changes need the write token; no body may be larger than the limit, however it is sent. */
 @SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT)
-class WriteProtectionTest {
+class WriteProtectionIT {
 
   private static final String RESTAURANTS = "/api/v1/restaurants";
   private static final String VALID =
