@@ -21,7 +21,7 @@ BUILD_FLAGS := -Dgit.commit=$(GIT_COMMIT) -Dapp.version=$(VERSION)
 # A+B+C runs B and C (no Docker, no ports, no timing) while A runs: the fresh
 # machine's build leaves cores idle (see infrastructure/tools/run-suites.sh).
 TEST_SUITES := test-api test-api-e2e test-docker \
-  test-fresh+test-engine+test-shell+tf-check+ci-check+ansible-static \
+  test-fresh+test-engine+test-shell+tf-check+ci-check+ansible-static+test-docs \
   test-deploy staging-rehearsal
 TAG ?= $(GIT_COMMIT)
 ENV ?= local
@@ -148,6 +148,10 @@ test-engine: ## Deploy engine, fast: builders, lock, ledger, runtime-API errors,
 .PHONY: test-shell
 test-shell: ## Every shell script: bash -n, shellcheck, --help, bad input refused
 	@$(TOOLS)/tests/test-shell.sh
+
+.PHONY: test-docs
+test-docs: ## Every markdown file: relative links and anchors resolve, make targets and scripts named in code exist
+	@$(TOOLS)/tests/test-docs.sh
 
 .PHONY: test-docker
 test-docker: images ## Base images, the API image (user, labels, secrets, SIGTERM), dev and staging stacks, pin-images against a registry
