@@ -134,7 +134,12 @@ proxy_answers() {
 #      no new connections here;
 #   2. the old proxy soft-stops: it stops listening, finishes the requests in
 #      flight (up to DRAIN_TIMEOUT) and closes idle keep-alive connections;
-#   3. the new proxy starts on the live slot.
+#   3. the new proxy starts on the live slot;
+#   4. behind a load balancer, the engine waits PROXY_HANDOVER_WAIT seconds
+#      more, until the balancer counts this host healthy again (its healthy
+#      threshold × interval, which tf's agreement test keeps within that
+#      time): on a multi-host roll the next host must not leave rotation
+#      while this one is still out.
 # Without a load balancer, connections that arrive between 2 and 3 (about a
 # second) are refused. If the new proxy does not come up, the old one returns.
 replace_proxy() {
@@ -158,6 +163,10 @@ replace_proxy() {
   if start_proxy && proxy_answers; then
     run_cmd container_remove_cmd "${retiring}" >/dev/null 2>&1 || true
     log "proxy handover: done; the port had no listener for $((($(date +%s%N) - started) / 1000000)) ms at most"
+    if ((PROXY_HANDOVER_WAIT > 0)); then
+      log "proxy handover: ${HEALTH_PATH} answers 200 again; waiting ${PROXY_HANDOVER_WAIT}s for the load balancer to put this host back"
+      sleep "${PROXY_HANDOVER_WAIT}"
+    fi
     return 0
   fi
   warn "proxy handover: the new proxy did not come up (${FAIL_REASON}); starting the old one again"

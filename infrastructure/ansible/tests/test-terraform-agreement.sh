@@ -20,7 +20,9 @@
 #     (HEALTH_PATH, the API's readiness);
 #   - the deploy engine's PROXY_HANDOVER_WAIT is the time the load balancer's
 #     health check needs to take a failing droplet out of rotation (interval
-#     + response timeout, times the unhealthy threshold), 0 without a load balancer.
+#     + response timeout, times the unhealthy threshold), 0 without a load balancer,
+#     and it is enough for the balancer to take a droplet back (healthy
+#     threshold × interval), which the engine also waits after a handover.
 # Then it breaks each side on purpose (a changed admin range, VPC range,
 # firewall port, load balancer port, health check path, proxy bind, drain time, a CI runner
 # missing from ufw or the inventory) and expects a disagreement every time.
@@ -113,7 +115,8 @@ JQ_TERRAFORM='
                  health_path: .healthcheck[0].path,
                  idle_timeout: .http_idle_timeout_seconds,
                  drain_seconds: (.healthcheck[0]
-                   | .unhealthy_threshold * (.check_interval_seconds + .response_timeout_seconds))} end)
+                   | .unhealthy_threshold * (.check_interval_seconds + .response_timeout_seconds)),
+                 rejoin_seconds: (.healthcheck[0] | .healthy_threshold * .check_interval_seconds)} end)
   }
 '
 
@@ -208,6 +211,10 @@ JQ_AGREE='
       ($t.lb.drain_seconds // 0 | tostring) as $want
       | if $r.handover_wait == $want then null
         else "PROXY_HANDOVER_WAIT is \($r.handover_wait | tojson), but the load balancer needs \($want) s to take a failing droplet out of rotation" end),
+    line(if $t.lb == null then "no load balancer: nothing to wait for after a proxy handover"
+         else "the load balancer takes a droplet back within the wait after a proxy handover" end;
+      if $t.lb == null or $t.lb.rejoin_seconds <= $t.lb.drain_seconds then null
+      else "the load balancer needs \($t.lb.rejoin_seconds) s (healthy threshold × interval) to take a droplet back, longer than the \($t.lb.drain_seconds) s the deploy engine waits after a proxy handover" end),
     line(if $t.lb == null then "no load balancer: no idle timeout for the proxy to outlast"
          else "the proxy keeps idle connections open longer than the load balancer" end;
       (if $r.keepalive == "" then $keepalive_default else $r.keepalive end) as $k

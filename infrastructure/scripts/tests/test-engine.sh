@@ -1028,6 +1028,8 @@ test_flow_proxy_handover() {
     '^stop -t 2 rmengine-proxy-retiring$' '^run -d --name rmengine-proxy ' '^rm -f rmengine-proxy-retiring$'
   deploy_log_has "proxy handover: it waited PROXY_HANDOVER_WAIT (host settings) for the load balancer" \
     "answers 503 now; waiting 1s for the load balancer"
+  deploy_log_has "proxy handover: then it waited as long for the load balancer to put the host back" \
+    "answers 200 again; waiting 1s for the load balancer to put this host back"
   calls_have "proxy handover: the new proxy listens where the settings say" \
     $'(^|\n)run -d --name rmengine-proxy [^\n]*-p 127.0.0.1:3999:8080'
   if grep -qx "rm -f rmengine-proxy" <(calls); then
