@@ -177,6 +177,7 @@ main() {
           --registry)
             [[ "$2" =~ ^([a-z0-9.-]+(:[0-9]+)?)=(https?://[^[:space:]]+)$ ]] ||
               die "--registry wants HOST=URL, not '$2'" "e.g. --registry docker.io=https://mirror.example.com" 2
+            # shellcheck disable=SC2034 # read by registry_api_url (lib/registry.sh)
             REGISTRY_URL["${BASH_REMATCH[1]}"]="${BASH_REMATCH[3]%/}"
             ;;
         esac
