@@ -40,10 +40,14 @@ Usage: $(basename "$0") [OPTIONS] IMAGE_TAG [ENV]
 Deploys IMAGE_REPO:IMAGE_TAG (IMAGE_REPO from the environment file; with
 --digest exactly IMAGE_REPO@DIGEST, whatever the tag points to now) to ENV
 (default: local; known: $(known_envs)) without dropping a request:
-  lock -> pull -> migrate -> start candidate in the idle slot -> gate (Docker
-  health healthy, GET HEALTH_PATH 200, GET VERSION_PATH reports IMAGE_TAG) ->
-  warm up (WARMUP_ROUNDS rounds of real reads on the candidate) -> switch the proxy -> verify through the proxy -> drain and stop the old slot
-  (kept for rollback) -> record in the ledger -> prune old images.
+  lock -> pull -> migrate -> start candidate in the idle slot -> gate (GET
+  HEALTH_PATH 200 and GET VERSION_PATH reports IMAGE_TAG, polled on the
+  candidate) -> warm up (WARMUP_ROUNDS rounds of real reads on the candidate)
+  -> switch the proxy -> verify through the proxy -> the old slot out of
+  rotation, kept running as the warm standby for STANDBY_SECONDS (0: drained
+  and stopped, kept for rollback) -> record in the ledger -> prune old images.
+When IMAGE_TAG is the warm standby, pull, migrate, start and warm-up are
+skipped: the deploy (a rollback, usually) is the gate and a switch.
 A failure before the switch removes the candidate, leaves the live release
 untouched and exits 1. Deploying the live release again changes nothing.
 
@@ -58,6 +62,9 @@ Options:
   --watch SECONDS      after the switch, keep the previous slot ready this long
                        and switch back if the new one fails real requests
                        (default WATCH_SECONDS of the env file, else 60; 0: off)
+  --standby SECONDS    keep the previous release running, out of rotation, this
+                       long after the switch (default STANDBY_SECONDS of the env
+                       file, else 900; 0: stop it at once)
   -h, --help           show this help
 
 Files: infrastructure/scripts/env/ENV.env (settings, no secrets); on the host
@@ -86,6 +93,11 @@ WATCH_SECONDS_ARG=""
 SWITCHED_AT=0
 SWITCHED_BACK=""
 OUTCOME_ON_FAILURE="failed"
+# Set when the candidate is the warm standby (already running: nothing started).
+WARM=""
+STANDBY_TAG=""
+# Seconds between the gate's probes of the candidate.
+GATE_POLL=0.25
 
 # ---- steps --------------------------------------------------------------------
 # Each runs under engine_step or attempt, with errexit in force: an unexpected
@@ -222,7 +234,7 @@ probe() {
 }
 
 gate_candidate() {
-  local name deadline state health="" health_probe="" version_probe="" unhealthy_seen=""
+  local name deadline state health="" health_probe="" version_probe=""
   name=$(slot_container "${CANDIDATE}")
   deadline=$(($(date +%s) + GATE_TIMEOUT))
   while :; do
@@ -234,32 +246,26 @@ gate_candidate() {
         return 1
         ;;
     esac
-    # Docker's verdict lags and can be wrong on a busy host (its check runs an
-    # exec with a 3 s timeout): "unhealthy" stops the gate only when the engine's
-    # own probe of the health path fails too; otherwise wait for the next check.
-    if [[ "${health}" == unhealthy ]]; then
-      health_probe=$(probe "${CANDIDATE}" "${HEALTH_PATH}")
-      if [[ "${health_probe}" != "200 "* ]]; then
-        FAIL_REASON="candidate ${name} is unhealthy (Docker health check); ${HEALTH_PATH}: ${health_probe:0:200}"
-        return 1
-      fi
-      [[ -n "${unhealthy_seen}" ]] ||
-        warn "Docker marks ${name} unhealthy but ${HEALTH_PATH} answers 200: waiting for its next health check"
-      unhealthy_seen=1
-    fi
-    if [[ "${health}" == healthy ]]; then
-      health_probe=$(probe "${CANDIDATE}" "${HEALTH_PATH}")
+    # The engine asks the candidate itself, every GATE_POLL seconds: Docker
+    # says "healthy" only at its next check, up to HEALTH_INTERVAL later, and
+    # its verdict lags and can be wrong on a busy host (an exec with a 3 s
+    # timeout). "unhealthy" ends the gate only when the probe fails too.
+    health_probe=$(probe "${CANDIDATE}" "${HEALTH_PATH}")
+    if [[ "${health_probe}" == "200 "* ]]; then
       version_probe=$(probe "${CANDIDATE}" "${VERSION_PATH}")
-      if [[ "${health_probe}" == "200 "* && "${version_probe}" == "200 "*"\"version\":\"${TAG}\""* ]]; then
-        log "candidate ${name} passed the gate: healthy, ${HEALTH_PATH} 200, ${VERSION_PATH} reports ${TAG}"
+      if [[ "${version_probe}" == "200 "*"\"version\":\"${TAG}\""* ]]; then
+        log "candidate ${name} passed the gate: ${HEALTH_PATH} 200, ${VERSION_PATH} reports ${TAG} (Docker health: ${health:-no check})"
         return 0
       fi
+    elif [[ "${health}" == unhealthy ]]; then
+      FAIL_REASON="candidate ${name} is unhealthy (Docker health check); ${HEALTH_PATH}: ${health_probe:0:200}"
+      return 1
     fi
     if (($(date +%s) >= deadline)); then
       FAIL_REASON="candidate ${name} not ready after ${GATE_TIMEOUT}s: docker health '${health:-none}', ${HEALTH_PATH} '${health_probe:0:120}', ${VERSION_PATH} '${version_probe:0:120}' (want version ${TAG})"
       return 1
     fi
-    sleep 0.5
+    sleep "${GATE_POLL}"
   done
 }
 
@@ -271,6 +277,7 @@ gate_candidate() {
 warm_up_candidate() {
   local rounds="${WARMUP_ROUNDS:-200}" paths out
   ((rounds > 0)) || { log "warm-up off (WARMUP_ROUNDS=0)"; return 0; }
+  [[ -z "${WARM}" ]] || { log "warm-up not needed: ${TAG} is the warm standby (it served until its last switch)"; return 0; }
   read -r -a paths <<<"${WARMUP_PATHS:-${VERSION_PATH} ${HEALTH_PATH} /api/v1/restaurants?page=0&size=20}"
   if ! out=$(run_cmd warm_up_cmd "$(slot_ip "${CANDIDATE}")" "${APP_PORT}" "${rounds}" "${paths[@]}" 2>&1); then
     FAIL_REASON="candidate failed its warm-up reads: $(tail -n 4 <<<"${out}" | tr '\n' ' ')"
@@ -373,19 +380,71 @@ switch_back() {
 
 slot_drained() { [[ "$(proxy_server_field "$1" 5)" == 0 ]]; }
 
-# retire_slot SLOT - wait for its in-flight requests, then SIGTERM with a grace
-# period longer than the API's shutdown timeout. The container stays (stopped)
-# for rollback.
+# retire_slot SLOT - out of rotation; then, with STANDBY_SECONDS, it stays
+# running as the warm standby (keep_standby); else wait for its in-flight
+# requests and SIGTERM it with a grace period longer than the API's shutdown
+# timeout. The container stays (stopped) for rollback.
 retire_slot() {
   local slot="$1" name
   name=$(slot_container "${slot}")
   [[ "$(container_state "${name}")" == running ]] || return 0
   proxy_set "set server api/${slot} state maint" || { warn "${PROXY_ERROR}"; return 1; }
+  if ((STANDBY_SECONDS > 0)); then
+    keep_standby "${slot}" && return 0
+    warn "could not keep slot ${slot} as the warm standby; stopping it"
+  fi
   pause_point draining
   wait_until "${DRAIN_TIMEOUT}" "slot ${slot} drained" slot_drained "${slot}" ||
     warn "slot ${slot} still has sessions after ${DRAIN_TIMEOUT}s; stopping it anyway (SIGTERM lets them finish)"
   run_cmd slot_stop_cmd "${slot}" >/dev/null
   emit_event retired "slot=${slot} tag=$(slot_release "${slot}")"
+}
+
+# keep_standby SLOT - SLOT (out of rotation; its in-flight requests finish
+# there) keeps running for STANDBY_SECONDS: a rollback to it in that time is a
+# switch (see main). A detached deploy.sh --end-standby stops it then; any
+# deploy or rollback before that cancels the timer and decides for itself.
+keep_standby() {
+  local slot="$1" id until pid tag
+  id=$(run_cmd container_id_cmd "$(slot_container "${slot}")") || return 1
+  tag=$(slot_release "${slot}")
+  run_cmd slot_standby_cmd "${slot}" >/dev/null || return 1
+  until=$(($(date +%s) + STANDBY_SECONDS))
+  cancel_standby_timer
+  setsid "${HERE}/deploy.sh" --end-standby "${slot}" "${id}" "${until}" "${DEPLOY_ENV}" \
+    </dev/null >>"${STATE_DIR}/standby.log" 2>&1 &
+  pid=$!
+  printf 'slot=%s container=%s tag=%s until=%s pid=%s\n' "${slot}" "${id}" "${tag}" "${until}" "${pid}" >"${STANDBY_FILE}"
+  emit_event retired "slot=${slot} tag=${tag} standby_s=${STANDBY_SECONDS}"
+  log "slot ${slot} (${tag}) stays warm, out of rotation, until $(date -u -d "@${until}" +%H:%M:%SZ): a rollback to ${tag} until then is a switch"
+}
+
+# end_standby SLOT CONTAINER_ID UNTIL - deploy.sh --end-standby: sleep until
+# UNTIL, then, under the deploy lock, stop SLOT if it is still that container,
+# running and out of rotation.
+end_standby() {
+  local slot="$1" id="$2" until="$3" name now sleeper=""
+  name=$(slot_container "${slot}")
+  trap '[[ -n "${sleeper}" ]] && kill "${sleeper}" 2>/dev/null; exit 0' TERM
+  now=$(date +%s)
+  if ((until > now)); then
+    sleep $((until - now)) &
+    sleeper=$!
+    wait "${sleeper}"
+    sleeper=""
+  fi
+  trap release_lock EXIT
+  acquire_lock "end-standby-${slot}" "${LOCK_TTL}"
+  if [[ "$(run_cmd container_id_cmd "${name}" 2>/dev/null)" != "${id}" || "$(container_state "${name}")" != running ]]; then
+    log "standby of ${name} already ended (replaced or stopped)"
+  elif [[ "$(live_slot)" == "${slot}" ]]; then
+    log "${name} is live again: nothing to stop"
+  else
+    log "standby time of ${name} ($(slot_release "${slot}")) is over: stopping it"
+    run_cmd slot_stop_cmd "${slot}" >/dev/null
+    emit_event standby-ended "slot=${slot} tag=$(slot_release "${slot}")"
+  fi
+  [[ "$(standby_field container)" != "${id}" ]] || rm -f "${STANDBY_FILE}"
 }
 
 record_release() {
@@ -460,6 +519,16 @@ finish() {
   exit "${rc}"
 }
 
+# warm_standby - the idle slot runs TAG, from the same image: the warm standby
+# (or what a killed deploy left running there), ready to take traffic back.
+warm_standby() {
+  [[ -n "${LIVE}" && "$(container_state "$(slot_container "${CANDIDATE}")")" == running ]] || return 1
+  [[ "$(slot_release "${CANDIDATE}")" == "${TAG}" ]] || return 1
+  local want
+  want=$(image_id "${IMAGE}") || return 1
+  [[ "${want}" == "$(slot_image_id "${CANDIDATE}")" ]]
+}
+
 # converge_live - the requested release is already live: finish what a killed
 # deploy may have left (old slot still running, release not recorded).
 converge_live() {
@@ -482,7 +551,13 @@ converge_live() {
 }
 
 main() {
-  local env="" timeout="" lock_wait="${DEPLOY_LOCK_WAIT:-0}" skip_migrations="" digest="" args=()
+  local env="" timeout="" lock_wait="${DEPLOY_LOCK_WAIT:-0}" skip_migrations="" digest="" standby="" args=()
+  if [[ "${1:-}" == --end-standby ]]; then
+    (($# == 5)) || die "--end-standby SLOT CONTAINER_ID UNTIL ENV (started by deploy.sh itself)" "" 2
+    load_env "$5"
+    end_standby "$2" "$3" "$4"
+    return 0
+  fi
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
@@ -491,6 +566,7 @@ main() {
       --lock-wait) lock_wait=$(option_value "$@") || exit 2; shift ;;
       --skip-migrations) skip_migrations=1 ;;
       --watch) WATCH_SECONDS_ARG=$(option_value "$@") || exit 2; shift ;;
+      --standby) standby=$(option_value "$@") || exit 2; shift ;;
       -*) usage >&2; die "unknown option '$1'" "see --help" 2 ;;
       *) args+=("$1") ;;
     esac
@@ -506,8 +582,10 @@ main() {
   [[ "${lock_wait}" =~ ^[0-9]+$ ]] || die "--lock-wait wants seconds, got '${lock_wait}'" "" 2
   [[ -z "${WATCH_SECONDS_ARG}" || "${WATCH_SECONDS_ARG}" =~ ^[0-9]+$ ]] ||
     die "--watch wants seconds, got '${WATCH_SECONDS_ARG}'" "" 2
+  [[ -z "${standby}" || "${standby}" =~ ^[0-9]+$ ]] || die "--standby wants seconds, got '${standby}'" "" 2
   load_env "${env}"
   [[ -n "${WATCH_SECONDS_ARG}" ]] && WATCH_SECONDS="${WATCH_SECONDS_ARG}"
+  [[ -n "${standby}" ]] && STANDBY_SECONDS="${standby}"
   [[ -n "${timeout}" ]] && GATE_TIMEOUT="${timeout}"
   require_env_dir
   require_tools
@@ -519,6 +597,9 @@ main() {
   trap finish EXIT
   log "deploying ${IMAGE} to ${DEPLOY_ENV} (stack ${STACK_NAME}, proxy port ${PROXY_PORT}, actor $(deploy_actor))"
   engine_step lock acquire_lock "${TAG}" "${lock_wait}"
+  # This deploy decides what happens to the standby slot (see keep_standby).
+  STANDBY_TAG=$(standby_field tag)
+  cancel_standby_timer
   PHASE="prepare"
   engine_step prepare_host prepare_host
   LIVE=$(live_slot)
@@ -530,16 +611,23 @@ main() {
     converge_live
     return 0
   fi
-  engine_step pull_image pull_image
-  pause_point pulled
-  if [[ -n "${skip_migrations}" ]]; then
-    log "step migrate_database: skipped (--skip-migrations)"
-  else
-    engine_step migrate_database migrate_database
-  fi
   CANDIDATE=$(other_slot "${LIVE:-green}")
-  engine_step start_candidate start_candidate
-  pause_point candidate-started
+  if warm_standby; then
+    WARM=1
+    PHASE="candidate"
+    log "${TAG} is the warm standby in slot ${CANDIDATE}: no pull, no migrations (applied when it was deployed), no start"
+  else
+    [[ -z "${STANDBY_TAG}" ]] || log "the standby (${STANDBY_TAG}) is not ${TAG}: it makes room for the candidate"
+    engine_step pull_image pull_image
+    pause_point pulled
+    if [[ -n "${skip_migrations}" ]]; then
+      log "step migrate_database: skipped (--skip-migrations)"
+    else
+      engine_step migrate_database migrate_database
+    fi
+    engine_step start_candidate start_candidate
+    pause_point candidate-started
+  fi
   engine_step gate_candidate gate_candidate
   engine_step warm_up warm_up_candidate
   engine_step switch_traffic switch_traffic
@@ -555,8 +643,12 @@ main() {
     ((ATTEMPT_RC == 0)) || warn "could not retire slot ${LIVE}; ${TAG} is live, stop $(slot_container "${LIVE}") by hand"
   fi
   record_live_release
-  attempt prune_images prune_images
-  ((ATTEMPT_RC == 0)) || warn "image cleanup failed; the release is live, run cleanup-images.sh by hand"
+  if [[ -n "${WARM}" ]]; then
+    log "image cleanup skipped: a switch to the warm standby brought no new image"
+  else
+    attempt prune_images prune_images
+    ((ATTEMPT_RC == 0)) || warn "image cleanup failed; the release is live, run cleanup-images.sh by hand"
+  fi
   log "deploy ok: env=${DEPLOY_ENV} tag=${TAG} slot=${CANDIDATE} previous=${LIVE_TAG:-none} in $(($(date +%s) - STARTED_AT))s (switched after ${switch_s}s, watch ${WATCH_SECONDS}s)"
 }
 

@@ -18,7 +18,7 @@ usage() {
   cat <<EOF
 Usage: $(basename "$0") [--env ENV] [--list]
        $(basename "$0") [--env ENV] [--timeout SECONDS] [--lock-wait SECONDS] [--watch SECONDS]
-                 --previous | TAG
+                 [--standby SECONDS] --previous | TAG
 
   (no argument), --list   recent releases of ENV, newest first: time, action,
                           tag, outcome, duration, actor; the live one is marked
@@ -33,10 +33,15 @@ Usage: $(basename "$0") [--env ENV] [--list]
                           deploy.sh; default DEPLOY_LOCK_WAIT, else 0)
   --watch SECONDS         post-switch watch (deploy.sh --watch); default 0: the
                           release rolled back to already served well
+  --standby SECONDS       keep the release rolled back from running, out of
+                          rotation, this long (deploy.sh --standby; default
+                          STANDBY_SECONDS of the env file)
   -h, --help              show this help
 
 The rollback itself is deploy.sh TAG ENV --skip-migrations; its exit code is
-this script's. Ledger: STATE_DIR/releases.jsonl of the environment.
+this script's. When TAG is the warm standby (the previous release, kept
+running after the last deploy for STANDBY_SECONDS), it is a gate and a
+switch: no container starts. Ledger: STATE_DIR/releases.jsonl of the environment.
 EOF
 }
 
@@ -66,10 +71,9 @@ list_releases() {
                   printf "%-20s  %-8s  %-24s  %-7s  %8s  %s %s\n", $1, $2, $3, $4, $5, $6, mark }'
 }
 
-# previous_release - the newest good release other than the live one.
+# previous_release LIVE - the newest good release other than LIVE.
 previous_release() {
-  local live
-  live=$(live_tag)
+  local live="$1"
   # Read the whole ledger before filtering: an early-closing reader (head, grep
   # -q) would kill jq with SIGPIPE, which pipefail turns into a failure.
   local tags
@@ -78,7 +82,7 @@ previous_release() {
 }
 
 main() {
-  local env="${DEPLOY_ENV:-local}" mode="list" tag="" timeout=() lock_wait=() watch=0
+  local env="${DEPLOY_ENV:-local}" mode="list" tag="" timeout=() lock_wait=() watch=0 standby=()
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
@@ -88,6 +92,7 @@ main() {
       --timeout) timeout=(--timeout "$(option_value "$@")") || exit 2; shift ;;
       --lock-wait) lock_wait=(--lock-wait "$(option_value "$@")") || exit 2; shift ;;
       --watch) watch=$(option_value "$@") || exit 2; shift ;;
+      --standby) standby=(--standby "$(option_value "$@")") || exit 2; shift ;;
       -*) usage >&2; die "unknown option '$1'" "see --help" 2 ;;
       *) [[ -z "${tag}" ]] || die "only one TAG, got '${tag}' and '$1'" "see --help" 2; tag="$1"; mode="tag" ;;
     esac
@@ -95,10 +100,13 @@ main() {
   done
   load_env "${env}"
   require_tools
+  [[ "${mode}" == list ]] && { list_releases; return 0; }
+  # Asked once: each look costs docker calls, and a rollback should be quick.
+  local live
+  live=$(live_tag || true)
   case "${mode}" in
-    list) list_releases; return 0 ;;
     previous)
-      tag=$(previous_release)
+      tag=$(previous_release "${live}")
       [[ -n "${tag}" ]] || die "no earlier good release of ${DEPLOY_ENV} to roll back to" "see $(basename "$0") --list --env ${DEPLOY_ENV}"
       log "previous good release of ${DEPLOY_ENV}: ${tag}"
       ;;
@@ -114,8 +122,8 @@ main() {
     die "image ${IMAGE_REPO}:${tag} is no longer on this host and cannot be pulled" \
       "rebuild or push it (build-image.sh ${tag}), or pick another release from --list"
   fi
-  log "rolling ${DEPLOY_ENV} back to ${tag} (live: $(live_tag || true))"
-  DEPLOY_ACTION=rollback exec "${HERE}/deploy.sh" --skip-migrations "${timeout[@]}" "${lock_wait[@]}" --watch "${watch}" "${tag}" "${DEPLOY_ENV}"
+  log "rolling ${DEPLOY_ENV} back to ${tag} (live: ${live:-none})"
+  DEPLOY_ACTION=rollback exec "${HERE}/deploy.sh" --skip-migrations "${timeout[@]}" "${lock_wait[@]}" "${standby[@]}" --watch "${watch}" "${tag}" "${DEPLOY_ENV}"
 }
 
 main "$@"

@@ -99,6 +99,8 @@ up() {
 
 down() {
   local ids
+  # The warm standby's timer (deploy.sh --end-standby) has nothing left to stop.
+  cancel_standby_timer
   mapfile -t ids < <({
     "${DOCKER}" ps -aq --filter "label=${LABEL_STACK}=${STACK_NAME}"
     "${DOCKER}" ps -aq --filter "name=^${STACK_NAME}-(proxy|blue|green|postgres|redis)$"

@@ -18,6 +18,8 @@
 #     directly), only the VPC address otherwise (staging, behind the LB);
 #   - the load balancer health-checks the path the deploy engine gates on
 #     (HEALTH_PATH, the API's readiness);
+#   - two API slots (a deploy, the warm standby), the proxy and a reserve for
+#     the system fit the API droplets' memory (their size slugs);
 #   - the deploy engine's PROXY_HANDOVER_WAIT is the time the load balancer's
 #     health check needs to take a failing droplet out of rotation (interval
 #     + response timeout, times the unhealthy threshold), 0 without a load balancer,
@@ -36,6 +38,8 @@ source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
 export RM_LOG_TAG="test-terraform-agreement"
 
 ANSIBLE_DIR="${RM_REPO_ROOT}/infrastructure/ansible"
+# Memory a droplet keeps for everything but the API slots and the proxy.
+SYSTEM_RESERVE_MIB=256
 PLANS=""
 WORK=""
 VENV=""
@@ -107,6 +111,7 @@ JQ_TERRAFORM='
     vpc: (of("digitalocean_vpc") | first | .ip_range),
     droplets: (if $outputs.api_target_tag == null then null
                else [of("digitalocean_droplet")[] | select(any(.tags[]?; . == $outputs.api_target_tag))] | length end),
+    droplet_sizes: ([of("digitalocean_droplet")[] | select(any(.tags[]?; . == $outputs.api_target_tag)) | .size] | unique),
     ssh_tags: $ssh_tags,
     ssh_tagged_droplets: ([of("digitalocean_droplet")[] | select(any(.tags[]?; IN($ssh_tags[])))] | length),
     lb: (of("digitalocean_loadbalancer") | first
@@ -130,6 +135,8 @@ ANSIBLE_VIEW="{{ {
   'handover_wait': deploy_engine_env_overrides.PROXY_HANDOVER_WAIT | string,
   'health_path': deploy_engine_env_overrides.HEALTH_PATH,
   'keepalive': deploy_engine_env_overrides.PROXY_KEEPALIVE_TIMEOUT | default('') | string,
+  'slot_memory': deploy_engine_env_overrides.SLOT_MEMORY | default('') | string,
+  'proxy_memory': deploy_engine_env_overrides.PROXY_MEMORY | default('') | string,
   'private_ip': private_ip, 'hosts': groups['api'] | length,
   'runner_ips': groups['ci_runner'] | default([]) | map('extract', hostvars, 'private_ip') | list } | to_json }}"
 
@@ -153,6 +160,9 @@ ansible_json() {
 JQ_AGREE='
   def line($what; $why): if $why == null then "ok\t\($what)" else "no\t\($what)\t\($why)" end;
   def sorted: map(tostring) | sort;
+  # Docker sizes (768m, 1g) and droplet slugs (s-2vcpu-2gb, s-1vcpu-512mb-10gb) in MiB.
+  def mib: capture("^(?<n>[0-9]+)(?<u>[kmg]?)b?$") | (.n | tonumber) * ({"k": (1 / 1024), "": (1 / 1048576), "m": 1, "g": 1024}[.u]);
+  def slug_mib: (capture("^[a-z0-9]+-[0-9]+vcpu-(?<m>[0-9]+(gb|mb))") | .m | sub("b$"; "") | mib) // null;
   $tf[0] as $t | $an[0] as $a | $a.resolved as $r | $a.inventory as $inv
   | ($r.api_port | tostring) as $port
   | [$t.rules[] | select(.port_range == $port)] as $api_rules
@@ -215,6 +225,18 @@ JQ_AGREE='
          else "the load balancer takes a droplet back within the wait after a proxy handover" end;
       if $t.lb == null or $t.lb.rejoin_seconds <= $t.lb.drain_seconds then null
       else "the load balancer needs \($t.lb.rejoin_seconds) s (healthy threshold × interval) to take a droplet back, longer than the \($t.lb.drain_seconds) s the deploy engine waits after a proxy handover" end),
+    # A deploy runs two slots at once, and the warm standby (STANDBY_SECONDS)
+    # keeps them both for longer: their limits, that of the proxy and a reserve for
+    # the system (Docker, sshd, the monitoring agent) must fit the droplet.
+    line("two slots, the proxy and \($reserve_mib) MiB for the system fit the droplet memory";
+      (if $r.slot_memory == "" then $slot_memory_default else $r.slot_memory end) as $slot
+      | (if $r.proxy_memory == "" then $proxy_memory_default else $r.proxy_memory end) as $proxy
+      | if $slot == "" then "SLOT_MEMORY is empty: a slot has no memory limit to budget"
+        else ($t.droplet_sizes | map(slug_mib)) as $sizes
+        | (2 * ($slot | mib) + ($proxy | mib) + $reserve_mib) as $need
+        | if ($sizes | length) == 0 or any($sizes[]; . == null) then "droplet sizes \($t.droplet_sizes | tojson): memory unknown"
+          elif ($sizes | min) >= $need then null
+          else "2 x SLOT_MEMORY \($slot) + PROXY_MEMORY \($proxy) + \($reserve_mib) MiB = \($need) MiB, the droplet (\($t.droplet_sizes | join(", "))) has \($sizes | min) MiB" end end),
     line(if $t.lb == null then "no load balancer: no idle timeout for the proxy to outlast"
          else "the proxy keeps idle connections open longer than the load balancer" end;
       (if $r.keepalive == "" then $keepalive_default else $r.keepalive end) as $k
@@ -230,13 +252,21 @@ engine_keepalive_default() {
   sed -n 's/^PROXY_KEEPALIVE_TIMEOUT_DEFAULT=\([0-9]*\)$/\1/p' "${RM_REPO_ROOT}/infrastructure/scripts/lib/deploy.sh"
 }
 
+# engine_setting ENV KEY - KEY in the deploy engine's settings of ENV (env/ENV.env).
+engine_setting() {
+  # shellcheck source=/dev/null
+  (source "${RM_REPO_ROOT}/infrastructure/scripts/env/$1.env" && printf '%s' "${!2:-}")
+}
+
 # agreement_lines ENV PLAN_JSON INVENTORY - the agreement lines of one environment.
 agreement_lines() {
   local env="$1" plan="$2" inv="$3"
   jq "${JQ_TERRAFORM}" "${plan}" >"${WORK}/tf.json" || return 1
   ansible_json "${inv}" "${env}" >"${WORK}/ansible.json" || return 1
   jq -rn --slurpfile tf "${WORK}/tf.json" --slurpfile an "${WORK}/ansible.json" \
-    --arg keepalive_default "$(engine_keepalive_default)" "${JQ_AGREE}"
+    --arg keepalive_default "$(engine_keepalive_default)" --arg slot_memory_default "$(engine_setting "${env}" SLOT_MEMORY)" \
+    --arg proxy_memory_default "$(sed -n 's/^PROXY_MEMORY_DEFAULT=\([0-9a-z]*\)$/\1/p' "${RM_REPO_ROOT}/infrastructure/scripts/lib/deploy.sh")" \
+    --argjson reserve_mib "${SYSTEM_RESERVE_MIB}" "${JQ_AGREE}"
 }
 
 test_environment() {
@@ -336,6 +366,9 @@ test_mismatches_are_caught() {
     copy_sides staging
     edit_plan "${walk}"' fw(.inbound_rule |= map(if .port_range == "22" then .source_tags = [] else . end))'
     broken "the cloud firewall does not admit the CI runner the inventory has" staging 'admits SSH from 0 droplets.*the inventory has 1'
+    copy_sides staging
+    edit_plan 'walk(if type == "object" and .type? == "digitalocean_droplet" and has("values") then .values.size = "s-1vcpu-1gb" else . end)'
+    broken "a droplet too small for two slots (a deploy, the warm standby)" staging '2 x SLOT_MEMORY 768m \+ PROXY_MEMORY 256m \+ 256 MiB = 2048 MiB, the droplet \(s-1vcpu-1gb\) has 1024 MiB'
   fi
 }
 

@@ -32,6 +32,7 @@ LABEL_PROXY_SPEC=com.restomarket.proxy-spec
 PROXY_MEMORY_DEFAULT=256m
 PROXY_KEEPALIVE_TIMEOUT_DEFAULT=75
 PIDS_LIMIT_DEFAULT=512
+STANDBY_SECONDS_DEFAULT=900
 
 # ---- settings ----------------------------------------------------------------
 
@@ -83,10 +84,14 @@ load_env() {
   # load balancer's idle timeout (DigitalOcean: 60 s), so the balancer always
   # closes first and never sends a request down a connection being closed.
   PROXY_KEEPALIVE_TIMEOUT="${PROXY_KEEPALIVE_TIMEOUT:-${PROXY_KEEPALIVE_TIMEOUT_DEFAULT}}"
+  # Seconds the previous release stays running, out of rotation, after a
+  # switch (warm standby: a rollback to it is a switch, no JVM start); 0: it
+  # is stopped at once. See deploy-engine.md for the memory it takes.
+  STANDBY_SECONDS="${STANDBY_SECONDS:-${STANDBY_SECONDS_DEFAULT}}"
   for key in WATCH_SECONDS WATCH_MAX_5XX_PERCENT WATCH_MIN_REQUESTS WATCH_MAX_ERRORS PROXY_HANDOVER_WAIT \
-    PROXY_KEEPALIVE_TIMEOUT; do
+    PROXY_KEEPALIVE_TIMEOUT STANDBY_SECONDS; do
     [[ "${!key}" =~ ^[0-9]+$ ]] || die "${file}: ${key}=${!key} is not a whole number" \
-      "fix it or remove it (defaults: 60, 5, 100, 0, 0, ${PROXY_KEEPALIVE_TIMEOUT_DEFAULT})"
+      "fix it or remove it (defaults: 60, 5, 100, 0, 0, ${PROXY_KEEPALIVE_TIMEOUT_DEFAULT}, ${STANDBY_SECONDS_DEFAULT})"
   done
   ((PROXY_KEEPALIVE_TIMEOUT > 0)) || die "${file}: PROXY_KEEPALIVE_TIMEOUT must be at least 1 second" \
     "set it above the load balancer's idle timeout, or remove it (default ${PROXY_KEEPALIVE_TIMEOUT_DEFAULT})"
@@ -98,6 +103,7 @@ load_env() {
   LEDGER="${STATE_DIR}/releases.jsonl"
   LOCK_FILE="${STATE_DIR}/deploy.lock"
   ACTIVE_FILE="${STATE_DIR}/active-slot"
+  STANDBY_FILE="${STATE_DIR}/standby"
   PROXY_CONF_DIR="${STATE_DIR}/proxy"
 }
 
@@ -227,6 +233,9 @@ slot_run_cmd() {
 
 slot_keep_running_cmd() { printf '%s\n' "${DOCKER}" update --restart unless-stopped "$(slot_container "$1")"; }
 slot_stop_cmd() { printf '%s\n' "${DOCKER}" stop -t "${STOP_GRACE}" "$(slot_container "$1")"; }
+# slot_standby_cmd SLOT - a warm standby does not come back after a host reboot
+# (nothing would end its standby then).
+slot_standby_cmd() { printf '%s\n' "${DOCKER}" update --restart no "$(slot_container "$1")"; }
 # proxy_stop_cmd NAME - HAProxy's soft stop (the image's stop signal is SIGUSR1):
 # it stops listening, finishes the requests in flight, closes idle connections.
 proxy_stop_cmd() { printf '%s\n' "${DOCKER}" stop -t "${DRAIN_TIMEOUT}" "$1"; }
@@ -280,6 +289,7 @@ container_exit_code_cmd() { printf '%s\n' "${DOCKER}" inspect -f '{{.State.ExitC
 slot_release_cmd() {
   printf '%s\n' "${DOCKER}" inspect -f "{{index .Config.Labels \"${LABEL_RELEASE}\"}}" "$(slot_container "$1")"
 }
+container_id_cmd() { printf '%s\n' "${DOCKER}" inspect -f '{{.Id}}' "$1"; }
 slot_image_cmd() { printf '%s\n' "${DOCKER}" inspect -f '{{.Image}}' "$(slot_container "$1")"; }
 slot_ip_cmd() {
   printf '%s\n' "${DOCKER}" inspect -f "{{with index .NetworkSettings.Networks \"${NETWORK}\"}}{{.IPAddress}}{{end}}" \
@@ -423,6 +433,27 @@ persist_active_slot() {
   render_proxy_config "$1"
   printf '%s\n' "$1" >"${ACTIVE_FILE}.tmp"
   mv -f "${ACTIVE_FILE}.tmp" "${ACTIVE_FILE}"
+}
+
+# ---- warm standby -------------------------------------------------------------
+# STANDBY_FILE: "slot=S container=ID tag=T until=EPOCH pid=PID" while the
+# previous release waits, running and out of rotation, until EPOCH; PID is the
+# process that stops it then (deploy.sh --end-standby), which is the engine's own.
+
+standby_field() {
+  [[ -r "${STANDBY_FILE}" ]] || return 0
+  tr ' ' '\n' <"${STANDBY_FILE}" | sed -n "s/^$1=//p"
+}
+
+# cancel_standby_timer - a deploy or rollback is about to decide what happens
+# to the standby slot itself: the timer that would stop it goes.
+cancel_standby_timer() {
+  local pid
+  pid=$(standby_field pid)
+  if [[ "${pid}" =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q -- '--end-standby'; then
+    kill "${pid}" 2>/dev/null || true
+  fi
+  rm -f "${STANDBY_FILE}"
 }
 
 # ---- lock ----------------------------------------------------------------------

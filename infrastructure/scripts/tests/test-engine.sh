@@ -66,7 +66,7 @@ setup() {
   # Engine settings the caller's environment could carry into load_env or the builders.
   unset RESTOMARKET_ENV_DIR RESTOMARKET_STATE_DIR RESTOMARKET_HOST_ENV_DIR DEPLOY_ENV DEPLOY_LOCK_WAIT DEPLOY_PAUSE_AFTER \
     HEALTH_START_PERIOD SLOT_MEMORY PIDS_LIMIT PROXY_MEMORY WARMUP_TIMEOUT WARMUP_PATHS WARMUP_ROUNDS \
-    WATCH_SECONDS WATCH_MAX_5XX_PERCENT WATCH_MIN_REQUESTS WATCH_MAX_ERRORS PROXY_KEEPALIVE_TIMEOUT
+    WATCH_SECONDS WATCH_MAX_5XX_PERCENT WATCH_MIN_REQUESTS WATCH_MAX_ERRORS PROXY_KEEPALIVE_TIMEOUT STANDBY_SECONDS
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/test-engine.XXXXXX")
   export FAKE_DOCKER_DIR="${WORK}/fake"
   mkdir -p "${FAKE_DOCKER_DIR}" "${WORK}/envs" "${WORK}/envdir/secrets" "${WORK}/state" "${WORK}/bin" "${WORK}/host"
@@ -92,6 +92,8 @@ KEEP_RELEASES=5
 SLOT_MEMORY=
 WATCH_SECONDS=0
 WARMUP_ROUNDS=1
+# The flows below stop the old slot; test_flow_standby keeps it (--standby).
+STANDBY_SECONDS=0
 ENV_DIR=${WORK}/envdir
 STATE_DIR=${WORK}/state
 EOF
@@ -1040,22 +1042,23 @@ test_flow_proxy_handover() {
   check_fails "proxy handover: every docker call was one the test expected" test -s "${FAKE_DOCKER_DIR}/unmatched"
 }
 
-# Docker's health verdict lags on a busy host: "unhealthy" while the candidate's
-# own /health answers 200 is waited out (Docker flips to healthy at its next
-# check); "unhealthy" with a failing /health stops the gate at once.
+# The gate asks the candidate itself: Docker's health status says "healthy"
+# only at its next check and lags on a busy host, so "starting" or even
+# "unhealthy" with the engine's own probes answering passes at once;
+# "unhealthy" with a failing readiness probe stops the gate at once.
 test_flow_docker_unhealthy() {
-  local state="${WORK}/flow-unhealthy" flipper
-  fake_reset
-  answer blue-health "running unhealthy"
-  rule 0 blue-health "inspect -f {{.State.Status}} {{if .State.Health}}* rmengine-blue"
-  flow_rules "${state}"
-  (sleep 2 && answer blue-health "running healthy") &
-  flipper=$!
-  run_deploy "${state}" v2 "${ENV_NAME}"
-  wait "${flipper}" || true
-  expect_eq "unhealthy but /health 200: the gate waits and the deploy succeeds" 0 "${RC}"
-  deploy_log_has "unhealthy but /health 200: a warning says why it waits"     "WARNING: Docker marks rmengine-blue unhealthy but /health answers 200: waiting"
-  expect_eq "unhealthy but /health 200: the warning is given once" 1 "$(grep -c "Docker marks rmengine-blue unhealthy" "${WORK}/deploy.err")"
+  local state health
+  for health in starting unhealthy; do
+    state="${WORK}/flow-${health}"
+    fake_reset
+    answer blue-health "running ${health}"
+    rule 0 blue-health "inspect -f {{.State.Status}} {{if .State.Health}}* rmengine-blue"
+    flow_rules "${state}"
+    run_deploy "${state}" v2 "${ENV_NAME}"
+    expect_eq "Docker health '${health}', probes 200: the gate passes on its own probes" 0 "${RC}"
+    deploy_log_has "Docker health '${health}', probes 200: the log says what the gate saw" \
+      "passed the gate: /health 200, /version reports v2 \\(Docker health: ${health}\\)"
+  done
 
   state="${WORK}/flow-unhealthy-503"
   fake_reset
@@ -1072,6 +1075,88 @@ test_flow_docker_unhealthy() {
   if ((SECONDS - started < 5)); then pass "unhealthy and /health 503: it stops before the gate timeout (5 s)"; else
     fail "unhealthy and /health 503: it stops before the gate timeout (5 s)" "took $((SECONDS - started)) s"; fi
   expect_eq "unhealthy and /health 503: no traffic moved" 0 "$(call_line 'set server api/blue state ready')"
+}
+
+# Warm standby: with --standby the old slot leaves rotation but keeps running,
+# with a timer (deploy.sh --end-standby, detached) that stops it later.
+test_flow_standby() {
+  local state="${WORK}/flow-standby" pid
+  fake_reset
+  answer green-id 9a8b7c6d5e4f
+  rule 0 green-id "inspect -f {{.Id}} rmengine-green"
+  rule 0 - "update --restart no rmengine-green"
+  flow_rules "${state}"
+  run_deploy "${state}" --standby 60 v2 "${ENV_NAME}"
+  expect_eq "standby: deploy.sh exits 0" 0 "${RC}"
+  calls_have "standby: the old slot leaves rotation in the switch" "set server api/blue state ready; set server api/green state maint"
+  expect_eq "standby: the old slot is not stopped" 0 "$(call_line 'stop -t 30 rmengine-green')"
+  calls_have "standby: it will not come back after a host reboot" $'(^|\n)update --restart no rmengine-green(\n|$)'
+  expect_match "standby: the standby file names the slot, its container, release and timer" \
+    '^slot=green container=9a8b7c6d5e4f tag=v1 until=[0-9]+ pid=[0-9]+$' "$(cat "${state}/standby" 2>&1)"
+  pid=$(sed -n 's/.* pid=\([0-9]*\)$/\1/p' "${state}/standby" 2>/dev/null)
+  expect_match "standby: its timer runs, detached (deploy.sh --end-standby green ID UNTIL ENV)" \
+    "deploy.sh --end-standby green 9a8b7c6d5e4f [0-9]+ ${ENV_NAME}" "$(tr '\0' ' ' <"/proc/${pid:-0}/cmdline" 2>/dev/null)"
+  deploy_log_has "standby: the log says until when a rollback is a switch" "slot green \\(v1\\) stays warm, out of rotation, until"
+  # The next deploy cancels the timer: it decides about the slot itself.
+  run_deploy "${state}" --standby 0 v2 "${ENV_NAME}"
+  sleep 0.2
+  # (A killed process nobody reaps yet has no command line left.)
+  if [[ -n "${pid}" && -s "/proc/${pid}/cmdline" ]]; then
+    grep -s '^State' "/proc/${pid}/status" >&2
+    fail "standby: the next deploy stops the timer"
+    kill "${pid}" 2>/dev/null || true
+  else
+    pass "standby: the next deploy stops the timer"
+  fi
+  check_fails "standby: ... and removes the standby file" test -e "${state}/standby"
+
+  # The timer's own work, its time already up: green is still that container,
+  # running, out of rotation (blue is live), so it is stopped.
+  state="${WORK}/flow-standby-end"
+  fake_reset
+  answer green-id 9a8b7c6d5e4f
+  rule 0 green-id "inspect -f {{.Id}} rmengine-green"
+  show_stat stat-live-blue "no check" MAINT
+  api_rule 0 stat-live-blue "show stat"
+  state_rule rmengine-blue running
+  flow_rules "${state}"
+  mkdir -p "${state}"
+  printf 'slot=green container=9a8b7c6d5e4f tag=v1 until=1 pid=1\n' >"${state}/standby"
+  run_deploy "${state}" --end-standby green 9a8b7c6d5e4f 1 "${ENV_NAME}"
+  expect_eq "end of standby: exits 0" 0 "${RC}"
+  calls_have "end of standby: the standby slot is stopped with the grace period" $'(^|\n)stop -t 30 rmengine-green(\n|$)'
+  check_fails "end of standby: the standby file is removed" test -e "${state}/standby"
+  check_fails "end of standby: the lock is released" test -e "${state}/deploy.lock"
+  # A container replaced since (another id): left alone.
+  fake_reset
+  answer green-id 9a8b7c6d5e4f
+  rule 0 green-id "inspect -f {{.Id}} rmengine-green"
+  flow_rules "${state}"
+  run_deploy "${state}" --end-standby green 0000aaaa1111 1 "${ENV_NAME}"
+  expect_eq "end of standby, container replaced since: nothing stopped" "0 0" "${RC} $(call_line 'stop -t 30 rmengine-green')"
+}
+
+# A deploy (a rollback, usually) of the release the warm standby runs: no
+# pull, no migration, no new container, no warm-up; the gate, then the switch.
+test_flow_warm_rollback() {
+  local state="${WORK}/flow-warm"
+  fake_reset
+  state_rule rmengine-blue running
+  answer tag-v2 v2
+  rule 0 tag-v2 "inspect -f {{index .Config.Labels \"com.restomarket.release\"}} rmengine-blue"
+  rule 0 image-id "inspect -f {{.Image}} rmengine-blue"
+  flow_rules "${state}"
+  run_deploy "${state}" --skip-migrations v2 "${ENV_NAME}"
+  expect_eq "warm: deploy.sh exits 0" 0 "${RC}"
+  deploy_log_has "warm: the log says the standby is used" "v2 is the warm standby in slot blue: no pull, no migrations"
+  local what
+  for what in "pull " "run --name rmengine-migrate" "run -d --name rmengine-blue" "rm -f rmengine-blue"; do
+    expect_eq "warm: no '${what% }'" 0 "$(call_line "${what}")"
+  done
+  deploy_log_has "warm: no warm-up (it served until its last switch)" "warm-up not needed: v2 is the warm standby"
+  calls_in_order "warm: gate on its own probes, then one switch" ' 3000 /health$' ' 3000 /version$' \
+    '_ 9999 set server api/blue state ready; set server api/green state maint$'
+  check_fails "warm: every docker call was one the test expected" test -s "${FAKE_DOCKER_DIR}/unmatched"
 }
 
 # The new proxy cannot start: the old one comes back and the deploy stops there.
@@ -1203,6 +1288,8 @@ main() {
   test_flow_proxy_handover
   test_flow_proxy_handover_fails
   test_flow_docker_unhealthy
+  test_flow_standby
+  test_flow_warm_rollback
   test_flow_ledger_unwritable
   summary
 }

@@ -362,7 +362,7 @@ run_provider_checks() {
     plan_creates dev "${JQ_DEV_PLAN}"
   run_check "plan environments/staging offline: LB, 2 API droplets, CI runner, 2-node PostgreSQL ${PG_MAJOR}, alerts" \
     plan_creates staging "${JQ_STAGING_PLAN}"
-  run_check "Terraform and Ansible agree: inventory, firewalls, CI runner, ports, health path, proxy bind, drain time (test-terraform-agreement.sh)" \
+  run_check "Terraform and Ansible agree: inventory, firewalls, CI runner, ports, health path, proxy bind, drain time, droplet memory (test-terraform-agreement.sh)" \
     "${RM_REPO_ROOT}/infrastructure/ansible/tests/test-terraform-agreement.sh" --plans "${WORK_DIR}/plans"
   run_check "staging rejects droplet_count=1 with its validation message" staging_rejects_one_droplet
   run_check "rotating root's SSH keys replaces no droplet (plan with the real provider)" \

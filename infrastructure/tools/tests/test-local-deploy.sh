@@ -83,11 +83,24 @@ test_rollback_to_previous() {
   local out
   if out=$(mk rollback 2>&1); then pass "make rollback (to the previous release)"; else fail "make rollback" "$(tail -n 15 <<<"${out}")"; return; fi
   expect_eq "the proxy serves release a again" a "$(proxy_version)"
+  expect_match "make rollback switched to the warm standby (local.env keeps it)" 'a is the warm standby in slot' "${out}"
+}
+
+# standby_timer - the PID of the warm standby's timer while it runs, else nothing.
+standby_timer() {
+  local pid
+  pid=$(sed -n 's/.* pid=\([0-9]*\)$/\1/p' "${WORK}/state/standby" 2>/dev/null)
+  [[ -n "${pid}" ]] && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q -- '--end-standby' && echo "${pid}"
+  return 0
 }
 
 test_local_down() {
+  local timer
+  timer=$(standby_timer)
+  if [[ -n "${timer}" ]]; then pass "the warm standby (b) has its timer (pid ${timer})"; else fail "the warm standby (b) has its timer" "$(cat "${WORK}/state/standby" 2>&1)"; fi
   check "make local-down" mk local-down
   expect_eq "no container of the deployment is left" "" "$("${DOCKER}" ps -aq --filter "name=^${RUN_ID}-")"
+  expect_eq "no standby timer is left" "" "$(standby_timer)"
 }
 
 main() {
