@@ -231,8 +231,8 @@ ansible-setup-runner: ## Converge setup-runner.yml on ENV's CI runner (FIRST_RUN
 	@$(TOOLS)/ansible.sh setup-runner $(ENV) $(if $(VIA),--via $(VIA)) $(if $(filter 1,$(FIRST_RUN)),--first-run)
 
 .PHONY: ansible-update
-ansible-update: ## Roll TAG across ENV's droplets one at a time with update-api.yml (DIGEST=sha256:... to run exactly that image, LB_URL=... to check through the LB, VIA=vpc from inside the VPC, INVENTORY=FILE instead of ENV's)
-	@$(TOOLS)/ansible.sh update $(ANSIBLE_TARGET) $(if $(VIA),--via $(VIA)) --tag $(TAG) $(if $(DIGEST),--digest $(DIGEST)) $(if $(LB_URL),--lb-url $(LB_URL))
+ansible-update: ## Roll TAG across ENV's droplets one at a time with update-api.yml (DIGEST=sha256:... to run exactly that image, RESTART=1 to start the live TAG again after a secret changed, LB_URL=... to check through the LB, VIA=vpc from inside the VPC, INVENTORY=FILE instead of ENV's)
+	@$(TOOLS)/ansible.sh update $(ANSIBLE_TARGET) $(if $(VIA),--via $(VIA)) --tag $(TAG) $(if $(DIGEST),--digest $(DIGEST)) $(if $(filter 1,$(RESTART)),--restart) $(if $(LB_URL),--lb-url $(LB_URL))
 
 .PHONY: ansible-rollback
 ansible-rollback: ## Return all of ENV's droplets at once to TAG, a release they ran (the staging rollback; LB_URL, VIA, INVENTORY as ansible-update)

@@ -62,6 +62,9 @@ Options:
   --watch SECONDS      after the switch, keep the previous slot ready this long
                        and switch back if the new one fails real requests
                        (default WATCH_SECONDS of the env file, else 60; 0: off)
+  --restart            start IMAGE_TAG again even when it is live (the same path:
+                       a new container in the idle slot, gate, switch), so the API
+                       reads changed secrets or settings; never the warm standby
   --standby SECONDS    keep the previous release running, out of rotation, this
                        long after the switch (default STANDBY_SECONDS of the env
                        file, else 900; 0: stop it at once)
@@ -551,7 +554,7 @@ converge_live() {
 }
 
 main() {
-  local env="" timeout="" lock_wait="${DEPLOY_LOCK_WAIT:-0}" skip_migrations="" digest="" standby="" args=()
+  local env="" timeout="" lock_wait="${DEPLOY_LOCK_WAIT:-0}" skip_migrations="" digest="" standby="" restart="" args=()
   if [[ "${1:-}" == --end-standby ]]; then
     (($# == 5)) || die "--end-standby SLOT CONTAINER_ID UNTIL ENV (started by deploy.sh itself)" "" 2
     load_env "$5"
@@ -565,6 +568,7 @@ main() {
       --digest) digest=$(option_value "$@") || exit 2; shift ;;
       --lock-wait) lock_wait=$(option_value "$@") || exit 2; shift ;;
       --skip-migrations) skip_migrations=1 ;;
+      --restart) restart=1 ;;
       --watch) WATCH_SECONDS_ARG=$(option_value "$@") || exit 2; shift ;;
       --standby) standby=$(option_value "$@") || exit 2; shift ;;
       -*) usage >&2; die "unknown option '$1'" "see --help" 2 ;;
@@ -606,13 +610,14 @@ main() {
   LIVE_TAG=""
   [[ -n "${LIVE}" ]] && LIVE_TAG=$(slot_release "${LIVE}")
   log "live: ${LIVE_TAG:-nothing}${LIVE:+ in slot ${LIVE}}"
-  if [[ -n "${LIVE}" && "${LIVE_TAG}" == "${TAG}" ]] &&
+  if [[ -z "${restart}" && -n "${LIVE}" && "${LIVE_TAG}" == "${TAG}" ]] &&
     { ! image_id "${IMAGE}" >/dev/null || [[ "$(image_id "${IMAGE}")" == "$(slot_image_id "${LIVE}")" ]]; }; then
     converge_live
     return 0
   fi
   CANDIDATE=$(other_slot "${LIVE:-green}")
-  if warm_standby; then
+  [[ -z "${restart}" ]] || log "restart: ${TAG} starts again in a new container (live: ${LIVE_TAG:-nothing})"
+  if [[ -z "${restart}" ]] && warm_standby; then
     WARM=1
     PHASE="candidate"
     log "${TAG} is the warm standby in slot ${CANDIDATE}: no pull, no migrations (applied when it was deployed), no start"

@@ -36,7 +36,7 @@ DIGEST_PATTERN='^sha256:[0-9a-f]{64}$'
 # No sign, no leading zero (the engine's arithmetic would read 010 as octal).
 SECONDS_PATTERN='^(0|[1-9][0-9]{0,3})$'
 MAX_SECONDS=3600
-ACCEPTED_FORMS="deploy [--watch N] [--lock-wait N] [--digest sha256:HEX] [--actor NAME] TAG ENV | rollback --env ENV (--previous | --list | TAG) [--lock-wait N] [--actor NAME] | check ENV TAG"
+ACCEPTED_FORMS="deploy [--watch N] [--lock-wait N] [--digest sha256:HEX] [--restart] [--actor NAME] TAG ENV | rollback --env ENV (--previous | --list | TAG) [--lock-wait N] [--actor NAME] | check ENV TAG"
 
 # The command as received (audit log and messages, shortened) and its words.
 COMMAND_TEXT=""
@@ -58,8 +58,8 @@ Usage: $(basename "$0") COMMAND...        (by hand, or the tests)
 The deploy account's forced command: runs only these commands of the deploy
 engine, with validated arguments, and refuses everything else.
 
-  deploy [--watch N] [--lock-wait N] [--digest sha256:HEX] [--actor NAME] TAG ENV
-      deploy.sh [--watch N] [--lock-wait N] [--digest sha256:HEX] TAG ENV
+  deploy [--watch N] [--lock-wait N] [--digest sha256:HEX] [--restart] [--actor NAME] TAG ENV
+      deploy.sh [--watch N] [--lock-wait N] [--digest sha256:HEX] [--restart] TAG ENV
   rollback --env ENV (--previous | --list | TAG) [--lock-wait N] [--actor NAME]
       rollback.sh --env ENV (--previous | --list | TAG) [--lock-wait N]
   check ENV TAG
@@ -231,7 +231,7 @@ run_engine() {
 
 gate_deploy() {
   local option argv=()
-  parse_words deploy "--watch --lock-wait --digest --actor" "" "$@"
+  parse_words deploy "--watch --lock-wait --digest --actor" "--restart" "$@"
   ((${#ARGS[@]} >= 2)) || refuse "deploy needs TAG and ENV"
   ((${#ARGS[@]} == 2)) || refuse "deploy takes only TAG and ENV, got more: '$(shown "${ARGS[2]}" 64)'"
   check_tag "${ARGS[0]}"
@@ -239,6 +239,7 @@ gate_deploy() {
   for option in --watch --lock-wait --digest; do
     if has_opt "${option}"; then argv+=("${option}" "${OPTS[${option}]}"); fi
   done
+  if has_opt --restart; then argv+=(--restart); fi
   run_engine deploy.sh "${argv[@]}" "${ARGS[0]}" "${ARGS[1]}"
 }
 

@@ -17,7 +17,7 @@ usage() {
   cat <<USAGE
 Usage: $(basename "$0") setup        ENV|--inventory FILE [--via NET] [--first-run] [--check] [-- ANSIBLE ARGS...]
        $(basename "$0") setup-runner ENV|--inventory FILE [--via NET] [--first-run] [--check] [-- ANSIBLE ARGS...]
-       $(basename "$0") update       ENV|--inventory FILE [--via NET] --tag TAG [--digest sha256:HEX] [--lb-url URL] [-- ANSIBLE ARGS...]
+       $(basename "$0") update       ENV|--inventory FILE [--via NET] --tag TAG [--digest sha256:HEX] [--restart] [--lb-url URL] [-- ANSIBLE ARGS...]
        $(basename "$0") rollback     ENV|--inventory FILE [--via NET] --tag TAG [--lb-url URL] [-- ANSIBLE ARGS...]
        $(basename "$0") venv
 
@@ -46,6 +46,8 @@ Usage: $(basename "$0") setup        ENV|--inventory FILE [--via NET] [--first-r
   --check           dry run: --check --diff, change nothing
   --tag TAG         the release (image tag) to roll out
   --digest DIGEST   its registry digest: every host pulls and runs exactly that image
+  --restart         update with the live TAG: each host starts it again, blue/green,
+                    so the API reads changed secrets (a plain update changes nothing)
   --lb-url URL      also check health and the version through the load balancer
   -- ARGS           passed to ansible-playbook as they are (e.g. --limit HOST)
 
@@ -113,7 +115,7 @@ run_playbook() {
 }
 
 main() {
-  local action="${1:-}" env="" inventory="" first_run=0 check=0 tag="" lb_url="" digest="" via=public
+  local action="${1:-}" env="" inventory="" first_run=0 check=0 tag="" lb_url="" digest="" via=public restart=false
   local -a extra=()
   case "${action}" in
     -h | --help) usage; return 0 ;;
@@ -131,6 +133,7 @@ main() {
       --tag) [[ $# -ge 2 ]] || die "--tag needs a value" "see --help" 2; tag="$2"; shift 2 ;;
       --lb-url) [[ $# -ge 2 ]] || die "--lb-url needs a value" "see --help" 2; lb_url="$2"; shift 2 ;;
       --digest) [[ $# -ge 2 ]] || die "--digest needs a value" "see --help" 2; digest="$2"; shift 2 ;;
+      --restart) restart=true; shift ;;
       --) shift; extra=("$@"); break ;;
       -*) die "unknown option '$1'" "see --help" 2 ;;
       *) [[ -z "${env}" ]] || die "unexpected argument '$1'" "see --help" 2; env="$1"; shift ;;
@@ -152,6 +155,8 @@ main() {
     die "--tag and --lb-url belong to update and rollback" "see --help" 2
   [[ "${action}" == update || -z "${digest}" ]] ||
     die "--digest belongs to update" "a rollback returns to the image the hosts ran; see --help" 2
+  [[ "${action}" == update || "${restart}" == false ]] ||
+    die "--restart belongs to update" "ansible.sh update ENV --tag LIVE_TAG --restart; see --help" 2
   [[ "${via}" == public || "${via}" == vpc ]] ||
     die "invalid --via '${via}'" "public (the hosts' public addresses) or vpc (their VPC addresses, from inside the VPC)" 2
   ansible_venv
@@ -170,7 +175,8 @@ main() {
   elif [[ "${action}" == rollback ]]; then
     run_playbook update-api.yml -e "image_tag=${tag}" -e update_api_rollback=true -e "lb_url=${lb_url}" "${extra[@]}"
   else
-    run_playbook update-api.yml -e "image_tag=${tag}" -e "image_digest=${digest}" -e "lb_url=${lb_url}" "${extra[@]}"
+    run_playbook update-api.yml -e "image_tag=${tag}" -e "image_digest=${digest}" -e "update_api_restart=${restart}" \
+      -e "lb_url=${lb_url}" "${extra[@]}"
   fi
 }
 

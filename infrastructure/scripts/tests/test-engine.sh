@@ -1159,6 +1159,30 @@ test_flow_warm_rollback() {
   check_fails "warm: every docker call was one the test expected" test -s "${FAKE_DOCKER_DIR}/unmatched"
 }
 
+# --restart: the live release again, through the whole path (a new container
+# that reads changed secrets); without it, the same command changes nothing.
+test_flow_restart() {
+  local state="${WORK}/flow-restart" mode
+  for mode in plain restart; do
+    fake_reset
+    answer tag-v2 v2
+    rule 0 tag-v2 "inspect -f {{index .Config.Labels \"com.restomarket.release\"}} rmengine-green"
+    rule 0 image-id "inspect -f {{.Image}} rmengine-green"
+    flow_rules "${state}-${mode}"
+    if [[ "${mode}" == restart ]]; then
+      run_deploy "${state}-${mode}" --restart v2 "${ENV_NAME}"
+      expect_eq "restart: deploy.sh exits 0" 0 "${RC}"
+      deploy_log_has "restart: the log says the live release starts again" "restart: v2 starts again in a new container \\(live: v2\\)"
+      calls_in_order "restart: a new container in the idle slot, gated, then the switch" '^run -d --name rmengine-blue ' \
+        ' 3000 /health$' '_ 9999 set server api/blue state ready; set server api/green state maint$'
+    else
+      run_deploy "${state}-${mode}" v2 "${ENV_NAME}"
+      expect_eq "the live release without --restart: nothing is started" "0 0" "${RC} $(call_line 'run -d --name rmengine-blue')"
+      deploy_log_has "... and the log says it is already live" "v2 is already live on ${ENV_NAME}"
+    fi
+  done
+}
+
 # The new proxy cannot start: the old one comes back and the deploy stops there.
 test_flow_proxy_handover_fails() {
   local state="${WORK}/flow-handover-fails"
@@ -1290,6 +1314,7 @@ main() {
   test_flow_docker_unhealthy
   test_flow_standby
   test_flow_warm_rollback
+  test_flow_restart
   test_flow_ledger_unwritable
   summary
 }

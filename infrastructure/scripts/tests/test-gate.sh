@@ -208,6 +208,9 @@ ${DIGEST}
 v2
 gtest
 DEPLOY_ACTOR=github-actions"
+  ssh_gate "deploy --restart --actor ops v2 gtest"
+  expect_run "deploy --restart (the live release again, after a secret changed) -> deploy.sh --restart" 0 \
+    $'deploy.sh\n--restart\nv2\ngtest\nDEPLOY_ACTOR=ops'
   ssh_gate "deploy v2 --actor ci --digest ${DIGEST} gtest --watch 0"
   expect_run "deploy: options in any order reach deploy.sh in its own order" 0 \
     $'deploy.sh\n--watch\n0\n--digest\n'"${DIGEST}"$'\nv2\ngtest\nDEPLOY_ACTOR=ci'
@@ -288,6 +291,7 @@ test_refused() {
   refused_over_ssh "deploy --digest sha256:abc v2 gtest" "deploy --digest sha256:abc v2 gtest" "--digest wants sha256:"
   refused_over_ssh "deploy --digest with uppercase hex" "deploy --digest ${DIGEST^^} v2 gtest" "--digest wants"
   refused_over_ssh "deploy --timeout 1 v2 gtest (not allowed)" "deploy --timeout 1 v2 gtest" "deploy does not take '--timeout'"
+  refused_over_ssh "deploy --restart --restart v2 gtest" "deploy --restart --restart v2 gtest" "--restart given twice"
   refused_over_ssh "deploy --skip-migrations v2 gtest (not allowed)" "deploy --skip-migrations v2 gtest" "does not take"
   refused_over_ssh "deploy --watch=5 v2 gtest" "deploy --watch=5 v2 gtest" "does not take '--watch=5'"
   refused_over_ssh "deploy -rf gtest (a tag starting with '-')" "deploy -rf gtest" "deploy does not take '-rf'"

@@ -7,7 +7,8 @@
 #     switch), v2 again with a 3 s standby that ends on its own, a cold
 #     rollback, a v3 whose /health never passes and a v4 that exits on start:
 #     0 non-2xx, 0 socket errors, v3/v4 never answer, no old-version response
-#     starts after the switch completed;
+#     starts after the switch completed; a rotated secret taken by
+#     deploy.sh --restart of the live release, under load;
 #   - SIGKILL of deploy.sh after pull, after candidate start, after the switch
 #     and during the drain: traffic never fails and a re-run converges;
 #   - two deploys at once, a stale lock, cleanup and rollback respect the lock;
@@ -625,6 +626,36 @@ test_watch_reverts() {
   expect_eq "the reverted candidate is removed" absent "$(container_state "${RUN_ID}-$(other_slot "$(cat "${ACTIVE_FILE}")")")"
 }
 
+# write_status TOKEN - the HTTP status of one authenticated write through the
+# proxy (a client connection of this test: counted, see check_load).
+write_status() {
+  echo >>"${WORK}/curls"
+  curl -s -o /dev/null -w '%{http_code}' -m 10 -X POST -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+    -d '{"name":"Rotation","cuisine":"Thai","city":"Bern"}' "http://127.0.0.1:${PORT}/api/v1/restaurants"
+}
+
+# A rotated secret (the API's write token): deploy.sh --restart starts the
+# live release again, blue/green under load, and the new container reads the
+# new value; before it, the running release still has the old one.
+test_restart_after_rotation() {
+  local live old new
+  live=$(proxy_version_now)
+  old=$(tr -d '\n' <"${WORK}/envdir/secrets/API_WRITE_TOKEN")
+  new=$(random_secret)
+  printf '%s' "${new}" >"${WORK}/envdir/secrets/API_WRITE_TOKEN"
+  expect_eq "rotation: until the restart, the running release accepts the old token" 201 "$(write_status "${old}")"
+  start_load "restart-${live}"
+  run_script deploy.sh --restart "${live}" t
+  local seconds="${LAST_SECONDS}" log="${LAST_LOG}"
+  stop_load
+  expect_eq "deploy --restart of the live ${live} exits 0" 0 "${LAST_RC}"
+  expect_match "restart: a new container, not 'already live'" "restart: ${live} starts again in a new container" "$(cat "${log}")"
+  expect_live "after the restart" "${live}"
+  check_load "restart ${live} (secret rotated)" "" "" "" "$(event_ms switch-start "${log}")" "$(event_ms retired "${log}")" "${seconds}"
+  expect_eq "rotation: after the restart the new token writes" 201 "$(write_status "${new}")"
+  expect_eq "rotation: ... and the old one is refused" 401 "$(write_status "${old}")"
+}
+
 # A changed PROXY_BIND takes effect: the proxy is recreated on the new address.
 test_proxy_rebind() {
   local live
@@ -764,6 +795,7 @@ main() {
   test_release_list
   test_warm_up_gate
   test_watch_reverts
+  test_restart_after_rotation
   if [[ "${DEPLOY_TEST_ONLY:-}" != load ]]; then
     test_fault_injection
     test_concurrency
