@@ -11,10 +11,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
-/** infrastructure/docs/secrets.md documents exactly the secrets the workflows read. */
+/** infrastructure/docs/secrets-management.md documents exactly the secrets the workflows read. */
 class SecretsDocumentationTest {
 
-  private static final String DOC = "infrastructure/docs/secrets.md";
+  private static final String DOC = "infrastructure/docs/secrets-management.md";
   private static final String SECTION = "## Secrets the workflows use";
   private static final Pattern EXPRESSION = Pattern.compile("\\$\\{\\{(.*?)}}");
   private static final Pattern SECRET_REFERENCE = Pattern.compile("\\bsecrets\\.([A-Za-z0-9_]+)");
@@ -23,7 +23,7 @@ class SecretsDocumentationTest {
   private static Set<String> referencedByWorkflows() {
     Set<String> names = new TreeSet<>();
     for (String file : Repo.workflowFiles()) {
-      // Only inside ${{ }} expressions: comments may mention secrets.md.
+      // Only inside ${{ }} expressions: comments may mention secrets-management.md.
       Matcher expression = EXPRESSION.matcher(Repo.text(file));
       while (expression.find()) {
         Matcher m = SECRET_REFERENCE.matcher(expression.group(1));
