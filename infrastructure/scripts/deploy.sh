@@ -13,7 +13,7 @@
 # maint") inside the running process. Nothing reloads, so client keep-alive
 # connections to the proxy stay open and in-flight requests on the old slot
 # finish; an nginx reload closes idle client keep-alive connections and clients
-# that do not retry see socket errors (measured, see BUILD-ENVIRONMENT.md).
+# that do not retry see socket errors (measured on this engine's first design).
 # The runtime API listens on 127.0.0.1 inside the proxy container only and is
 # reached with `docker exec` + bash's /dev/tcp (no socat in the image). After a
 # switch the configuration file is rewritten, without a reload, so that a

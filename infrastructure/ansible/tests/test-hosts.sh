@@ -279,7 +279,7 @@ start_databases() {
 start_hosts() {
   local host
   for host in "${HOSTS[@]}"; do
-    # The capability set BUILD-ENVIRONMENT.md documents for Docker-in-Docker
+    # The capabilities Docker-in-Docker needs on a build machine like this one
     # (--privileged is refused here); /var/lib/docker on a volume for overlay2.
     "${DOCKER}" run -d --name "${RUN_ID}-${host}" --hostname "${host}" --network "${RUN_ID}" \
       --label "com.restomarket.test=${RUN_ID}" \
