@@ -150,8 +150,12 @@ test-shell: ## Every shell script: bash -n, shellcheck, --help, bad input refuse
 	@$(TOOLS)/tests/test-shell.sh
 
 .PHONY: test-docs
-test-docs: ## Every markdown file: relative links and anchors resolve, make targets and scripts named in code exist
+test-docs: ## Every markdown file: relative links and anchors resolve, make targets and scripts named in code exist; diagrams current
 	@$(TOOLS)/tests/test-docs.sh
+
+.PHONY: docs
+docs: ## Render the architecture diagrams (infrastructure/docs/diagrams/*.mmd -> .png; installs Chromium and mermaid-cli)
+	@$(TOOLS)/render-diagrams.sh
 
 .PHONY: test-docker
 test-docker: images ## Base images, the API image (user, labels, secrets, SIGTERM), dev and staging stacks, pin-images against a registry

@@ -5,7 +5,9 @@
 # named anchor there, slugged as GitHub does), every `make TARGET` in code is
 # a target of the root Makefile, and every script path in code exists, is
 # executable and answers --help. A self-test on a made-up repository proves
-# first that each kind of drift is caught. Prints "N passed, N failed".
+# first that each kind of drift is caught. The architecture diagrams are the
+# renders of their Mermaid sources (make docs records both hashes), and the
+# plan's own validation commands for the guides pass. Prints "N passed, N failed".
 set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,6 +20,9 @@ export RM_LOG_TAG="test-docs"
 WORK=""
 # Build output and run state hold markdown that is not documentation.
 EXCLUDED_DIRS=(apps/api/target .run ci/workflow-tests/target)
+DIAGRAMS_DIR=infrastructure/docs/diagrams
+# The plan's four diagrams (infrastructure/docs/diagrams/NAME.png).
+REQUIRED_DIAGRAMS=(topology cicd deployment network)
 
 usage() {
   cat <<USAGE
@@ -33,6 +38,10 @@ ignored (except under ${EXCLUDED_DIRS[*]}), one case per file and kind:
   - every script path (…/NAME.sh) in code that is rooted at a top-level
     folder, or resolves from the document's folder, exists, is executable
     and answers --help with exit 0 (10 s, stdin /dev/null, a scratch HOME).
+  - every diagram ${DIAGRAMS_DIR}/NAME.mmd has NAME.png, a PNG, and both are
+    recorded together in rendered.sha256 (make docs renders and records);
+    the plan's four diagrams exist;
+  - the plan's validation greps on the secrets guide and infrastructure/README.md.
 Links and paths inside code are never read as links. A self-test on a
 made-up repository runs first.
 USAGE
@@ -340,6 +349,34 @@ judge() {
   fi
 }
 
+# diagrams_report ROOT - one line per diagram of ROOT: "ok", or what is wrong.
+diagrams_report() {
+  local dir="$1/${DIAGRAMS_DIR}" source name magic recorded
+  [[ -d "${dir}" ]] || { echo "no folder ${DIAGRAMS_DIR}"; return 0; }
+  for name in "${REQUIRED_DIAGRAMS[@]}"; do
+    [[ -f "${dir}/${name}.mmd" ]] || echo "${name}.mmd: one of the plan's diagrams has no source"
+  done
+  for source in "${dir}"/*.mmd; do
+    [[ -e "${source}" ]] || continue
+    name=$(basename "${source}" .mmd)
+    if [[ ! -f "${dir}/${name}.png" ]]; then
+      echo "${name}.png: missing (make docs renders it)"
+      continue
+    fi
+    magic=$(head -c 8 "${dir}/${name}.png" | od -An -tx1 | tr -d ' \n')
+    if [[ "${magic}" != 89504e470d0a1a0a ]]; then
+      echo "${name}.png: not a PNG"
+      continue
+    fi
+    recorded=$(grep -E "^[0-9a-f]{64}  ${name}\.(mmd|png)$" "${dir}/rendered.sha256" 2>/dev/null || true)
+    if [[ $(grep -c . <<<"${recorded}") != 2 ]] || ! (cd "${dir}" && sha256sum -c --status - <<<"${recorded}"); then
+      echo "${name}: ${name}.png is not the render of ${name}.mmd (run make docs)"
+      continue
+    fi
+    echo ok
+  done
+}
+
 # check_doc ROOT DOC - DOC's cases: links, make targets, scripts.
 check_doc() {
   local root="$1" doc="$2" refs
@@ -394,10 +431,33 @@ Scripts: `infrastructure/tools/good.sh --help`, `infrastructure/tools/missing.sh
 MD
 }
 
+# fake_diagrams ROOT - a rendered diagram whose source changed since, one
+# without its PNG, one whose PNG is not a PNG, and a current one.
+fake_diagrams() {
+  local dir="$1/${DIAGRAMS_DIR}" name
+  mkdir -p "${dir}"
+  for name in changed current notpng; do
+    printf 'flowchart LR\n  a --> %s\n' "${name}" >"${dir}/${name}.mmd"
+    printf '\x89PNG\r\n\x1a\n%s' "${name}" >"${dir}/${name}.png"
+  done
+  printf 'GIF89a' >"${dir}/notpng.png"
+  printf 'flowchart LR\n  a --> b\n' >"${dir}/lonely.mmd"
+  (cd "${dir}" && sha256sum changed.mmd changed.png current.mmd current.png notpng.mmd notpng.png >rendered.sha256)
+  echo '  b --> c' >>"${dir}/changed.mmd"
+}
+
 # test_self - the checks find each kind of drift in the made-up repository.
 test_self() {
-  local root="${WORK}/fake" refs links makes scripts
+  local root="${WORK}/fake" refs links makes scripts diagrams
   fake_repository "${root}"
+  fake_diagrams "${root}"
+  diagrams=$(diagrams_report "${root}")
+  expect_match "self-test: a diagram source changed after its render is reported" \
+    'changed: changed\.png is not the render of changed\.mmd \(run make docs\)' "${diagrams}"
+  expect_match "self-test: a diagram without its PNG is reported" 'lonely\.png: missing' "${diagrams}"
+  expect_match "self-test: a PNG that is not one is reported" 'notpng\.png: not a PNG' "${diagrams}"
+  expect_match "self-test: the plan's diagrams are required" 'topology\.mmd: one of the plan' "${diagrams}"
+  expect_eq "self-test: a current diagram passes" 1 "$(grep -cx ok <<<"${diagrams}")"
   refs=$(extract_refs "${root}/docs/fake.md")
   links=$(links_report "${root}" docs/fake.md "${refs}")
   makes=$(make_report "${root}" docs/fake.md "${refs}")
@@ -443,6 +503,16 @@ main() {
   docs=$(list_docs "${RM_REPO_ROOT}")
   check "the repository's markdown files are found (README.md among them)" grep -qx README.md <<<"${docs}"
   while read -r doc; do check_doc "${RM_REPO_ROOT}" "${doc}"; done <<<"${docs}"
+  judge "${DIAGRAMS_DIR}" "diagrams are the renders of their sources" "diagrams are missing or stale" \
+    "$(diagrams_report "${RM_REPO_ROOT}")"
+  # The plan's validation commands (Tasks 30-32), as written there.
+  local secrets="${RM_REPO_ROOT}/infrastructure/docs/secrets-management.md" readme="${RM_REPO_ROOT}/infrastructure/README.md"
+  check "plan: the secrets guide speaks of rotation" grep -qi rotation "${secrets}"
+  check "plan: the secrets guide speaks of GitHub" grep -qi github "${secrets}"
+  check "plan: infrastructure/README.md has a quick start" grep -qi "quick start" "${readme}"
+  check "plan: infrastructure/README.md lists prerequisites" grep -qi prerequisites "${readme}"
+  expect_eq "plan: the four diagrams are there" "cicd.png deployment.png network.png topology.png" \
+    "$(cd "${RM_REPO_ROOT}/${DIAGRAMS_DIR}" && ls -- *.png 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//')"
   summary
 }
 
