@@ -512,7 +512,7 @@ main() {
   check "plan: infrastructure/README.md has a quick start" grep -qi "quick start" "${readme}"
   check "plan: infrastructure/README.md lists prerequisites" grep -qi prerequisites "${readme}"
   expect_eq "plan: the four diagrams are there" "cicd.png deployment.png network.png topology.png" \
-    "$(cd "${RM_REPO_ROOT}/${DIAGRAMS_DIR}" && ls -- *.png 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//')"
+    "$(cd "${RM_REPO_ROOT}/${DIAGRAMS_DIR}" && printf '%s\n' *.png | sort | tr '\n' ' ' | sed 's/ $//')"
   summary
 }
 
