@@ -445,14 +445,23 @@ standby_field() {
   tr ' ' '\n' <"${STANDBY_FILE}" | sed -n "s/^$1=//p"
 }
 
+# standby_timer_pid - the PID of STANDBY_FILE's timer while that process runs
+# (a PID reused by another process is not it), else nothing.
+standby_timer_pid() {
+  local pid
+  pid=$(standby_field pid)
+  if [[ "${pid}" =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q -- '--end-standby'; then
+    echo "${pid}"
+  fi
+  return 0
+}
+
 # cancel_standby_timer - a deploy or rollback is about to decide what happens
 # to the standby slot itself: the timer that would stop it goes.
 cancel_standby_timer() {
   local pid
-  pid=$(standby_field pid)
-  if [[ "${pid}" =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q -- '--end-standby'; then
-    kill "${pid}" 2>/dev/null || true
-  fi
+  pid=$(standby_timer_pid)
+  [[ -z "${pid}" ]] || kill "${pid}" 2>/dev/null || true
   rm -f "${STANDBY_FILE}"
 }
 

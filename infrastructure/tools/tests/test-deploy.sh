@@ -69,9 +69,11 @@ cleanup() {
   [[ -n "${LOAD_PID}" ]] && kill -INT "${LOAD_PID}" 2>/dev/null
   for pid in "${BG_PIDS[@]}"; do kill -9 "${pid}" 2>/dev/null || true; done
   # A standby timer the engine started (deploy.sh --end-standby) is ours too.
-  while read -r pid; do
-    tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q -- '--end-standby' && kill "${pid}" 2>/dev/null
-  done < <(sed -n 's/.* pid=\([0-9]*\).*/\1/p' "${WORK:-/nonexistent}"/state*/standby 2>/dev/null)
+  local state
+  for state in "${WORK:-/nonexistent}"/state*; do
+    pid=$(STANDBY_FILE="${state}/standby" standby_timer_pid)
+    [[ -z "${pid}" ]] || kill "${pid}" 2>/dev/null
+  done
   ids=$({ "${DOCKER}" ps -aq --filter "label=${LABEL_STACK}=${RUN_ID}"; "${DOCKER}" ps -aq --filter "name=^${RUN_ID}-"; } | sort -u)
   # shellcheck disable=SC2086 # one container ID per word
   [[ -n "${ids}" ]] && "${DOCKER}" rm -f -v ${ids} >/dev/null 2>&1

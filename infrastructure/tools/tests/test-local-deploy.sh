@@ -11,6 +11,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/../lib/common.sh"
 # shellcheck source=../lib/testing.sh
 source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
+# shellcheck source=../../scripts/lib/deploy.sh
+source "${RM_REPO_ROOT}/infrastructure/scripts/lib/deploy.sh"
 export RM_LOG_TAG="test-local-deploy"
 
 DOCKER=/usr/bin/docker
@@ -87,12 +89,7 @@ test_rollback_to_previous() {
 }
 
 # standby_timer - the PID of the warm standby's timer while it runs, else nothing.
-standby_timer() {
-  local pid
-  pid=$(sed -n 's/.* pid=\([0-9]*\)$/\1/p' "${WORK}/state/standby" 2>/dev/null)
-  [[ -n "${pid}" ]] && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q -- '--end-standby' && echo "${pid}"
-  return 0
-}
+standby_timer() { STANDBY_FILE="${WORK}/state/standby" standby_timer_pid; }
 
 test_local_down() {
   local timer
