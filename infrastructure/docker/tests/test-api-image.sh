@@ -62,7 +62,8 @@ test_labels_and_user() {
   expect_match "label created is a UTC time" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' "$("${DOCKER}" image inspect -f '{{index .Config.Labels "org.opencontainers.image.created"}}' "${IMAGE}")"
   expect_match "label source is set" '^https?://' "$("${DOCKER}" image inspect -f '{{index .Config.Labels "org.opencontainers.image.source"}}' "${IMAGE}")"
   expect_eq "image user is 1001" "1001:1001" "$("${DOCKER}" image inspect -f '{{.Config.User}}' "${IMAGE}")"
-  expect_match "JVM sized by MaxRAMPercentage" 'MaxRAMPercentage' "$("${DOCKER}" image inspect -f '{{json .Config.Entrypoint}}' "${IMAGE}")"
+  expect_match "entrypoint reads the JVM options file and the AOT cache" '@/app/jvm.options.*AOTCache=/app/app.aot' \
+    "$("${DOCKER}" image inspect -f '{{json .Config.Entrypoint}}' "${IMAGE}")"
   expect_match "tini is PID 1" 'tini' "$("${DOCKER}" image inspect -f '{{json .Config.Entrypoint}}' "${IMAGE}")"
   local size
   size=$("${DOCKER}" image inspect -f '{{.Size}}' "${IMAGE}")
@@ -99,6 +100,48 @@ test_migrate_command() {
   expect_eq "'migrate' exits 0" 0 "${rc}"
   expect_eq "'migrate' created the schema" 1 "$("${DOCKER}" exec "${PREFIX}-pg" psql -U restomarket -d restomarket -tAc \
     "SELECT count(*) FROM flyway_schema_history WHERE success AND version = '1'" 2>/dev/null | tr -d '[:space:]')"
+}
+
+# engine_java_options - the JVM sizes the deploy engine gives a slot with
+# staging's SLOT_MEMORY (the engine's own function, the env file's value).
+engine_java_options() {
+  local slot_memory
+  slot_memory=$(sed -n 's/^SLOT_MEMORY=//p' "${RM_REPO_ROOT}/infrastructure/scripts/env/staging.env")
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  bash -c 'source "$1" && SLOT_MEMORY="$2" jvm_memory_args' engine-lib \
+    "${RM_REPO_ROOT}/infrastructure/scripts/lib/deploy.sh" "${slot_memory}" | sed -n 's/^JAVA_TOOL_OPTIONS=//p'
+}
+
+# aot_start [JVM_OPTION...] - the image's own entrypoint as a 1-vCPU droplet
+# runs it (one CPU, the engine's memory limit and JVM sizes), stopped once the
+# context is refreshed. -XX:AOTMode=on makes the JVM exit with an error
+# instead of silently starting without the cache.
+aot_start() {
+  local opts
+  opts="$(engine_java_options) -XX:AOTMode=on -Xlog:aot=info -XX:+PrintFlagsFinal -Dspring.context.exit=onRefresh $*"
+  "${DOCKER}" run --rm --network "${NETWORK}" --cpus 1 --memory 768m \
+    -e DATABASE_URL="jdbc:postgresql://${PREFIX}-pg:5432/restomarket" -e DATABASE_USERNAME=restomarket \
+    -e REDIS_HOST="${PREFIX}-redis" -e LOG_FORMAT= -v "${WORK}/secrets:/run/secrets:ro" \
+    -e "JAVA_TOOL_OPTIONS=${opts}" "${IMAGE}" 2>&1
+}
+
+test_aot_cache_used() {
+  local out rc=0
+  expect_match "the engine gives the slot a heap size" '-Xmx[0-9]+m' "$(engine_java_options)"
+  out=$(aot_start) || rc=$?
+  expect_eq "the JVM starts with the image's AOT cache required (1 CPU, slot memory)" 0 "${rc}"
+  expect_match "...and uses its AOT-linked classes" 'Using AOT-linked classes: true' "${out}"
+  expect_match "...under G1, chosen by the image, not left to the JVM (which picks Serial on 1 CPU)" \
+    'bool UseG1GC += true +\{product\} \{command line\}' "${out}"
+  expect_match "...with the heap share from jvm.options" 'MaxRAMPercentage += 75\.0+ +\{product\} \{command line\}' "${out}"
+  rc=0
+  out=$(aot_start -XX:-UseCompressedOops) || rc=$?
+  if ((rc != 0)); then
+    pass "a JVM that cannot use the cache (no compressed oops) is refused, so this check can fail"
+  else
+    fail "a JVM that cannot use the cache (no compressed oops) is refused, so this check can fail" "it started"
+  fi
+  expect_match "...saying why" 'Unable to use AOT cache' "${out}"
 }
 
 test_healthy_with_file_secrets() {
@@ -191,6 +234,7 @@ main() {
   test_labels_and_user
   test_no_secrets_in_image
   test_migrate_command
+  test_aot_cache_used
   test_healthy_with_file_secrets
   test_api_surface
   test_sigterm_completes_in_flight_request
