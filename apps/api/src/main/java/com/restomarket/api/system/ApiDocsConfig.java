@@ -52,7 +52,9 @@ class ApiDocsConfig {
                     "Restaurants of the restomarket marketplace, and the service's own health and"
                         + " version. Reads are public; changes need the write token as a bearer"
                         + " token. Errors are RFC 9457 problem details. Every response carries"
-                        + " X-App-Version (the release) and X-Request-Id."))
+                        + " X-App-Version (the release), X-Request-Id, X-Content-Type-Options:"
+                        + " nosniff and Cache-Control: no-store, except reads of the restaurant"
+                        + " catalogue (no-cache); over HTTPS also Strict-Transport-Security."))
         .servers(List.of(new Server().url("/").description("the host serving this document")))
         .path("/livez", probe("livez", "Liveness: the process is up; dependencies are not asked"))
         .path(

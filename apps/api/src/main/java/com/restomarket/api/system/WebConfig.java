@@ -14,11 +14,22 @@ class WebConfig {
     return VersionInfo.load();
   }
 
+  /** The order of the first filter that may refuse a request, after the ones here. */
+  static final int AFTER_RESPONSE_FILTERS = Ordered.HIGHEST_PRECEDENCE + 2;
+
   @Bean
   FilterRegistrationBean<ResponseIdentityFilter> responseIdentityFilter(VersionInfo versionInfo) {
     FilterRegistrationBean<ResponseIdentityFilter> registration =
         new FilterRegistrationBean<>(new ResponseIdentityFilter(versionInfo.version()));
     registration.setOrder(Ordered.HIGHEST_PRECEDENCE);
+    return registration;
+  }
+
+  @Bean
+  FilterRegistrationBean<SecurityHeadersFilter> securityHeadersFilter() {
+    FilterRegistrationBean<SecurityHeadersFilter> registration =
+        new FilterRegistrationBean<>(new SecurityHeadersFilter());
+    registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 1);
     return registration;
   }
 }
