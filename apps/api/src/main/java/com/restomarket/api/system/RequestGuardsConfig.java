@@ -18,10 +18,10 @@ import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
 class RequestGuardsConfig implements WebMvcConfigurer {
 
-  private final AppProperties properties;
+  private final WriteToken writeToken;
 
-  RequestGuardsConfig(AppProperties properties) {
-    this.properties = properties;
+  RequestGuardsConfig(WriteToken writeToken) {
+    this.writeToken = writeToken;
   }
 
   @Bean
@@ -36,7 +36,7 @@ class RequestGuardsConfig implements WebMvcConfigurer {
   @Override
   public void addInterceptors(InterceptorRegistry registry) {
     registry
-        .addInterceptor(new WriteTokenInterceptor(properties.api().writeToken()))
+        .addInterceptor(new WriteTokenInterceptor(writeToken))
         .addPathPatterns(WriteTokenInterceptor.PROTECTED_PATHS);
   }
 }
