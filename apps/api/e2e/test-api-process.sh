@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end checks of the packaged API as a real process against the real
 # local PostgreSQL and Redis: changes need the write token and bodies have a
-# size limit, metrics answer on the management port only, /health follows a
+# size limit, responses carry nosniff, a cache policy and HSTS only when
+# forwarded from HTTPS, /health shows its diagnostics to the write token only,
+# metrics answer on the management port only, /health follows a
 # real server stop and start within 2 s, SIGTERM lets an in-flight request
 # finish before exit 0, REDIS_SSL talks TLS to a real TLS-only Redis and
 # verifies its certificate (the JVM's CAs, or only REDIS_CA_CERT), and a
@@ -70,11 +72,15 @@ post_restaurant() {
     "$@" "http://127.0.0.1:${PORT}/api/v1/restaurants" || true
 }
 
-test_writes_need_the_token() {
-  local body='{"name":"E2E","cuisine":"Thai","city":"Bern"}' big="${WORK}/big.json"
-  # The token goes to curl in a header file, so it never shows in `ps`.
+# write_auth_files - WORK/auth holds the header with the write token, WORK/wrong-auth one with
+# another token. The token goes to curl in a header file, so it never shows in `ps`.
+write_auth_files() {
   (umask 077 && printf 'Authorization: Bearer %s\n' "$(sed -n 's/^API_WRITE_TOKEN=//p' "${ENV_FILE}")" >"${WORK}/auth")
   printf 'Authorization: Bearer not-the-write-token\n' >"${WORK}/wrong-auth"
+}
+
+test_writes_need_the_token() {
+  local body='{"name":"E2E","cuisine":"Thai","city":"Bern"}' big="${WORK}/big.json"
   expect_eq "POST without a token: 401" 401 "$(post_restaurant --data-binary "${body}")"
   expect_eq "POST with a wrong token: 401" 401 "$(post_restaurant -H @"${WORK}/wrong-auth" --data-binary "${body}")"
   expect_eq "POST with the write token: 201" 201 "$(post_restaurant -H @"${WORK}/auth" --data-binary "${body}")"
@@ -83,6 +89,35 @@ test_writes_need_the_token() {
     "$(post_restaurant -H @"${WORK}/auth" --data-binary @"${big}")"
   expect_eq "a 20 KB chunked body: 413" 413 \
     "$(post_restaurant -H @"${WORK}/auth" -H 'Transfer-Encoding: chunked' --data-binary @"${big}")"
+}
+
+# header NAME CURL_ARGS... - the value of the response header NAME, empty when it is absent.
+header() {
+  local name="$1"
+  shift
+  curl -s -D - -o /dev/null --max-time 5 "$@" | tr -d '\r' | sed -n "s/^${name}: //Ip" || true
+}
+
+test_response_headers() {
+  local base="http://127.0.0.1:${PORT}"
+  expect_eq "a 404 carries X-Content-Type-Options: nosniff" nosniff "$(header X-Content-Type-Options "${base}/no/such/path")"
+  expect_eq "... and Cache-Control: no-store" no-store "$(header Cache-Control "${base}/no/such/path")"
+  expect_eq "/health: Cache-Control: no-store" no-store "$(header Cache-Control "${base}/health")"
+  expect_eq "the restaurant list: Cache-Control: no-cache" no-cache "$(header Cache-Control "${base}/api/v1/restaurants")"
+  expect_eq "HSTS when the load balancer forwarded HTTPS" 'max-age=31536000; includeSubDomains' \
+    "$(header Strict-Transport-Security -H 'X-Forwarded-Proto: https' "${base}/health")"
+  expect_eq "no HSTS over plain HTTP" "" "$(header Strict-Transport-Security "${base}/health")"
+}
+
+test_health_diagnostics_need_the_token() {
+  local url="http://127.0.0.1:${PORT}/health" anonymous wrong operator
+  anonymous=$(curl -s --max-time 5 "${url}" || true)
+  wrong=$(curl -s --max-time 5 -H @"${WORK}/wrong-auth" "${url}" || true)
+  operator=$(curl -s --max-time 5 -H @"${WORK}/auth" "${url}" || true)
+  expect_match "/health without a token: status and services" '"status":"healthy".*"services":\{' "${anonymous}"
+  expect_eq "... but no memory or checks" "" "$(grep -oE '"(memory|checks)"' <<<"${anonymous}" || true)"
+  expect_eq "/health with a wrong token: no memory or checks" "" "$(grep -oE '"(memory|checks)"' <<<"${wrong}" || true)"
+  expect_match "/health with the write token: JVM memory and the checks" '"checks":\{.*"memory":\{"heapUsedMb":[0-9]+' "${operator}"
 }
 
 test_metrics_on_the_management_port() {
@@ -378,7 +413,10 @@ main() {
   trap 'cleanup; rm -rf "${WORK}"' EXIT
   services start
   start_api "${WORK}/api.log"
+  write_auth_files
   test_writes_need_the_token
+  test_response_headers
+  test_health_diagnostics_need_the_token
   test_metrics_on_the_management_port
   test_health_follows_real postgres database
   test_health_follows_real redis redis

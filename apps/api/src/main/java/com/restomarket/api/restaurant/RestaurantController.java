@@ -9,6 +9,7 @@ import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import java.net.URI;
+import org.springframework.http.CacheControl;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -26,6 +27,14 @@ class RestaurantController {
 
   /** Deeper pages are refused: OFFSET makes the database walk every row before the page. */
   static final int MAX_PAGE = 1000;
+
+  /**
+   * Reads of the catalogue, which is public: any cache may store them but must ask again before
+   * reusing one, because a new restaurant is in the very next list ({@link
+   * RestaurantPageGeneration}) and a max-age would let a cache hide it. Without a validator (ETag)
+   * yet, asking again is a full GET. Everything else, errors included, is {@code no-store}.
+   */
+  static final CacheControl CATALOGUE_READ = CacheControl.noCache();
 
   private final RestaurantService service;
 
@@ -48,14 +57,14 @@ class RestaurantController {
   @Operation(operationId = "getRestaurant", summary = "Read one restaurant")
   @ApiResponse(responseCode = "200", description = "The restaurant")
   @ApiResponse(responseCode = "404", description = "No restaurant has this id")
-  Restaurant get(@PathVariable @Min(1) @Parameter(example = "42") long id) {
-    return service.get(id);
+  ResponseEntity<Restaurant> get(@PathVariable @Min(1) @Parameter(example = "42") long id) {
+    return ResponseEntity.ok().cacheControl(CATALOGUE_READ).body(service.get(id));
   }
 
   @GetMapping
   @Operation(operationId = "listRestaurants", summary = "List restaurants, newest first")
   @ApiResponse(responseCode = "200", description = "One page of restaurants")
-  RestaurantPage list(
+  ResponseEntity<RestaurantPage> list(
       @RequestParam(defaultValue = "0")
           @Min(0)
           @Max(MAX_PAGE)
@@ -66,6 +75,6 @@ class RestaurantController {
           @Max(100)
           @Parameter(description = "Restaurants per page")
           int size) {
-    return service.list(page, size);
+    return ResponseEntity.ok().cacheControl(CATALOGUE_READ).body(service.list(page, size));
   }
 }

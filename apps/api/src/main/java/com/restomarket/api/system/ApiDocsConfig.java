@@ -16,6 +16,7 @@ import io.swagger.v3.oas.models.responses.ApiResponses;
 import io.swagger.v3.oas.models.security.SecurityRequirement;
 import io.swagger.v3.oas.models.security.SecurityScheme;
 import io.swagger.v3.oas.models.servers.Server;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,7 +29,9 @@ import org.springframework.context.annotation.Configuration;
  * The OpenAPI 3.1 document at /v3/api-docs (and Swagger UI), on only when SWAGGER_ENABLED=true.
  * Controllers describe their own operations; the answers every operation shares (problem details
  * for 400, 401, 404, 413, and the write token on changes) are added here from the same rules the
- * service enforces, so the document cannot promise what the code does not do.
+ * service enforces, so the document cannot promise what the code does not do. An operation that
+ * names the write token itself without the service demanding it (GET /health, which shows more to
+ * it) gets it as optional.
  */
 @Configuration(proxyBeanMethods = false)
 class ApiDocsConfig {
@@ -52,7 +55,9 @@ class ApiDocsConfig {
                     "Restaurants of the restomarket marketplace, and the service's own health and"
                         + " version. Reads are public; changes need the write token as a bearer"
                         + " token. Errors are RFC 9457 problem details. Every response carries"
-                        + " X-App-Version (the release) and X-Request-Id."))
+                        + " X-App-Version (the release), X-Request-Id, X-Content-Type-Options:"
+                        + " nosniff and Cache-Control: no-store, except reads of the restaurant"
+                        + " catalogue (no-cache); over HTTPS also Strict-Transport-Security."))
         .servers(List.of(new Server().url("/").description("the host serving this document")))
         .path("/livez", probe("livez", "Liveness: the process is up; dependencies are not asked"))
         .path(
@@ -143,6 +148,11 @@ class ApiDocsConfig {
       operation.setSecurity(List.of(new SecurityRequirement().addList(WRITE_TOKEN_SCHEME)));
       addIfAbsent(
           responses, "401", "The write token is missing or wrong (WWW-Authenticate: Bearer).");
+    } else if (operation.getSecurity() != null && !operation.getSecurity().isEmpty()) {
+      // A token an operation names but the service does not demand is optional: {} comes first.
+      List<SecurityRequirement> optional = new ArrayList<>(operation.getSecurity());
+      optional.addFirst(new SecurityRequirement());
+      operation.setSecurity(optional);
     }
     responses.forEach(
         (code, response) -> {

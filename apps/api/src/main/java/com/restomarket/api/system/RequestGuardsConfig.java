@@ -5,23 +5,23 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplicat
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.core.Ordered;
 import org.springframework.web.servlet.HandlerExceptionResolver;
 import org.springframework.web.servlet.config.annotation.InterceptorRegistry;
 import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 
 /**
- * What a request must pass before a handler sees it: the body limit, right after the identity
- * filter, and the write token on every change. Only when serving HTTP ({@code migrate} does not).
+ * What a request must pass before a handler sees it: the body limit, right after the filters that
+ * stamp every response ({@link WebConfig}), and the write token on every change. Only when serving
+ * HTTP ({@code migrate} does not).
  */
 @Configuration(proxyBeanMethods = false)
 @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
 class RequestGuardsConfig implements WebMvcConfigurer {
 
-  private final AppProperties properties;
+  private final WriteToken writeToken;
 
-  RequestGuardsConfig(AppProperties properties) {
-    this.properties = properties;
+  RequestGuardsConfig(WriteToken writeToken) {
+    this.writeToken = writeToken;
   }
 
   @Bean
@@ -29,14 +29,14 @@ class RequestGuardsConfig implements WebMvcConfigurer {
       @Qualifier("handlerExceptionResolver") HandlerExceptionResolver errors) {
     FilterRegistrationBean<RequestBodyLimitFilter> registration =
         new FilterRegistrationBean<>(new RequestBodyLimitFilter(errors));
-    registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 1);
+    registration.setOrder(WebConfig.AFTER_RESPONSE_FILTERS);
     return registration;
   }
 
   @Override
   public void addInterceptors(InterceptorRegistry registry) {
     registry
-        .addInterceptor(new WriteTokenInterceptor(properties.api().writeToken()))
+        .addInterceptor(new WriteTokenInterceptor(writeToken))
         .addPathPatterns(WriteTokenInterceptor.PROTECTED_PATHS);
   }
 }

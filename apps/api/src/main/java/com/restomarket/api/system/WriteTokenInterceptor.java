@@ -2,10 +2,7 @@ package com.restomarket.api.system;
 
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.Set;
-import org.jspecify.annotations.Nullable;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.server.PathContainer;
 import org.springframework.web.servlet.HandlerInterceptor;
@@ -25,12 +22,11 @@ final class WriteTokenInterceptor implements HandlerInterceptor {
   private static final PathPattern PROTECTED =
       PathPatternParser.defaultInstance.parse(PROTECTED_PATHS);
   private static final Set<String> READS = Set.of("GET", "HEAD", "OPTIONS");
-  private static final String BEARER = "Bearer ";
 
-  private final byte[] expected;
+  private final WriteToken writeToken;
 
-  WriteTokenInterceptor(String writeToken) {
-    this.expected = writeToken.getBytes(StandardCharsets.UTF_8);
+  WriteTokenInterceptor(WriteToken writeToken) {
+    this.writeToken = writeToken;
   }
 
   /** Whether a request with this method to this path (or path template) needs the token. */
@@ -44,23 +40,10 @@ final class WriteTokenInterceptor implements HandlerInterceptor {
     if (READS.contains(request.getMethod())) {
       return true;
     }
-    String presented = bearerToken(request.getHeader(HttpHeaders.AUTHORIZATION));
-    if (presented == null) {
-      throw WriteTokenRejectedException.missing();
-    }
-    // Constant time in the presented token's length, whatever it shares with the expected one.
-    if (!MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8), expected)) {
-      throw WriteTokenRejectedException.wrong();
-    }
-    return true;
-  }
-
-  private static @Nullable String bearerToken(@Nullable String authorization) {
-    if (authorization == null
-        || !authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
-      return null;
-    }
-    String token = authorization.substring(BEARER.length()).strip();
-    return token.isEmpty() ? null : token;
+    return switch (writeToken.check(request.getHeader(HttpHeaders.AUTHORIZATION))) {
+      case NONE -> throw WriteTokenRejectedException.missing();
+      case WRONG -> throw WriteTokenRejectedException.wrong();
+      case VALID -> true;
+    };
   }
 }

@@ -7,6 +7,7 @@ import com.restomarket.api.support.TcpProxy;
 import com.restomarket.api.support.TestServices;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -76,10 +77,39 @@ class HealthEndpointIT {
     assertThat(body.get("services").get("redis").asString()).isEqualTo("connected");
     assertThat(body.get("uptime").asLong()).isGreaterThanOrEqualTo(0);
     assertThat(body.get("timestamp").asString()).endsWith("Z");
+    assertThat(response.headers().allValues("Cache-Control")).containsExactly("no-store");
+  }
+
+  @Test
+  void showsTheDiagnosticsOnlyToTheWriteToken() {
+    HttpResponse<String> operator = healthWith("Bearer " + TestServices.WRITE_TOKEN);
+    assertThat(operator.statusCode()).isEqualTo(200);
+    JsonNode body = JSON.readTree(operator.body());
     assertThat(body.get("checks").get("database").get("responseTimeMs").asLong())
         .isGreaterThanOrEqualTo(0);
     assertThat(body.get("memory").get("heapUsedMb").asLong()).isPositive();
-    assertThat(response.headers().firstValue("Cache-Control")).contains("no-store");
+
+    for (HttpResponse<String> anonymous :
+        List.of(
+            http.get("/health"),
+            healthWith("Bearer not-the-write-token"),
+            healthWith("Basic " + TestServices.WRITE_TOKEN))) {
+      assertThat(anonymous.statusCode()).isEqualTo(200);
+      JsonNode shown = JSON.readTree(anonymous.body());
+      assertThat(shown.has("status") && shown.has("uptime") && shown.has("services")).isTrue();
+      assertThat(shown.has("memory") || shown.has("checks"))
+          .as("diagnostics in %s", anonymous.body())
+          .isFalse();
+    }
+  }
+
+  @Test
+  void keeps503ForTheOperatorToo() {
+    REDIS.refuse();
+    HttpResponse<String> operator = healthWith("Bearer " + TestServices.WRITE_TOKEN);
+    assertThat(operator.statusCode()).isEqualTo(503);
+    assertThat(JSON.readTree(operator.body()).get("checks").get("redis").get("error").asString())
+        .isNotBlank();
   }
 
   @Test
@@ -159,6 +189,10 @@ class HealthEndpointIT {
     DATABASE.refuse();
     assertThat(http.get("/readyz").statusCode()).isEqualTo(503);
     assertThat(http.get("/livez").statusCode()).isEqualTo(200);
+  }
+
+  private HttpResponse<String> healthWith(String authorization) {
+    return http.send(http.request("/health").header("Authorization", authorization).GET());
   }
 
   private HttpResponse<String> timedHealth() {

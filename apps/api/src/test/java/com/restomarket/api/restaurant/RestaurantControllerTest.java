@@ -17,6 +17,8 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.TestConfiguration;
 import org.springframework.boot.webmvc.test.autoconfigure.WebMvcTest;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.ComponentScan;
+import org.springframework.context.annotation.FilterType;
 import org.springframework.context.annotation.Import;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
@@ -25,11 +27,15 @@ import org.springframework.test.web.servlet.assertj.MockMvcTester;
 import org.springframework.test.web.servlet.assertj.MvcTestResult;
 
 /**
- * The web layer alone (a slice: controller, error handling, request guards) with the service
- * replaced: paging bounds, problem details and the write token, in milliseconds and without a
- * database.
+ * The web layer alone (a slice: controller, error handling, request guards, the filters every
+ * response passes) with the service replaced: paging bounds, problem details, the write token and
+ * the response headers, in milliseconds and without a database.
  */
-@WebMvcTest(RestaurantController.class)
+@WebMvcTest(
+    controllers = RestaurantController.class,
+    // The system package keeps its filter configuration to itself, so it is picked by name.
+    includeFilters =
+        @ComponentScan.Filter(type = FilterType.REGEX, pattern = ".*\\.system\\.WebConfig"))
 @Import(RestaurantControllerTest.Settings.class)
 class RestaurantControllerTest {
 
@@ -148,5 +154,65 @@ class RestaurantControllerTest {
         .asArray()
         .containsExactlyInAnyOrder("name", "city");
     verify(service, never()).create(any());
+  }
+
+  @Test
+  void catalogueReadsMayBeStoredButMustBeAskedForAgain() {
+    when(service.list(0, 20)).thenReturn(new RestaurantPage(List.of(PAUL), 0, 20, 1));
+    when(service.get(42)).thenReturn(PAUL);
+    for (String path : List.of("/api/v1/restaurants", "/api/v1/restaurants/42")) {
+      MvcTestResult result = mvc.get().uri(path).exchange();
+      assertThat(result).as(path).hasStatusOk().hasHeader("X-Content-Type-Options", "nosniff");
+      assertThat(result.getResponse().getHeaders(HttpHeaders.CACHE_CONTROL))
+          .as("%s: the handler's policy, alone", path)
+          .containsExactly("no-cache");
+    }
+  }
+
+  @Test
+  void errorsAndWritesAreNeverStoredNorSniffed() {
+    when(service.get(7)).thenThrow(new NotFoundException("No restaurant with id 7"));
+    when(service.create(any())).thenReturn(PAUL);
+    String body = "{\"name\":\"Chez Paul\",\"cuisine\":\"French\",\"city\":\"Lyon\"}";
+    List<MvcTestResult> results =
+        List.of(
+            mvc.get().uri("/api/v1/restaurants/7").exchange(),
+            mvc.get().uri("/api/v1/restaurants?size=101").exchange(),
+            mvc.get().uri("/no/such/path").exchange(),
+            mvc.post()
+                .uri("/api/v1/restaurants")
+                .contentType(MediaType.APPLICATION_JSON)
+                .content(body)
+                .exchange(),
+            mvc.post()
+                .uri("/api/v1/restaurants")
+                .header(HttpHeaders.AUTHORIZATION, "Bearer " + TOKEN)
+                .contentType(MediaType.APPLICATION_JSON)
+                .content(body)
+                .exchange());
+    assertThat(results)
+        .extracting(r -> r.getResponse().getStatus())
+        .containsExactly(404, 400, 404, 401, 201);
+    for (MvcTestResult result : results) {
+      int status = result.getResponse().getStatus();
+      assertThat(result).as("%d", status).hasHeader("X-Content-Type-Options", "nosniff");
+      assertThat(result.getResponse().getHeaders(HttpHeaders.CACHE_CONTROL))
+          .as("%d", status)
+          .containsExactly("no-store");
+    }
+  }
+
+  @Test
+  void sendsHstsOnlyOverTls() {
+    when(service.list(0, 20)).thenReturn(new RestaurantPage(List.of(), 0, 20, 0));
+    when(service.get(7)).thenThrow(new NotFoundException("No restaurant with id 7"));
+    assertThat(mvc.get().uri("/api/v1/restaurants").secure(true))
+        .hasHeader("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+    assertThat(mvc.get().uri("/api/v1/restaurants/7").secure(true))
+        .as("errors too")
+        .hasStatus(404)
+        .hasHeader("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+    assertThat(mvc.get().uri("/api/v1/restaurants"))
+        .doesNotContainHeader("Strict-Transport-Security");
   }
 }

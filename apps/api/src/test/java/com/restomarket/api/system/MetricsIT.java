@@ -78,8 +78,17 @@ class MetricsIT {
   }
 
   @Test
-  void answers404ForActuatorOnTheMainPortButKeepsTheProbes() {
-    for (String path : new String[] {"/actuator", "/actuator/prometheus", "/actuator/health"}) {
+  void answers404ForDiagnosticsOnTheMainPortButKeepsTheProbes() {
+    for (String path :
+        new String[] {
+          "/actuator",
+          "/actuator/prometheus",
+          "/actuator/health",
+          "/actuator/env",
+          "/actuator/heapdump",
+          "/metrics",
+          "/prometheus"
+        }) {
       assertThat(http.get(path).statusCode()).as("GET %s on the main port", path).isEqualTo(404);
     }
     assertThat(http.get("/livez").statusCode()).isEqualTo(200);

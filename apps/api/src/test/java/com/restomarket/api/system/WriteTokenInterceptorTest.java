@@ -12,7 +12,8 @@ import org.springframework.mock.web.MockHttpServletResponse;
 class WriteTokenInterceptorTest {
 
   private static final String TOKEN = "a-write-token-of-some-length";
-  private final WriteTokenInterceptor interceptor = new WriteTokenInterceptor(TOKEN);
+  private final WriteTokenInterceptor interceptor =
+      new WriteTokenInterceptor(new WriteToken(TOKEN));
 
   @Test
   void asksForTheTokenOnChangesUnderApiOnly() {
