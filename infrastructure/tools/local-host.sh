@@ -3,16 +3,21 @@
 # droplet: the environment directory (api.env + secrets/ as files readable by
 # the API's uid 1001) and PostgreSQL and Redis containers on the environment's
 # network, where the blue/green slots find them by name. Passwords are made
-# once and kept; `make deploy ENV=local` calls `up` before deploy.sh.
+# once and kept, and reach PostgreSQL and Redis as those same files, never as
+# values in `docker inspect`; `make deploy ENV=local` calls `up` before deploy.sh.
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib/common.sh
 source "${HERE}/lib/common.sh"
 # shellcheck source=../scripts/lib/deploy.sh
 source "${RM_REPO_ROOT}/infrastructure/scripts/lib/deploy.sh"
+# shellcheck source=lib/services.sh
+source "${HERE}/lib/services.sh"
 export RM_LOG_TAG="local-host"
 
 API_UID=1001
+# Label of the PostgreSQL and Redis containers: the hash of their docker run arguments.
+SPEC_LABEL=com.restomarket.local-host.spec
 
 usage() {
   cat <<USAGE
@@ -62,26 +67,39 @@ ensure_network() {
   log "created network ${NETWORK}"
 }
 
-# ensure_container NAME ARGS... - start NAME with docker run ARGS unless it runs already.
+# ensure_container NAME ARGS... - start NAME with docker run ARGS unless it runs
+# already with the same ARGS. A label holds their hash (they hold paths, no
+# secret), so a container from older settings is replaced, e.g. one that got
+# its password as a value; its data volume stays.
 ensure_container() {
-  local name="$1"
+  local name="$1" spec
   shift
+  spec=$(printf '%s\0' "${NETWORK}" "$@" | sha256sum | cut -c1-16)
   case "$(container_state "${name}")" in
-    running) return 0 ;;
+    running)
+      [[ "$("${DOCKER}" inspect -f "{{index .Config.Labels \"${SPEC_LABEL}\"}}" "${name}")" == "${spec}" ]] && return 0
+      log "replacing ${name}: it runs with other settings"
+      "${DOCKER}" stop -t 30 "${name}" >/dev/null
+      "${DOCKER}" rm -f "${name}" >/dev/null
+      ;;
     absent) ;;
     *) "${DOCKER}" rm -f "${name}" >/dev/null ;;
   esac
   "${DOCKER}" run -d --name "${name}" --network "${NETWORK}" --restart unless-stopped \
-    --label "${LABEL_STACK}=${STACK_NAME}" "$@" >/dev/null
+    --label "${LABEL_STACK}=${STACK_NAME}" --label "${SPEC_LABEL}=${spec}" "$@" >/dev/null
   log "started ${name}"
 }
 
+# The passwords are the API's own secret files, mounted read-only: no value in
+# `docker inspect` (lib/services.sh).
 start_dependencies() {
+  local pg_opts=() redis_opts=()
+  postgres_password_opts pg_opts "${ENV_DIR}/secrets/DATABASE_PASSWORD"
+  redis_password_opts redis_opts "${ENV_DIR}/secrets/REDIS_PASSWORD"
   ensure_container "$(db_container)" -v "${STACK_NAME}_postgres_data:/var/lib/postgresql/data" \
-    -e POSTGRES_USER=restomarket -e POSTGRES_DB=restomarket \
-    -e POSTGRES_PASSWORD="$(cat "${ENV_DIR}/secrets/DATABASE_PASSWORD")" "${POSTGRES_IMAGE}"
-  ensure_container "$(redis_container)" -v "${STACK_NAME}_redis_data:/data" "${REDIS_IMAGE}" \
-    redis-server --appendonly yes --requirepass "$(cat "${ENV_DIR}/secrets/REDIS_PASSWORD")"
+    -e POSTGRES_USER=restomarket -e POSTGRES_DB=restomarket "${pg_opts[@]}" "${POSTGRES_IMAGE}"
+  ensure_container "$(redis_container)" -v "${STACK_NAME}_redis_data:/data" "${redis_opts[@]}" "${REDIS_IMAGE}" \
+    "${REDIS_SERVER[@]}" --appendonly yes
   wait_until 60 "$(db_container)" "${DOCKER}" exec "$(db_container)" pg_isready -U restomarket -h 127.0.0.1 ||
     die "$(db_container) did not become ready" "docker logs $(db_container)"
 }

@@ -112,15 +112,33 @@ require_staging_env() {
   done
 }
 
-# The API reads secrets as files (config tree); compose mounts these at /run/secrets.
-write_staging_secrets() {
-  local dir="${RM_REPO_ROOT}/.run/${STACK_NAME}-secrets"
+# The containers read their secrets as files, never as values in `docker
+# inspect`: compose mounts these at /run/secrets (the API reads them as its
+# config tree, PostgreSQL through POSTGRES_PASSWORD_FILE, Redis through its
+# command). The settings file stays their one source: they are rewritten from
+# it on every start. Compose does not see a file's content change, so
+# SECRETS_CHANGED tells up() to recreate the containers, which read them at start.
+SECRETS_CHANGED=""
+write_secrets() {
+  local dir="${RM_REPO_ROOT}/.run/${STACK_NAME}-secrets" name value
+  # Secret file name -> the setting that holds its value.
+  local -A setting=([DATABASE_PASSWORD]=POSTGRES_PASSWORD [REDIS_PASSWORD]=REDIS_PASSWORD [API_WRITE_TOKEN]=API_WRITE_TOKEN)
   mkdir -p "${dir}"
   chmod 700 "${dir}"
-  (umask 077 && printf '%s' "$(env_value POSTGRES_PASSWORD)" >"${dir}/DATABASE_PASSWORD" &&
-    printf '%s' "$(env_value REDIS_PASSWORD)" >"${dir}/REDIS_PASSWORD" &&
-    printf '%s' "$(env_value API_WRITE_TOKEN)" >"${dir}/API_WRITE_TOKEN")
-  # The API runs as uid 1001 and reads them through a bind mount.
+  for name in "${!setting[@]}"; do
+    value=$(env_value "${setting[${name}]}")
+    [[ -n "${value}" ]] || die "${setting[${name}]} in ${ENV_FILE} is empty" "set a value there"
+    (umask 077 && printf '%s' "${value}" >"${dir}/${name}.tmp")
+    if cmp -s "${dir}/${name}.tmp" "${dir}/${name}"; then
+      rm -f "${dir}/${name}.tmp"
+    else
+      mv -f "${dir}/${name}.tmp" "${dir}/${name}"
+      SECRETS_CHANGED=1
+    fi
+  done
+  # PostgreSQL, Redis and the dev API read them as root; the staging API runs
+  # as uid 1001 (without root to chown, the 0700 folder keeps them private).
+  [[ "${STACK}" == staging ]] || return 0
   chown 1001:1001 "${dir}"/* 2>/dev/null || chmod 644 "${dir}"/*
 }
 
@@ -181,11 +199,13 @@ up() {
   if [[ "${STACK}" == dev ]]; then create_dev_env; else require_staging_env; fi
   check_ports
   step base-images "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh"
+  write_secrets
   if [[ "${STACK}" == staging ]]; then
-    write_staging_secrets
     step api-image "${RM_REPO_ROOT}/infrastructure/tools/build-image.sh" "$(env_value API_IMAGE | sed 's/.*://')"
   fi
-  step start compose up -d --remove-orphans
+  local recreate=()
+  [[ -z "${SECRETS_CHANGED}" ]] || recreate=(--force-recreate)
+  step start compose up -d --remove-orphans "${recreate[@]}"
   step wait-healthy wait_for_api
   print_urls
 }

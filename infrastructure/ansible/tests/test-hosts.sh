@@ -39,6 +39,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/../../tools/lib/common.sh"
 # shellcheck source=../../tools/lib/testing.sh
 source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
+# shellcheck source=../../tools/lib/services.sh
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/services.sh"
 # shellcheck source=lib/ci-runner-checks.sh
 source "${HERE}/lib/ci-runner-checks.sh"
 export RM_LOG_TAG="staging-rehearsal"
@@ -258,9 +260,16 @@ start_databases() {
   REDIS_PASSWORD=$(random_secret)
   WRITE_TOKEN=$(random_secret)
   postgres_tls
+  # The stand-ins get their passwords as files, out of `docker inspect`.
+  local pg_opts=() redis_opts=()
+  mkdir -p "${WORK}/db-secrets"
+  (umask 077 && printf '%s' "${DB_PASSWORD}" >"${WORK}/db-secrets/postgres" &&
+    printf '%s' "${REDIS_PASSWORD}" >"${WORK}/db-secrets/redis")
+  postgres_password_opts pg_opts "${WORK}/db-secrets/postgres"
+  redis_password_opts redis_opts "${WORK}/db-secrets/redis"
   "${DOCKER}" run -d --name "${RUN_ID}-postgres" --network "${RUN_ID}" --ip "${PG_IP}" \
     --label "com.restomarket.test=${RUN_ID}" -v "${WORK}/pg-tls:/tls:ro" \
-    -e POSTGRES_USER=restomarket -e POSTGRES_DB=restomarket -e POSTGRES_PASSWORD="${DB_PASSWORD}" \
+    -e POSTGRES_USER=restomarket -e POSTGRES_DB=restomarket "${pg_opts[@]}" \
     "${POSTGRES_IMAGE}" postgres -c ssl=on -c ssl_cert_file=/tls/server.crt -c ssl_key_file=/tls/server.key \
     -c hba_file=/tls/pg_hba.conf >/dev/null
   # Valkey on DigitalOcean speaks TLS only; the API verifies the stand-in
@@ -268,8 +277,8 @@ start_databases() {
   tls_pair "${WORK}/redis-tls" redis "${REDIS_IP}"
   chmod -R a+rX "${WORK}/redis-tls"
   "${DOCKER}" run -d --name "${RUN_ID}-redis" --network "${RUN_ID}" --ip "${REDIS_IP}" \
-    --label "com.restomarket.test=${RUN_ID}" -v "${WORK}/redis-tls:/tls:ro" \
-    "${REDIS_IMAGE}" redis-server --requirepass "${REDIS_PASSWORD}" --port 0 --tls-port 6379 \
+    --label "com.restomarket.test=${RUN_ID}" -v "${WORK}/redis-tls:/tls:ro" "${redis_opts[@]}" \
+    "${REDIS_IMAGE}" "${REDIS_SERVER[@]}" --port 0 --tls-port 6379 \
     --tls-cert-file /tls/redis.pem --tls-key-file /tls/redis.key --tls-ca-cert-file /tls/ca.pem \
     --tls-auth-clients no >/dev/null
   wait_until 60 postgres "${DOCKER}" exec "${RUN_ID}-postgres" pg_isready -U restomarket -h 127.0.0.1
@@ -870,6 +879,10 @@ test_first_deploy() {
     "$(redis_tls CLIENT LIST | grep -c 'cmd=')"
   check_fails "Redis refuses plain text (TLS only)" "${DOCKER}" exec "${RUN_ID}-redis" \
     redis-cli -h "${REDIS_IP}" -p 6379 -a "${REDIS_PASSWORD}" --no-auth-warning PING
+  local stand_in
+  for stand_in in "${RUN_ID}-postgres" "${RUN_ID}-redis"; do
+    expect_secrets_hidden "${stand_in}: no password in docker inspect" "${stand_in}" "${DB_PASSWORD}" "${REDIS_PASSWORD}"
+  done
   # Serving means /health saw the database: over TLS, verified, or not at all.
   expect_eq "the API's PostgreSQL sessions: none plain, some over TLS" "0 1" \
     "$("${DOCKER}" exec "${RUN_ID}-postgres" psql -U restomarket -d restomarket -tAc \

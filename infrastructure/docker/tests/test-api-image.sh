@@ -10,6 +10,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/../../tools/lib/common.sh"
 # shellcheck source=../../tools/lib/testing.sh
 source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
+# shellcheck source=../../tools/lib/services.sh
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/services.sh"
 export RM_LOG_TAG="test-api-image"
 
 DOCKER=/usr/bin/docker
@@ -38,10 +40,13 @@ start_dependencies() {
   # shellcheck source=/dev/null
   source <("${RM_REPO_ROOT}/infrastructure/tools/compose.sh" --env)
   "${DOCKER}" network create "${NETWORK}" >/dev/null
+  local pg_opts=() redis_opts=()
+  postgres_password_opts pg_opts "${WORK}/secrets/DATABASE_PASSWORD"
+  redis_password_opts redis_opts "${WORK}/secrets/REDIS_PASSWORD"
   "${DOCKER}" run -d --name "${PREFIX}-pg" --network "${NETWORK}" -e POSTGRES_USER=restomarket \
-    -e POSTGRES_PASSWORD="${DB_PASSWORD}" -e POSTGRES_DB=restomarket "${POSTGRES_IMAGE}" >/dev/null
-  "${DOCKER}" run -d --name "${PREFIX}-redis" --network "${NETWORK}" "${REDIS_IMAGE}" \
-    redis-server --requirepass "${REDIS_PASSWORD}" >/dev/null
+    "${pg_opts[@]}" -e POSTGRES_DB=restomarket "${POSTGRES_IMAGE}" >/dev/null
+  "${DOCKER}" run -d --name "${PREFIX}-redis" --network "${NETWORK}" "${redis_opts[@]}" "${REDIS_IMAGE}" \
+    "${REDIS_SERVER[@]}" >/dev/null
   wait_until 60 "test PostgreSQL" "${DOCKER}" exec "${PREFIX}-pg" pg_isready -U restomarket -h 127.0.0.1
 }
 
@@ -157,13 +162,11 @@ test_healthy_with_file_secrets() {
   expect_match "/health reports both services connected" '"database":"connected","redis":"connected"' \
     "$(curl -s "http://127.0.0.1:${PORT}/health")"
   expect_match "/version reports the image tag" "\"version\":\"${IMAGE##*:}\"" "$(curl -s "http://127.0.0.1:${PORT}/version")"
-  local inspect
-  inspect=$("${DOCKER}" inspect "${PREFIX}-api")
-  if grep -qF -e "${DB_PASSWORD}" -e "${REDIS_PASSWORD}" -e "${WRITE_TOKEN}" <<<"${inspect}"; then
-    fail "secret values absent from docker inspect"
-  else
-    pass "secret values absent from docker inspect"
-  fi
+  local container
+  for container in "${PREFIX}-api" "${PREFIX}-pg" "${PREFIX}-redis"; do
+    expect_secrets_hidden "secret values absent from docker inspect of ${container}" "${container}" \
+      "${DB_PASSWORD}" "${REDIS_PASSWORD}" "${WRITE_TOKEN}"
+  done
   expect_eq "process runs as uid 1001" 1001 "$("${DOCKER}" top "${PREFIX}-api" -eo pid,uid,comm | awk '$3 == "java" {print $2}')"
 }
 

@@ -12,6 +12,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${HERE}/../../tools/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=../../tools/lib/testing.sh
 source "${HERE}/../../tools/lib/testing.sh"
+# shellcheck source-path=SCRIPTDIR source=../../tools/lib/services.sh
+source "${HERE}/../../tools/lib/services.sh"
 export RM_LOG_TAG="test-base-images"
 
 DOCKER="${RM_DOCKER:-/usr/bin/docker}"
@@ -95,8 +97,12 @@ psql_as() {
     psql -h "${PREFIX}-pg" -U rmuser -d rmdb -v ON_ERROR_STOP=1 -tAc "$@"
 }
 
+# The password as a root-only file (POSTGRES_PASSWORD_FILE), as the stacks pass it.
 start_postgres() {
-  run_bg pg -e POSTGRES_USER=rmuser -e POSTGRES_PASSWORD=right-pw -e POSTGRES_DB=rmdb \
+  local opts=()
+  (umask 077 && printf 'right-pw\n' >"${TMP_DIR}/pg-password")
+  postgres_password_opts opts "${TMP_DIR}/pg-password"
+  run_bg pg -e POSTGRES_USER=rmuser -e POSTGRES_DB=rmdb "${opts[@]}" \
     --mount "type=volume,src=${PREFIX}-pgdata,dst=/var/lib/postgresql/data,volume-label=${LABEL}" \
     "${POSTGRES_IMAGE}"
   wait_until "${READY_SECONDS}" "postgres" d exec "${PREFIX}-pg" pg_isready -h 127.0.0.1 -U rmuser -d rmdb
@@ -104,7 +110,8 @@ start_postgres() {
 
 test_postgres() {
   echo "postgres (${POSTGRES_IMAGE})"
-  check "postgres: starts, initialises the volume and accepts TCP on 5432" start_postgres
+  check "postgres: starts with POSTGRES_PASSWORD_FILE, initialises the volume, accepts TCP on 5432" start_postgres
+  expect_secrets_hidden "postgres: the password is not in docker inspect" "${PREFIX}-pg" right-pw
   check "postgres: pg_isready is on PATH" d exec "${PREFIX}-pg" pg_isready -q -h 127.0.0.1
   expect_match "postgres: server runs as a non-root user" '^[1-9][0-9]*$' "$(container_uid pg)"
   expect_eq "postgres: psql with the right password connects to POSTGRES_DB" "rmdb" \
@@ -126,17 +133,26 @@ test_postgres() {
 
 redis_as() { run_once "${REDIS_IMAGE}" redis-cli -h "$1" "${@:2}"; }
 
+# requirepass from a root-only file, on stdin (lib/services.sh), as the stacks start it.
 start_redis() {
-  run_bg redis \
+  local opts=()
+  (umask 077 && printf 'redis-pw\n' >"${TMP_DIR}/redis-password")
+  redis_password_opts opts "${TMP_DIR}/redis-password"
+  run_bg redis "${opts[@]}" \
     --mount "type=volume,src=${PREFIX}-redisdata,dst=/data,volume-label=${LABEL}" \
-    "${REDIS_IMAGE}" redis-server --requirepass redis-pw --appendonly yes
-  wait_until "${READY_SECONDS}" "redis" sh -c \
-    "'${DOCKER}' exec '${PREFIX}-redis' redis-cli -a redis-pw --no-auth-warning ping | grep -q PONG"
+    "${REDIS_IMAGE}" "${REDIS_SERVER[@]}" --appendonly yes
+  wait_until "${READY_SECONDS}" "redis" redis_answers
 }
+
+redis_answers() { [[ "$(d exec "${PREFIX}-redis" "${REDIS_CLI[@]}" ping 2>&1)" == PONG ]]; }
 
 test_redis() {
   echo "redis (${REDIS_IMAGE})"
-  check "redis: starts with --requirepass --appendonly yes" start_redis
+  check "redis: starts with requirepass from a file and --appendonly yes" start_redis
+  expect_secrets_hidden "redis: the password is not in docker inspect" "${PREFIX}-redis" redis-pw
+  check "redis: redis-cli inside authenticates from the file" redis_answers
+  expect_eq "redis: --appendonly yes applies alongside the stdin settings" "appendonly yes" \
+    "$(d exec "${PREFIX}-redis" "${REDIS_CLI[@]}" --raw config get appendonly 2>&1 | xargs)"
   expect_match "redis: server runs as a non-root user" '^[1-9][0-9]*$' "$(container_uid redis)"
   expect_match "redis: PING without the password is refused" 'NOAUTH' \
     "$(redis_as "${PREFIX}-redis" ping 2>&1 || true)"

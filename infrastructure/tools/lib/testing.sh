@@ -107,3 +107,58 @@ registry_stop() {
   [[ -z "${REGISTRY_PID}" ]] || { kill "${REGISTRY_PID}" 2>/dev/null || true; wait "${REGISTRY_PID}" 2>/dev/null || true; }
   REGISTRY_PID=""
 }
+
+# expect_secrets_hidden NAME CONTAINER SECRET... - passes when the whole of
+# `docker inspect CONTAINER` (Env, Cmd, Entrypoint, Healthcheck, Labels, ...)
+# holds none of the SECRET values, compared as fixed strings.
+expect_secrets_hidden() {
+  local name="$1" container="$2" inspect secret line
+  shift 2
+  if ! inspect=$(/usr/bin/docker inspect "${container}" 2>&1); then
+    fail "${name}" "docker inspect ${container}: ${inspect}"
+    return 0
+  fi
+  for secret in "$@"; do
+    # An empty value would prove nothing: a test that lost its secret is broken.
+    [[ -n "${secret}" ]] || { fail "${name}" "an empty secret was given to compare"; return 0; }
+    if line=$(grep -m 1 -F -- "${secret}" <<<"${inspect}"); then
+      fail "${name}" "docker inspect ${container} shows a secret: ${line//"${secret}"/<secret>}"
+      return 0
+    fi
+  done
+  pass "${name}"
+}
+
+# client_on CONTAINER ARGS... - run ARGS in a throwaway container of
+# CONTAINER's image on CONTAINER's first network (docker run options first).
+client_on() {
+  local container="$1" image net
+  shift
+  image=$(/usr/bin/docker inspect -f '{{.Config.Image}}' "${container}")
+  net=$(/usr/bin/docker inspect -f '{{range $net, $_ := .NetworkSettings.Networks}}{{$net}} {{end}}' "${container}")
+  /usr/bin/docker run --rm --network "${net%% *}" "$@"
+}
+
+# expect_postgres_auth NAME CONTAINER USER DB PASSWORD - from another container
+# (the server trusts its own loopback): USER signs in to DB with PASSWORD, and
+# a wrong password is refused.
+expect_postgres_auth() {
+  local name="$1" container="$2" user="$3" db="$4" password="$5" image
+  image=$(/usr/bin/docker inspect -f '{{.Config.Image}}' "${container}")
+  local psql=(psql -h "${container}" -U "${user}" -d "${db}" -tAc 'select 1')
+  expect_eq "${name}: psql with the password connects" 1 \
+    "$(client_on "${container}" -e PGPASSWORD="${password}" "${image}" "${psql[@]}" 2>&1)"
+  expect_match "${name}: a wrong password is refused" 'password authentication failed' \
+    "$(client_on "${container}" -e PGPASSWORD="wrong-${password}" "${image}" "${psql[@]}" 2>&1 || true)"
+}
+
+# expect_redis_auth NAME CONTAINER PASSWORD - from another container: PING
+# without a password is refused, with PASSWORD it answers PONG.
+expect_redis_auth() {
+  local name="$1" container="$2" password="$3" image
+  image=$(/usr/bin/docker inspect -f '{{.Config.Image}}' "${container}")
+  expect_match "${name}: PING without the password is refused" 'NOAUTH' \
+    "$(client_on "${container}" "${image}" redis-cli -h "${container}" ping 2>&1 || true)"
+  expect_eq "${name}: PING with the password answers PONG" PONG \
+    "$(client_on "${container}" -e REDISCLI_AUTH="${password}" "${image}" redis-cli -h "${container}" ping 2>&1)"
+}

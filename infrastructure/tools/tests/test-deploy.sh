@@ -28,6 +28,8 @@ source "${HERE}/../lib/common.sh"
 source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
 # shellcheck source=../../scripts/lib/deploy.sh
 source "${RM_REPO_ROOT}/infrastructure/scripts/lib/deploy.sh"
+# shellcheck source=../lib/services.sh
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/services.sh"
 export RM_LOG_TAG="test-deploy"
 
 SCRIPTS="${RM_REPO_ROOT}/infrastructure/scripts"
@@ -169,10 +171,13 @@ EOF
 
   # Dependencies on their own network first: the first deploy must create the env network.
   "${DOCKER}" network create "${RUN_ID}-deps" >/dev/null
+  local pg_opts=() redis_opts=()
+  postgres_password_opts pg_opts "${WORK}/envdir/secrets/DATABASE_PASSWORD"
+  redis_password_opts redis_opts "${WORK}/envdir/secrets/REDIS_PASSWORD"
   "${DOCKER}" run -d --name "${RUN_ID}-pg" --network "${RUN_ID}-deps" -e POSTGRES_USER=restomarket \
-    -e POSTGRES_PASSWORD="${DB_PASSWORD}" -e POSTGRES_DB=restomarket "${POSTGRES_IMAGE}" >/dev/null
-  "${DOCKER}" run -d --name "${RUN_ID}-redis" --network "${RUN_ID}-deps" "${REDIS_IMAGE}" \
-    redis-server --requirepass "${REDIS_PASSWORD}" >/dev/null
+    "${pg_opts[@]}" -e POSTGRES_DB=restomarket "${POSTGRES_IMAGE}" >/dev/null
+  "${DOCKER}" run -d --name "${RUN_ID}-redis" --network "${RUN_ID}-deps" "${redis_opts[@]}" "${REDIS_IMAGE}" \
+    "${REDIS_SERVER[@]}" >/dev/null
   wait_until 60 "test PostgreSQL" "${DOCKER}" exec "${RUN_ID}-pg" pg_isready -U restomarket -h 127.0.0.1
 }
 
@@ -354,13 +359,11 @@ test_first_deploy() {
   expect_live "first deploy" v1
   expect_match "deploy logs each step with its duration" 'step gate_candidate: done in [0-9]+s' "$(cat "${LAST_LOG}")"
   expect_match "deploy ends with a one-line summary" 'deploy ok: env=t tag=v1 slot=blue previous=none' "$(tail -n 1 "${LAST_LOG}")"
-  local inspect
-  inspect=$("${DOCKER}" inspect "${RUN_ID}-blue")
-  if grep -qF -e "${DB_PASSWORD}" -e "${REDIS_PASSWORD}" <<<"${inspect}"; then
-    fail "secret values absent from docker inspect of the slot"
-  else
-    pass "secret values absent from docker inspect of the slot"
-  fi
+  local container
+  for container in "${RUN_ID}-blue" "${RUN_ID}-pg" "${RUN_ID}-redis"; do
+    expect_secrets_hidden "secret values absent from docker inspect of ${container}" "${container}" \
+      "${DB_PASSWORD}" "${REDIS_PASSWORD}"
+  done
   expect_eq "metrics are not routed by the proxy (404)" 404 \
     "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:${PORT}/actuator/prometheus")"
   expect_eq "the live slot restarts with the host" unless-stopped "$("${DOCKER}" inspect -f '{{.HostConfig.RestartPolicy.Name}}' "${RUN_ID}-blue")"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The make targets people use with this machine as the host of ENV=local:
-# `make deploy` prepares the host (settings, secrets, PostgreSQL, Redis) and
-# deploys, a second `make deploy` switches release, `make releases` lists the
+# `make deploy` prepares the host (settings, secrets, PostgreSQL, Redis, their
+# passwords out of `docker inspect`) and deploys, a second `make deploy` switches release, `make releases` lists the
 # ledger, `make rollback` goes back, `make local-down` removes it all. Runs
 # under its own stack name, port, folders and image repository, so a real
 # local deployment is never touched. Prints "N passed, N failed".
@@ -69,16 +69,54 @@ test_first_deploy_prepares_the_host() {
   expect_match "settings written" 'DATABASE_URL=jdbc:postgresql://' "$(cat "${WORK}/envdir/api.env")"
   expect_eq "secret files are 0600 and owned by the API user" "600 1001" "$(stat -c '%a %u' "${WORK}/envdir/secrets/DATABASE_PASSWORD")"
   expect_eq "PostgreSQL runs on the environment network" running "$("${DOCKER}" inspect -f '{{.State.Status}}' "${RUN_ID}-postgres")"
+  test_secrets_hidden
+}
+
+# test_secrets_hidden - no container of the deployment (PostgreSQL, Redis, the
+# slots, the proxy) shows a secret in `docker inspect`, and PostgreSQL and
+# Redis still demand their passwords.
+test_secrets_hidden() {
+  local secrets=() name container
+  for name in DATABASE_PASSWORD REDIS_PASSWORD API_WRITE_TOKEN; do
+    secrets+=("$(cat "${WORK}/envdir/secrets/${name}")")
+  done
+  while IFS= read -r container; do
+    expect_secrets_hidden "${container}: no secret in docker inspect" "${container}" "${secrets[@]}"
+  done < <("${DOCKER}" ps --filter "name=^${RUN_ID}-" --format '{{.Names}}' | sort)
+  expect_postgres_auth "local PostgreSQL" "${RUN_ID}-postgres" restomarket restomarket "${secrets[0]}"
+  expect_redis_auth "local Redis" "${RUN_ID}-redis" "${secrets[1]}"
 }
 
 test_second_deploy_and_releases() {
   local out
+  replace_with_leaking_dependencies
   if out=$(mk deploy TAG=b 2>&1); then pass "make deploy TAG=b"; else fail "make deploy TAG=b" "$(tail -n 15 <<<"${out}")"; return; fi
   expect_eq "the proxy serves release b" b "$(proxy_version)"
   out=$(mk releases 2>&1) || true
   expect_match "make releases lists b" '\bb\b' "${out}"
   expect_match "make releases lists a" '\ba\b' "${out}"
+  test_secrets_hidden
+  local ids
+  ids=$("${DOCKER}" inspect -f '{{.Id}}' "${RUN_ID}-postgres" "${RUN_ID}-redis")
   check "make deploy of the live tag is a no-op" mk deploy TAG=b
+  expect_eq "...and keeps the PostgreSQL and Redis containers" "${ids}" \
+    "$("${DOCKER}" inspect -f '{{.Id}}' "${RUN_ID}-postgres" "${RUN_ID}-redis")"
+}
+
+# replace_with_leaking_dependencies - PostgreSQL and Redis as an older
+# local-host.sh started them, passwords as values, on the initialised volumes:
+# the next make deploy must replace them and the data must keep its password.
+replace_with_leaking_dependencies() {
+  "${DOCKER}" stop "${RUN_ID}-postgres" "${RUN_ID}-redis" >/dev/null
+  "${DOCKER}" rm "${RUN_ID}-postgres" "${RUN_ID}-redis" >/dev/null
+  # shellcheck source=/dev/null
+  source <("${RM_REPO_ROOT}/infrastructure/tools/compose.sh" --env)
+  "${DOCKER}" run -d --name "${RUN_ID}-postgres" --network "${RUN_ID}" --label "${LABEL_STACK}=${RUN_ID}" \
+    -v "${RUN_ID}_postgres_data:/var/lib/postgresql/data" -e POSTGRES_USER=restomarket -e POSTGRES_DB=restomarket \
+    -e POSTGRES_PASSWORD="$(cat "${WORK}/envdir/secrets/DATABASE_PASSWORD")" "${POSTGRES_IMAGE}" >/dev/null
+  "${DOCKER}" run -d --name "${RUN_ID}-redis" --network "${RUN_ID}" --label "${LABEL_STACK}=${RUN_ID}" \
+    -v "${RUN_ID}_redis_data:/data" "${REDIS_IMAGE}" \
+    redis-server --appendonly yes --requirepass "$(cat "${WORK}/envdir/secrets/REDIS_PASSWORD")" >/dev/null
 }
 
 test_rollback_to_previous() {

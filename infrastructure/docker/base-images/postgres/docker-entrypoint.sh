@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Entry point of the air-gapped PostgreSQL image. Follows the official image's
-# contract: on an empty PGDATA run initdb with POSTGRES_USER/POSTGRES_PASSWORD,
-# create POSTGRES_DB, run /docker-entrypoint-initdb.d/*, then exec postgres as
+# contract: on an empty PGDATA run initdb with POSTGRES_USER/POSTGRES_PASSWORD
+# (or POSTGRES_PASSWORD_FILE, a secret file read while still root), create POSTGRES_DB, run /docker-entrypoint-initdb.d/*, then exec postgres as
 # the unprivileged postgres user. Arguments starting with '-' go to postgres,
 # any other command runs as given (e.g. psql, bash).
 set -Eeuo pipefail
@@ -19,10 +19,25 @@ prepare_dirs_as_root() {
   chmod 700 "${PGDATA}"
 }
 
+# Like the official image's file_env: the password comes from a file (a
+# mounted secret, readable by root only) so it stays out of `docker inspect`.
+# Read before dropping to user postgres; the value is passed on in the
+# environment of the server process, not the container's configuration.
+read_password_file() {
+  [[ -n "${POSTGRES_PASSWORD_FILE:-}" ]] || return 0
+  [[ -z "${POSTGRES_PASSWORD:-}" ]] ||
+    die "both POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE are set" "pass only one of them"
+  [[ -r "${POSTGRES_PASSWORD_FILE}" ]] ||
+    die "cannot read POSTGRES_PASSWORD_FILE=${POSTGRES_PASSWORD_FILE}" "mount the password file there (read-only is fine)"
+  POSTGRES_PASSWORD=$(<"${POSTGRES_PASSWORD_FILE}")
+  export POSTGRES_PASSWORD
+  unset POSTGRES_PASSWORD_FILE
+}
+
 require_password() {
   [[ -n "${POSTGRES_PASSWORD:-}" || "${POSTGRES_HOST_AUTH_METHOD}" == trust ]] && return 0
   die "the database is not initialised and POSTGRES_PASSWORD is not set" \
-    "pass -e POSTGRES_PASSWORD=... (or POSTGRES_HOST_AUTH_METHOD=trust for throwaway local use only)"
+    "pass -e POSTGRES_PASSWORD_FILE=/run/secrets/... or -e POSTGRES_PASSWORD=... (or POSTGRES_HOST_AUTH_METHOD=trust for throwaway local use only)"
 }
 
 init_cluster() {
@@ -74,6 +89,7 @@ main() {
   if [[ "${1:-}" != postgres ]]; then
     exec "$@"
   fi
+  read_password_file
   if [[ $(id -u) == 0 ]]; then
     prepare_dirs_as_root
     exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
