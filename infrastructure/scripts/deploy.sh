@@ -85,7 +85,7 @@ TAG=""
 IMAGE=""
 # The registry digest given with --digest (empty: deploy by tag).
 DIGEST=""
-STARTED_AT=$(date +%s)
+STARTED_AT=${EPOCHSECONDS}
 LIVE=""
 LIVE_TAG=""
 CANDIDATE=""
@@ -101,6 +101,8 @@ WARM=""
 STANDBY_TAG=""
 # Seconds between the gate's probes of the candidate.
 GATE_POLL=0.25
+# The candidate's address on NETWORK, as the gate found it answering there.
+CANDIDATE_IP=""
 
 # ---- steps --------------------------------------------------------------------
 # Each runs under engine_step or attempt, with errexit in force: an unexpected
@@ -108,7 +110,10 @@ GATE_POLL=0.25
 # with FAIL_REASON set.
 
 prepare_host() {
-  if ! run_cmd network_inspect_cmd >/dev/null 2>&1; then
+  load_facts
+  # A running proxy on the network shows that the network exists.
+  if [[ "$(container_state "${PROXY}")" != running || -z "$(container_fact "${PROXY}" ip)" ]] &&
+    ! run_cmd network_inspect_cmd >/dev/null 2>&1; then
     log "creating network ${NETWORK}"
     run_cmd network_create_cmd >/dev/null || { FAIL_REASON="cannot create network ${NETWORK}"; return 1; }
   fi
@@ -136,8 +141,9 @@ start_proxy() {
   run_cmd proxy_run_cmd >/dev/null || { FAIL_REASON="cannot start the proxy ${PROXY}"; return 1; }
 }
 
+# proxy_answers - the runtime API answers; what it said is kept (read_proxy_view).
 proxy_answers() {
-  wait_until 30 "proxy runtime API" proxy_api "show info" ||
+  wait_until 30 "proxy runtime API" read_proxy_view ||
     { FAIL_REASON="proxy ${PROXY} does not answer on its runtime API: $(run_cmd container_logs_cmd "${PROXY}" 5 2>&1)"; return 1; }
 }
 
@@ -220,6 +226,7 @@ migrate_database() {
 start_candidate() {
   local name
   name=$(slot_container "${CANDIDATE}")
+  load_facts
   if [[ "$(container_state "${name}")" != absent ]]; then
     log "removing the idle slot's previous container ${name} ($(slot_release "${CANDIDATE}"))"
     run_cmd container_remove_cmd "${name}" >/dev/null
@@ -229,23 +236,35 @@ start_candidate() {
     { FAIL_REASON="cannot start ${name}"; return 1; }
 }
 
-# probe SLOT PATH - "STATUS BODY" of a GET on the slot, from inside the proxy.
-probe() {
-  local out
-  out=$(run_cmd http_get_cmd "$(slot_ip "$1")" "${APP_PORT}" "$2" 2>/dev/null) || { echo "unreachable"; return 0; }
-  printf '%s %s' "$(head -n 1 <<<"${out}" | awk '{print $2}')" "$(sed '1,/^$/d' <<<"${out}" | tr -d '\n')"
+# probe_candidate IP - HEALTH_PROBE and VERSION_PROBE: "STATUS BODY" of a GET
+# of HEALTH_PATH and of VERSION_PATH on the candidate at IP, from inside the
+# proxy, in one docker exec ("unreachable" when it cannot connect).
+HEALTH_PROBE=""
+VERSION_PROBE=""
+probe_candidate() {
+  local out=()
+  mapfile -t out < <(run_cmd http_probe_cmd "$1" "${APP_PORT}" "${HEALTH_PATH}" "${VERSION_PATH}" 2>/dev/null || true)
+  HEALTH_PROBE="${out[0]:-unreachable}"
+  VERSION_PROBE="${out[1]:-unreachable}"
 }
 
 gate_candidate() {
-  local name deadline state health="" health_probe="" version_probe=""
+  local name deadline facts state health code polls=0
   name=$(slot_container "${CANDIDATE}")
-  deadline=$(($(date +%s) + GATE_TIMEOUT))
+  deadline=$((EPOCHSECONDS + GATE_TIMEOUT))
   while :; do
-    read -r state health < <(run_cmd container_health_cmd "${name}" 2>/dev/null || echo absent)
+    # The first look may use what this run read already (the warm standby:
+    # nothing changed since); every later one asks Docker about the candidate.
+    ((polls++ == 0)) || forget_facts
+    facts=$(container_facts "${name}") || facts=""
+    state=$(fact status "${facts}")
+    state="${state:-absent}"
+    health=$(fact health "${facts}")
     case "${state}" in
       running) ;;
       *)
-        FAIL_REASON="candidate ${name} is ${state} (exit code $(run_cmd container_exit_code_cmd "${name}" 2>/dev/null || echo '?')) instead of running"
+        code=$(fact exit_code "${facts}")
+        FAIL_REASON="candidate ${name} is ${state} (exit code ${code:-?}) instead of running"
         return 1
         ;;
     esac
@@ -253,19 +272,19 @@ gate_candidate() {
     # says "healthy" only at its next check, up to HEALTH_INTERVAL later, and
     # its verdict lags and can be wrong on a busy host (an exec with a 3 s
     # timeout). "unhealthy" ends the gate only when the probe fails too.
-    health_probe=$(probe "${CANDIDATE}" "${HEALTH_PATH}")
-    if [[ "${health_probe}" == "200 "* ]]; then
-      version_probe=$(probe "${CANDIDATE}" "${VERSION_PATH}")
-      if [[ "${version_probe}" == "200 "*"\"version\":\"${TAG}\""* ]]; then
+    probe_candidate "$(fact ip "${facts}")"
+    if [[ "${HEALTH_PROBE}" == "200 "* ]]; then
+      if [[ "${VERSION_PROBE}" == "200 "*"\"version\":\"${TAG}\""* ]]; then
+        CANDIDATE_IP=$(fact ip "${facts}")
         log "candidate ${name} passed the gate: ${HEALTH_PATH} 200, ${VERSION_PATH} reports ${TAG} (Docker health: ${health:-no check})"
         return 0
       fi
     elif [[ "${health}" == unhealthy ]]; then
-      FAIL_REASON="candidate ${name} is unhealthy (Docker health check); ${HEALTH_PATH}: ${health_probe:0:200}"
+      FAIL_REASON="candidate ${name} is unhealthy (Docker health check); ${HEALTH_PATH}: ${HEALTH_PROBE:0:200}"
       return 1
     fi
-    if (($(date +%s) >= deadline)); then
-      FAIL_REASON="candidate ${name} not ready after ${GATE_TIMEOUT}s: docker health '${health:-none}', ${HEALTH_PATH} '${health_probe:0:120}', ${VERSION_PATH} '${version_probe:0:120}' (want version ${TAG})"
+    if ((EPOCHSECONDS >= deadline)); then
+      FAIL_REASON="candidate ${name} not ready after ${GATE_TIMEOUT}s: docker health '${health:-none}', ${HEALTH_PATH} '${HEALTH_PROBE:0:120}', ${VERSION_PATH} '${VERSION_PROBE:0:120}' (want version ${TAG})"
       return 1
     fi
     sleep "${GATE_POLL}"
@@ -282,7 +301,7 @@ warm_up_candidate() {
   ((rounds > 0)) || { log "warm-up off (WARMUP_ROUNDS=0)"; return 0; }
   [[ -z "${WARM}" ]] || { log "warm-up not needed: ${TAG} is the warm standby (it served until its last switch)"; return 0; }
   read -r -a paths <<<"${WARMUP_PATHS:-${VERSION_PATH} ${HEALTH_PATH} /api/v1/restaurants?page=0&size=20}"
-  if ! out=$(run_cmd warm_up_cmd "$(slot_ip "${CANDIDATE}")" "${APP_PORT}" "${rounds}" "${paths[@]}" 2>&1); then
+  if ! out=$(run_cmd warm_up_cmd "${CANDIDATE_IP}" "${APP_PORT}" "${rounds}" "${paths[@]}" 2>&1); then
     FAIL_REASON="candidate failed its warm-up reads: $(tail -n 4 <<<"${out}" | tr '\n' ' ')"
     return 1
   fi
@@ -291,26 +310,29 @@ warm_up_candidate() {
 
 # switch_traffic - candidate in rotation and the live slot out in one runtime
 # API call: no reload, so no client connection closes; in-flight requests on
-# the old slot finish (maintenance does not cut sessions).
+# the old slot finish (maintenance does not cut sessions). The proxy gets the
+# candidate's address first, unless it has it already (the warm standby,
+# which served from there; a new container Docker's DNS resolved already).
 switch_traffic() {
-  local ip cmd
-  ip=$(slot_ip "${CANDIDATE}")
+  local ip="${CANDIDATE_IP}" cmd
+  if ! test_proxy_addr "${CANDIDATE}" "${ip}"; then
+    proxy_api "set server api/${CANDIDATE} addr ${ip} port ${APP_PORT}" >/dev/null
+    wait_until 10 "proxy resolves ${CANDIDATE} to ${ip}" test_proxy_addr "${CANDIDATE}" "${ip}" ||
+      { FAIL_REASON="proxy did not take address ${ip} for ${CANDIDATE}"; return 1; }
+  fi
   run_cmd slot_keep_running_cmd "${CANDIDATE}" >/dev/null
-  proxy_api "set server api/${CANDIDATE} addr ${ip} port ${APP_PORT}" >/dev/null
-  wait_until 10 "proxy resolves ${CANDIDATE} to ${ip}" test_proxy_addr "${CANDIDATE}" "${ip}" ||
-    { FAIL_REASON="proxy did not take address ${ip} for ${CANDIDATE}"; return 1; }
   cmd="set server api/${CANDIDATE} state ready"
   [[ -n "${LIVE}" ]] && cmd+="; set server api/${LIVE} state maint"
   emit_event switch-start "slot=${CANDIDATE} tag=${TAG}"
   # From here on a failure may have moved traffic: finish() switches back.
   PHASE="switched"
   proxy_set "${cmd}" || { FAIL_REASON="${PROXY_ERROR}"; return 1; }
-  SWITCHED_AT=$(date +%s)
+  SWITCHED_AT=${EPOCHSECONDS}
   emit_event switch-complete "slot=${CANDIDATE} tag=${TAG} previous=${LIVE_TAG:-none}"
   persist_active_slot "${CANDIDATE}"
 }
 
-test_proxy_addr() { [[ "$(proxy_server_addr "$1")" == "$2" ]]; }
+test_proxy_addr() { [[ "$(proxy_server_addr "$1")" == "$2 ${APP_PORT}" ]]; }
 
 proxy_version() {
   curl -fsS -m 5 "http://$(proxy_address):${PROXY_PORT}${VERSION_PATH}" 2>/dev/null | grep -qF "\"version\":\"$1\""
@@ -339,27 +361,27 @@ watch_release() {
   PHASE="watching"
   read -r -a base < <(server_counters "${CANDIDATE}") || true
   ((${#base[@]} == 4)) || { FAIL_REASON="no proxy statistics for ${CANDIDATE}"; return 1; }
-  deadline=$(($(date +%s) + seconds))
+  deadline=$((EPOCHSECONDS + seconds))
   emit_event watch-start "slot=${CANDIDATE} seconds=${seconds}"
   while :; do
     sleep 1
     read -r -a now < <(server_counters "${CANDIDATE}") || true
     if ((${#now[@]} != 4)); then
-      (($(date +%s) < deadline)) && continue
+      ((EPOCHSECONDS < deadline)) && continue
       FAIL_REASON="watch: no proxy statistics for ${CANDIDATE} at the end of the watch"
       return 1
     fi
     req=$((now[0] - base[0]))
     fivexx=$((now[1] - base[1]))
     errs=$((now[2] - base[2] + now[3] - base[3]))
-    elapsed=$(($(date +%s) - SWITCHED_AT))
+    elapsed=$((EPOCHSECONDS - SWITCHED_AT))
     if ((errs > WATCH_MAX_ERRORS || fivexx * 100 >= WATCH_MAX_5XX_PERCENT * (req > WATCH_MIN_REQUESTS ? req : WATCH_MIN_REQUESTS))); then
       FAIL_REASON="watch: ${TAG} answered ${fivexx} of ${req} requests with 5xx and had ${errs} connection errors in the ${elapsed}s after the switch (limits ${WATCH_MAX_5XX_PERCENT}% 5xx, ${WATCH_MAX_ERRORS} errors): reverted to ${LIVE_TAG}"
       OUTCOME_ON_FAILURE="reverted"
       emit_event watch-revert "slot=${CANDIDATE} requests=${req} fivexx=${fivexx} errors=${errs} after_s=${elapsed}"
       return 1
     fi
-    (($(date +%s) < deadline)) || break
+    ((EPOCHSECONDS < deadline)) || break
   done
   log "watch: ${req} requests, ${fivexx} 5xx, ${errs} connection errors in ${seconds}s: ${TAG} holds"
 }
@@ -383,15 +405,19 @@ switch_back() {
 
 slot_drained() { [[ "$(proxy_server_field "$1" 5)" == 0 ]]; }
 
-# retire_slot SLOT - out of rotation; then, with STANDBY_SECONDS, it stays
-# running as the warm standby (keep_standby); else wait for its in-flight
-# requests and SIGTERM it with a grace period longer than the API's shutdown
-# timeout. The container stays (stopped) for rollback.
+# retire_slot SLOT [switched] - out of rotation (already, with "switched": the
+# switch took it out); then, with STANDBY_SECONDS, it stays running as the
+# warm standby (keep_standby); else wait for its in-flight requests and
+# SIGTERM it with a grace period longer than the API's shutdown timeout. The
+# container stays (stopped) for rollback.
 retire_slot() {
-  local slot="$1" name
+  local slot="$1" switched="${2:-}" name
   name=$(slot_container "${slot}")
+  load_facts
   [[ "$(container_state "${name}")" == running ]] || return 0
-  proxy_set "set server api/${slot} state maint" || { warn "${PROXY_ERROR}"; return 1; }
+  if [[ -z "${switched}" ]]; then
+    proxy_set "set server api/${slot} state maint" || { warn "${PROXY_ERROR}"; return 1; }
+  fi
   if ((STANDBY_SECONDS > 0)); then
     keep_standby "${slot}" && return 0
     warn "could not keep slot ${slot} as the warm standby; stopping it"
@@ -409,10 +435,10 @@ retire_slot() {
 # deploy or rollback before that cancels the timer and decides for itself.
 keep_standby() {
   local slot="$1" id until pid tag
-  id=$(run_cmd container_id_cmd "$(slot_container "${slot}")") || return 1
+  id=$(container_fact "$(slot_container "${slot}")" id) || return 1
   tag=$(slot_release "${slot}")
   run_cmd slot_standby_cmd "${slot}" >/dev/null || return 1
-  until=$(($(date +%s) + STANDBY_SECONDS))
+  until=$((EPOCHSECONDS + STANDBY_SECONDS))
   cancel_standby_timer
   setsid "${HERE}/deploy.sh" --end-standby "${slot}" "${id}" "${until}" "${DEPLOY_ENV}" \
     </dev/null >>"${STATE_DIR}/standby.log" 2>&1 &
@@ -429,7 +455,7 @@ end_standby() {
   local slot="$1" id="$2" until="$3" name now sleeper=""
   name=$(slot_container "${slot}")
   trap '[[ -n "${sleeper}" ]] && kill "${sleeper}" 2>/dev/null; exit 0' TERM
-  now=$(date +%s)
+  now=${EPOCHSECONDS}
   if ((until > now)); then
     sleep $((until - now)) &
     sleeper=$!
@@ -438,7 +464,8 @@ end_standby() {
   fi
   trap release_lock EXIT
   acquire_lock "end-standby-${slot}" "${LOCK_TTL}"
-  if [[ "$(run_cmd container_id_cmd "${name}" 2>/dev/null)" != "${id}" || "$(container_state "${name}")" != running ]]; then
+  load_facts
+  if [[ "$(container_fact "${name}" id)" != "${id}" || "$(container_state "${name}")" != running ]]; then
     log "standby of ${name} already ended (replaced or stopped)"
   elif [[ "$(live_slot)" == "${slot}" ]]; then
     log "${name} is live again: nothing to stop"
@@ -454,9 +481,11 @@ record_release() {
   local outcome="$1" reason="${2:-}"
   [[ -n "${RECORDED}" ]] && return 0
   RECORDED=1
-  ledger_append time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" env "${DEPLOY_ENV}" action "${DEPLOY_ACTION:-deploy}" \
+  local now
+  utc_now now
+  ledger_append time "${now}" env "${DEPLOY_ENV}" action "${DEPLOY_ACTION:-deploy}" \
     image "${IMAGE}" tag "${TAG}" digest "${DIGEST:-$(image_digest "${IMAGE}" || true)}" previous_tag "${LIVE_TAG}" \
-    outcome "${outcome}" duration_s "$(($(date +%s) - STARTED_AT))" actor "$(deploy_actor)" \
+    outcome "${outcome}" duration_s "$((EPOCHSECONDS - STARTED_AT))" actor "$(deploy_actor)" \
     slot "${CANDIDATE}" reason "${reason}"
 }
 
@@ -491,6 +520,8 @@ finish() {
   local rc=$?
   trap - EXIT
   set +e
+  # Whatever failed may have changed containers or the proxy: read afresh.
+  forget_facts
   ((rc == 0)) || report_failed_step "${rc}"
   if ((rc != 0)) && [[ "${PHASE}" != validate ]]; then
     [[ -n "${FAIL_REASON}" ]] || FAIL_REASON="interrupted or unexpected error (exit ${rc}) in phase ${PHASE}"
@@ -515,7 +546,7 @@ finish() {
     fi
     record_release "${OUTCOME_ON_FAILURE}" "${FAIL_REASON}" 2>/dev/null || true
     log "ERROR: ${FAIL_REASON}"
-    log "deploy FAILED: env=${DEPLOY_ENV:-?} tag=${TAG} live=${LIVE_TAG:-none} after $(($(date +%s) - STARTED_AT))s"
+    log "deploy FAILED: env=${DEPLOY_ENV:-?} tag=${TAG} live=${LIVE_TAG:-none} after $((EPOCHSECONDS - STARTED_AT))s"
     rc=1
   fi
   release_lock 2>/dev/null || true
@@ -550,7 +581,7 @@ converge_live() {
     record_live_release "completed by a re-run"
   fi
   log "${TAG} is already live on ${DEPLOY_ENV} (slot ${LIVE}): nothing to deploy"
-  log "deploy ok: env=${DEPLOY_ENV} tag=${TAG} slot=${LIVE} (no change) in $(($(date +%s) - STARTED_AT))s"
+  log "deploy ok: env=${DEPLOY_ENV} tag=${TAG} slot=${LIVE} (no change) in $((EPOCHSECONDS - STARTED_AT))s"
 }
 
 main() {
@@ -606,6 +637,7 @@ main() {
   cancel_standby_timer
   PHASE="prepare"
   engine_step prepare_host prepare_host
+  load_image_facts "${IMAGE}"
   LIVE=$(live_slot)
   LIVE_TAG=""
   [[ -n "${LIVE}" ]] && LIVE_TAG=$(slot_release "${LIVE}")
@@ -644,7 +676,7 @@ main() {
   fi
   PHASE="live"
   if [[ -n "${LIVE}" ]]; then
-    attempt retire_previous retire_slot "${LIVE}"
+    attempt retire_previous retire_slot "${LIVE}" switched
     ((ATTEMPT_RC == 0)) || warn "could not retire slot ${LIVE}; ${TAG} is live, stop $(slot_container "${LIVE}") by hand"
   fi
   record_live_release
@@ -654,7 +686,7 @@ main() {
     attempt prune_images prune_images
     ((ATTEMPT_RC == 0)) || warn "image cleanup failed; the release is live, run cleanup-images.sh by hand"
   fi
-  log "deploy ok: env=${DEPLOY_ENV} tag=${TAG} slot=${CANDIDATE} previous=${LIVE_TAG:-none} in $(($(date +%s) - STARTED_AT))s (switched after ${switch_s}s, watch ${WATCH_SECONDS}s)"
+  log "deploy ok: env=${DEPLOY_ENV} tag=${TAG} slot=${CANDIDATE} previous=${LIVE_TAG:-none} in $((EPOCHSECONDS - STARTED_AT))s (switched after ${switch_s}s, watch ${WATCH_SECONDS}s)"
 }
 
 main "$@"

@@ -49,7 +49,8 @@ EOF
 # the host cannot tell).
 live_tag() {
   local slot
-  if run_cmd docker_info_cmd >/dev/null 2>&1; then
+  if docker_answers; then
+    load_facts
     slot=$(live_slot)
     [[ -n "${slot}" ]] && { slot_release "${slot}"; return 0; }
   fi
@@ -71,14 +72,11 @@ list_releases() {
                   printf "%-20s  %-8s  %-24s  %-7s  %8s  %s %s\n", $1, $2, $3, $4, $5, $6, mark }'
 }
 
-# previous_release LIVE - the newest good release other than LIVE.
+# previous_release LIVE OK_TAGS - the newest good release (OK_TAGS: ledger_ok_tags,
+# read whole before filtering: an early-closing reader such as head or grep -q
+# would kill jq with SIGPIPE, which pipefail turns into a failure) other than LIVE.
 previous_release() {
-  local live="$1"
-  # Read the whole ledger before filtering: an early-closing reader (head, grep
-  # -q) would kill jq with SIGPIPE, which pipefail turns into a failure.
-  local tags
-  tags=$(ledger_ok_tags)
-  tac <<<"${tags}" | awk -v live="${live:-}" '$0 != "" && $0 != live && !found {print; found = 1}'
+  tac <<<"$2" | awk -v live="${1:-}" '$0 != "" && $0 != live && !found {print; found = 1}'
 }
 
 main() {
@@ -101,23 +99,22 @@ main() {
   load_env "${env}"
   require_tools
   [[ "${mode}" == list ]] && { list_releases; return 0; }
-  # Asked once: each look costs docker calls, and a rollback should be quick.
-  local live
+  require_docker
+  # Each asked once: a look at the host costs docker calls, and a rollback should be quick.
+  local live ok_tags
   live=$(live_tag || true)
+  ok_tags=$(ledger_ok_tags)
   case "${mode}" in
     previous)
-      tag=$(previous_release "${live}")
+      tag=$(previous_release "${live}" "${ok_tags}")
       [[ -n "${tag}" ]] || die "no earlier good release of ${DEPLOY_ENV} to roll back to" "see $(basename "$0") --list --env ${DEPLOY_ENV}"
       log "previous good release of ${DEPLOY_ENV}: ${tag}"
       ;;
   esac
   valid_tag "${tag}" || die "invalid image tag '${tag}'" "see $(basename "$0") --list --env ${DEPLOY_ENV}" 2
-  local ok_tags
-  ok_tags=$(ledger_ok_tags)
   grep -qxF -- "${tag}" <<<"${ok_tags}" ||
     die "${tag} was never deployed successfully to ${DEPLOY_ENV}; refusing to roll back to it" \
       "pick a tag from $(basename "$0") --list --env ${DEPLOY_ENV} (or deploy it normally with deploy.sh)"
-  require_docker
   if ! image_id "${IMAGE_REPO}:${tag}" >/dev/null && ! run_cmd image_pull_cmd "${IMAGE_REPO}:${tag}" >/dev/null 2>&1; then
     die "image ${IMAGE_REPO}:${tag} is no longer on this host and cannot be pulled" \
       "rebuild or push it (build-image.sh ${tag}), or pick another release from --list"

@@ -4,16 +4,30 @@
 # outside it; the project's tooling builds on this file too.
 # Source it; it defines functions only and changes no shell options.
 
-_rm_ts() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+# utc_now VAR - the UTC time now (2026-01-31T12:00:00Z) in VAR, from bash's own
+# clock: a log line forks nothing (a deploy logs dozens of lines, and a fork
+# costs milliseconds on a busy host).
+utc_now() { TZ=UTC0 printf -v "$1" '%(%Y-%m-%dT%H:%M:%SZ)T' -1; }
 
-log() { printf '%s [%s] %s\n' "$(_rm_ts)" "${RM_LOG_TAG:-restomarket}" "$*" >&2; }
-warn() { printf '%s [%s] WARNING: %s\n' "$(_rm_ts)" "${RM_LOG_TAG:-restomarket}" "$*" >&2; }
+log() {
+  local ts
+  utc_now ts
+  printf '%s [%s] %s\n' "${ts}" "${RM_LOG_TAG:-restomarket}" "$*" >&2
+}
+
+warn() {
+  local ts
+  utc_now ts
+  printf '%s [%s] WARNING: %s\n' "${ts}" "${RM_LOG_TAG:-restomarket}" "$*" >&2
+}
 
 # die MESSAGE [HINT] [STATUS] - print what went wrong and what to do, exit STATUS (1).
 die() {
-  printf '%s [%s] ERROR: %s\n' "$(_rm_ts)" "${RM_LOG_TAG:-restomarket}" "$1" >&2
+  local ts
+  utc_now ts
+  printf '%s [%s] ERROR: %s\n' "${ts}" "${RM_LOG_TAG:-restomarket}" "$1" >&2
   if [[ -n "${2:-}" ]]; then
-    printf '%s [%s]   hint: %s\n' "$(_rm_ts)" "${RM_LOG_TAG:-restomarket}" "$2" >&2
+    printf '%s [%s]   hint: %s\n' "${ts}" "${RM_LOG_TAG:-restomarket}" "$2" >&2
   fi
   exit "${3:-1}"
 }
@@ -24,9 +38,9 @@ have() { command -v "$1" >/dev/null 2>&1; }
 wait_until() {
   local timeout="$1" what="$2" deadline
   shift 2
-  deadline=$(($(date +%s) + timeout))
+  deadline=$((EPOCHSECONDS + timeout))
   until "$@" >/dev/null 2>&1; do
-    (($(date +%s) >= deadline)) && return 1
+    ((EPOCHSECONDS >= deadline)) && return 1
     sleep 0.2
   done
   log "${what}: ready"

@@ -127,7 +127,13 @@ require_tools() {
 }
 
 require_docker() {
-  run_cmd docker_info_cmd >/dev/null 2>&1 || die "no Docker engine answers" "start Docker (on hosts Ansible installs it: make ansible-setup ENV=...; locally: make docker)"
+  docker_answers || die "no Docker engine answers" "start Docker (on hosts Ansible installs it: make ansible-setup ENV=...; locally: make docker)"
+}
+
+# docker_answers - the Docker engine answers (asked once per run: DOCKER_ANSWERS).
+DOCKER_ANSWERS=""
+docker_answers() {
+  [[ -n "${DOCKER_ANSWERS}" ]] || { run_cmd docker_version_cmd >/dev/null 2>&1 && DOCKER_ANSWERS=1; }
 }
 
 # proxy_image - the HAProxy image (PROXY_IMAGE: on hosts from Ansible, which
@@ -241,14 +247,16 @@ slot_standby_cmd() { printf '%s\n' "${DOCKER}" update --restart no "$(slot_conta
 proxy_stop_cmd() { printf '%s\n' "${DOCKER}" stop -t "${DRAIN_TIMEOUT}" "$1"; }
 container_remove_cmd() { printf '%s\n' "${DOCKER}" rm -f "$1"; }
 
-# http_get_cmd HOST PORT PATH - a GET from inside the proxy container (bash's
-# /dev/tcp: neither image has curl), so it takes the path the proxy takes.
+# http_probe_cmd HOST PORT PATH... - a GET of each PATH from inside the proxy
+# container (bash's /dev/tcp: neither image has curl), so it takes the path the
+# proxy takes, all in one exec; prints one line per PATH: "STATUS BODY" (the
+# body's line breaks removed), or "unreachable" when no connection opened.
 # Builders print one argument per line: the scripts passed to bash -c are one line.
-http_get_cmd() {
+http_probe_cmd() {
   # shellcheck disable=SC2016 # expanded by the bash inside the container
   printf '%s\n' "${DOCKER}" exec "${PROXY}" timeout 5 bash -c \
-    'exec 3<>"/dev/tcp/$1/$2" || exit 1; printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$3" "$1" >&3; tr -d "\r" <&3' \
-    _ "$1" "$2" "$3"
+    'h=$1 p=$2; shift 2; for path in "$@"; do if ! exec 3<>"/dev/tcp/$h/$p"; then echo unreachable; continue; fi; printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$path" "$h" >&3; s=""; read -r _ s _ <&3; while IFS= read -r l <&3 && ((${#l} > 1)); do :; done; echo "${s//[^0-9]/} $(tr -d "\r\n" <&3)"; exec 3<&-; done' \
+    _ "$@"
 }
 
 # warm_up_cmd HOST PORT COUNT PATH... - COUNT rounds of a GET on every PATH,
@@ -272,7 +280,9 @@ proxy_api_cmd() {
 
 # Every other docker call of the engine, one builder each (state reads included,
 # so the fast suite pins their argv too).
-docker_info_cmd() { printf '%s\n' "${DOCKER}" info; }
+# docker_version_cmd - the engine's version: the cheapest call that needs the
+# engine to answer (`docker info` also counts every container and image).
+docker_version_cmd() { printf '%s\n' "${DOCKER}" version -f '{{.Server.Version}}'; }
 network_inspect_cmd() { printf '%s\n' "${DOCKER}" network inspect "${NETWORK}"; }
 image_pull_cmd() { printf '%s\n' "${DOCKER}" pull "$1"; }
 image_remove_cmd() { printf '%s\n' "${DOCKER}" rmi "$1"; }
@@ -280,69 +290,165 @@ container_start_cmd() { printf '%s\n' "${DOCKER}" start "$1"; }
 # container_logs_cmd NAME LINES - the last LINES lines of NAME's output.
 container_logs_cmd() { printf '%s\n' "${DOCKER}" logs --tail "$2" "$1"; }
 container_rename_cmd() { printf '%s\n' "${DOCKER}" rename "$1" "$2"; }
-container_state_cmd() { printf '%s\n' "${DOCKER}" container inspect -f '{{.State.Status}}' "$1"; }
-# container_health_cmd NAME - "STATUS HEALTH" (HEALTH empty without a health check).
-container_health_cmd() {
-  printf '%s\n' "${DOCKER}" inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$1"
-}
-container_exit_code_cmd() { printf '%s\n' "${DOCKER}" inspect -f '{{.State.ExitCode}}' "$1"; }
-slot_release_cmd() {
-  printf '%s\n' "${DOCKER}" inspect -f "{{index .Config.Labels \"${LABEL_RELEASE}\"}}" "$(slot_container "$1")"
-}
-container_id_cmd() { printf '%s\n' "${DOCKER}" inspect -f '{{.Id}}' "$1"; }
-slot_image_cmd() { printf '%s\n' "${DOCKER}" inspect -f '{{.Image}}' "$(slot_container "$1")"; }
-slot_ip_cmd() {
-  printf '%s\n' "${DOCKER}" inspect -f "{{with index .NetworkSettings.Networks \"${NETWORK}\"}}{{.IPAddress}}{{end}}" \
-    "$(slot_container "$1")"
-}
-image_id_cmd() { printf '%s\n' "${DOCKER}" image inspect -f '{{.Id}}' "$1"; }
-image_digests_cmd() { printf '%s\n' "${DOCKER}" image inspect -f '{{range .RepoDigests}}{{.}} {{end}}' "$1"; }
-image_created_cmd() { printf '%s\n' "${DOCKER}" image inspect -f '{{.Created}}' "$1"; }
-# proxy_facts_cmd - "BINDINGS|IMAGE|SPEC" of the proxy container (proxy_drift).
-proxy_facts_cmd() {
+# container_facts_cmd NAME... - what the engine reads of a container, one line
+# per NAME that exists (docker prints those and fails for the others), fields
+# in the order of FACT_FIELDS, separated by "|": /NAME (Docker's leading
+# slash), status, health (empty without a health check), exit code, ID, image
+# ID, release label, IP address on NETWORK, host port bindings, image as given,
+# proxy spec label. The names are Docker's Go fields (ID, HostIP), not its JSON
+# keys (Id, HostIp): a template that fails on the Go value is run again on the
+# JSON, where a container without a health check has no State.Health at all.
+container_facts_cmd() {
   printf '%s\n' "${DOCKER}" container inspect -f \
-    "{{range \$p, \$b := .HostConfig.PortBindings}}{{range \$b}}{{.HostIp}}:{{.HostPort}} {{end}}{{end}}|{{.Config.Image}}|{{index .Config.Labels \"${LABEL_PROXY_SPEC}\"}}" \
-    "${PROXY}"
+    "{{.Name}}|{{.State.Status}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}|{{.State.ExitCode}}|{{.ID}}|{{.Image}}|{{index .Config.Labels \"${LABEL_RELEASE}\"}}|{{with index .NetworkSettings.Networks \"${NETWORK}\"}}{{.IPAddress}}{{end}}|{{range \$p, \$b := .HostConfig.PortBindings}}{{range \$b}}{{.HostIP}}:{{.HostPort}} {{end}}{{end}}|{{.Config.Image}}|{{index .Config.Labels \"${LABEL_PROXY_SPEC}\"}}" \
+    "$@"
 }
+# image_facts_cmd IMAGE - "ID|DIGEST..." (its registry digests, when it came from one).
+image_facts_cmd() { printf '%s\n' "${DOCKER}" image inspect -f '{{.Id}}|{{range .RepoDigests}}{{.}} {{end}}' "$1"; }
+image_created_cmd() { printf '%s\n' "${DOCKER}" image inspect -f '{{.Created}}' "$1"; }
 # Image retention (cleanup-images.sh): every container, the images they use,
 # and the images of one repository.
 containers_all_cmd() { printf '%s\n' "${DOCKER}" ps -aq --no-trunc; }
 containers_image_cmd() { printf '%s\n' "${DOCKER}" inspect -f '{{.Image}}' "$@"; }
 repo_images_cmd() { printf '%s\n' "${DOCKER}" images --no-trunc --format '{{.ID}} {{.Tag}}' "$1"; }
 
-# run_cmd BUILDER ARGS... - run the command line a builder prints.
+# run_cmd BUILDER ARGS... - run the command line a builder prints. A command
+# that is not a read may change what the engine read before (see load_facts):
+# that is forgotten first.
 run_cmd() {
   local cmd=()
   mapfile -t cmd < <("$@")
+  case "$1" in
+    container_facts_cmd | image_facts_cmd | image_created_cmd | network_inspect_cmd | docker_version_cmd | \
+      containers_all_cmd | containers_image_cmd | repo_images_cmd | container_logs_cmd | http_probe_cmd | warm_up_cmd) ;;
+    proxy_api_cmd) [[ "$2" == "show "* ]] || PROXY_VIEW="" ;;
+    image_pull_cmd | image_remove_cmd) IMAGE_FACTS=() ;;
+    *) forget_facts ;;
+  esac
   "${cmd[@]}"
 }
 
 # ---- reading state -----------------------------------------------------------
+# Each docker call costs 50-150 ms on a busy host, and a switch to the warm
+# standby is little else; so a run of the engine reads its own containers (the
+# proxy and both slots) with one call and keeps what it read (load_facts),
+# likewise the proxy's servers (read_proxy_view) and the image it deploys
+# (load_image_facts), until something may have changed them: run_cmd forgets
+# before any command that is not a read, proxy_set before a state change,
+# attempt after its subshell, pause_point after a pause, the gate before each
+# new poll and finish() before it cleans up. Without load_facts (the
+# scripts' other readers, the tests) every read asks Docker.
+
+FACT_FIELDS=(name status health exit_code id image release ip bindings config_image spec)
+declare -gA FACT_INDEX=()
+for _i in "${!FACT_FIELDS[@]}"; do FACT_INDEX[${FACT_FIELDS[_i]}]=${_i}; done
+unset _i
+# NAME -> its facts line ("" when it does not exist), while FACTS_LOADED.
+declare -gA FACTS=()
+FACTS_LOADED=""
+# The proxy's answer to "show servers state api; show stat", while read.
+PROXY_VIEW=""
+# IMAGE -> "ID|DIGEST..." ("" when absent), once read.
+declare -gA IMAGE_FACTS=()
+
+# facts_lines NAME... - the facts lines of the NAMEs that exist, without Docker's slash.
+facts_lines() {
+  local line
+  while IFS= read -r line; do
+    [[ "${line}" == */*"|"* ]] && printf '%s\n' "${line#/}"
+  done < <(run_cmd container_facts_cmd "$@" 2>/dev/null || true)
+}
+
+# load_facts - read the proxy's and both slots' facts, unless already read.
+load_facts() {
+  [[ -z "${FACTS_LOADED}" ]] || return 0
+  local name line
+  FACTS=()
+  for name in "${PROXY}" "$(slot_container blue)" "$(slot_container green)"; do FACTS[${name}]=""; done
+  while IFS= read -r line; do
+    name="${line%%|*}"
+    [[ -z "${FACTS[${name}]+known}" ]] || FACTS[${name}]="${line}"
+  done < <(facts_lines "${!FACTS[@]}")
+  FACTS_LOADED=1
+}
+
+forget_facts() {
+  FACTS=()
+  FACTS_LOADED=""
+  PROXY_VIEW=""
+}
+
+# container_facts NAME - container NAME's facts line (from what load_facts read
+# when it read NAME, else asked now); status 1 when NAME does not exist.
+container_facts() {
+  local line
+  if [[ -n "${FACTS_LOADED}" && -n "${FACTS[$1]+known}" ]]; then
+    line="${FACTS[$1]}"
+  else
+    line=$(facts_lines "$1" | awk -F'|' -v n="$1" '$1 == n')
+  fi
+  [[ -n "${line}" ]] || return 1
+  printf '%s\n' "${line}"
+}
+
+# fact FIELD LINE - FIELD (one of FACT_FIELDS) of a facts line.
+fact() {
+  local fields=()
+  IFS='|' read -r -a fields <<<"$2"
+  printf '%s\n' "${fields[FACT_INDEX[$1]]:-}"
+}
+
+# container_fact NAME FIELD - FIELD of container NAME; status 1 when NAME does not exist.
+container_fact() {
+  local line
+  line=$(container_facts "$1") || return 1
+  fact "$2" "${line}"
+}
 
 # container_state NAME - running, exited, created, restarting, ... or absent.
 container_state() {
   local state
-  state=$(run_cmd container_state_cmd "$1" 2>/dev/null) || state=""
+  state=$(container_fact "$1" status) || state=""
   echo "${state:-absent}"
 }
 
 # slot_release SLOT - the release tag a slot's container was started with.
-slot_release() { run_cmd slot_release_cmd "$1" 2>/dev/null || true; }
+slot_release() { container_fact "$(slot_container "$1")" release || true; }
 
-slot_image_id() { run_cmd slot_image_cmd "$1" 2>/dev/null || true; }
+slot_image_id() { container_fact "$(slot_container "$1")" image || true; }
 
-slot_ip() { run_cmd slot_ip_cmd "$1"; }
+# load_image_facts IMAGE - read IMAGE's ID and digests once (image_id, image_digest).
+load_image_facts() {
+  [[ -z "${IMAGE_FACTS[$1]+known}" ]] || return 0
+  IMAGE_FACTS[$1]=$(run_cmd image_facts_cmd "$1" 2>/dev/null) || IMAGE_FACTS[$1]=""
+}
 
-image_id() { run_cmd image_id_cmd "$1" 2>/dev/null; }
+# image_fact IMAGE N - field N of IMAGE's facts (1 ID, 2 digests); status 1 when absent.
+image_fact() {
+  local facts
+  if [[ -n "${IMAGE_FACTS[$1]+known}" ]]; then facts="${IMAGE_FACTS[$1]}"; else facts=$(run_cmd image_facts_cmd "$1" 2>/dev/null) || facts=""; fi
+  [[ -n "${facts}" ]] || return 1
+  cut -d'|' -f "$2" <<<"${facts}"
+}
+
+image_id() { image_fact "$1" 1; }
 
 # image_digest IMAGE - the registry digest when the image came from one, else its ID.
 image_digest() {
   local digest
-  digest=$(run_cmd image_digests_cmd "$1" 2>/dev/null | awk '{print $1}')
+  digest=$(image_fact "$1" 2 | awk '{print $1}')
   if [[ -n "${digest}" ]]; then echo "${digest#*@}"; else image_id "$1"; fi
 }
 
 proxy_api() { run_cmd proxy_api_cmd "$1"; }
+
+# read_proxy_view - the proxy's servers and statistics, in one runtime-API
+# session, kept in PROXY_VIEW (see load_facts); status 1 when it does not answer.
+read_proxy_view() {
+  local view
+  view=$(proxy_api "show servers state api; show stat") || return 1
+  PROXY_VIEW="${view}"
+}
 
 # proxy_set COMMAND - state changes on the runtime API ("set server api/blue
 # state ready; ..."): HAProxy answers a change that worked with nothing and one
@@ -354,6 +460,7 @@ PROXY_ERROR=""
 proxy_set() {
   local out
   PROXY_ERROR=""
+  PROXY_VIEW=""
   if ! out=$(proxy_api "$1" 2>&1); then
     PROXY_ERROR="runtime API unreachable for '$1': $(tr '\n' ' ' <<<"${out}")"
     return 1
@@ -373,9 +480,10 @@ proxy_running() { [[ "$(container_state "${PROXY}")" == running ]]; }
 # Y", or "settings (spec A, want B)" for limits and hardening), or nothing (also
 # when there is no proxy). Such changes only take effect in a new container.
 proxy_drift() {
-  local info binding image spec want_binding want_image want_spec out=""
-  info=$(run_cmd proxy_facts_cmd 2>/dev/null) || return 0
-  IFS='|' read -r binding image spec <<<"${info}"
+  local binding image spec want_binding want_image want_spec out=""
+  binding=$(container_fact "${PROXY}" bindings) || return 0
+  image=$(container_fact "${PROXY}" config_image)
+  spec=$(container_fact "${PROXY}" spec)
   binding="${binding% }"
   want_binding="${PROXY_BIND}:${PROXY_PORT}"
   want_image=$(proxy_image)
@@ -392,13 +500,22 @@ proxy_server_field() {
   proxy_api "show stat" | awk -F, -v s="$1" -v c="$2" '$1 == "api" && $2 == s {print $c}'
 }
 
-proxy_server_addr() { proxy_api "show servers state api" | awk -v s="$1" '$4 == s {print $5}'; }
+# proxy_view COMMAND - what read_proxy_view read (it holds COMMAND's answer
+# among others: each reader picks its own lines), else COMMAND's answer now.
+proxy_view() {
+  if [[ -n "${PROXY_VIEW}" ]]; then printf '%s\n' "${PROXY_VIEW}"; else proxy_api "$1"; fi
+}
+
+# proxy_server_addr SLOT - "ADDRESS PORT" of backend api's server SLOT.
+proxy_server_addr() {
+  proxy_view "show servers state api" | awk -v s="$1" '$2 == "api" && $4 == s && NF >= 19 {print $5, $19}'
+}
 
 # live_slot - the slot the proxy sends traffic to (its runtime state is the
 # truth; the active-slot file when the proxy is not running), or nothing.
 live_slot() {
   local slot stat live=()
-  if proxy_running && stat=$(proxy_api "show stat"); then
+  if proxy_running && stat=$(proxy_view "show stat"); then
     for slot in blue green; do
       if awk -F, -v s="${slot}" '$1 == "api" && $2 == s && $18 !~ /^MAINT/ {found = 1} END {exit !found}' <<<"${stat}" &&
         [[ "$(container_state "$(slot_container "${slot}")")" == running ]]; then
@@ -489,7 +606,7 @@ lock_is_stale() {
   if [[ "${host}" == "$(hostname)" ]]; then
     [[ "$(proc_start_time "${pid}")" != "${start}" ]]
   else
-    (($(date +%s) > expires))
+    ((EPOCHSECONDS > expires))
   fi
 }
 
@@ -500,7 +617,7 @@ lock_owner_summary() {
 
 # try_lock TAG - take the lock if free or stale; 1 when a live deploy holds it.
 try_lock() {
-  local tag="$1" guard
+  local tag="$1" guard now
   exec {guard}>"${STATE_DIR}/.lock-guard"
   flock -w 10 "${guard}" || { exec {guard}>&-; return 1; }
   if [[ -s "${LOCK_FILE}" ]] && ! lock_is_stale; then
@@ -508,12 +625,13 @@ try_lock() {
     return 1
   fi
   [[ -s "${LOCK_FILE}" ]] && warn "recovering a stale lock: $(lock_owner_summary) (that deploy is gone)"
+  utc_now now
   {
     echo "pid=$$"
     echo "start=$(proc_start_time $$)"
     echo "host=$(hostname)"
-    echo "since=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "expires=$(($(date +%s) + LOCK_TTL))"
+    echo "since=${now}"
+    echo "expires=$((EPOCHSECONDS + LOCK_TTL))"
     echo "tag=${tag}"
     echo "actor=$(deploy_actor)"
   } >"${LOCK_FILE}.tmp"
@@ -524,10 +642,10 @@ try_lock() {
 
 # acquire_lock TAG WAIT_SECONDS - wait up to WAIT_SECONDS for a live lock, then refuse.
 acquire_lock() {
-  local tag="$1" deadline=$(($(date +%s) + $2)) said=""
+  local tag="$1" deadline=$((EPOCHSECONDS + $2)) said=""
   mkdir -p "${STATE_DIR}"
   until try_lock "${tag}"; do
-    if (($(date +%s) >= deadline)); then
+    if ((EPOCHSECONDS >= deadline)); then
       die "${DEPLOY_ENV} is locked by another deploy: $(lock_owner_summary)" \
         "wait for it to finish or retry with --lock-wait SECONDS; a killed deploy's lock is recovered automatically (${LOCK_FILE})" 3
     fi
@@ -569,15 +687,17 @@ ledger_append() {
   printf '%s\n' "${line}" >>"${LEDGER}"
 }
 
-# ledger_entries - the ledger's records, one JSON object per line; a line that
-# is not JSON (a write cut short by a crash) is skipped, not fatal.
+# ledger_entries [FILTER] - the ledger's records, one JSON object per line (or
+# what the jq FILTER makes of each, strings raw); a line that is not JSON (a
+# write cut short by a crash) is skipped, not fatal. One jq: each start costs
+# tens of ms on a busy host.
 ledger_entries() {
   [[ -r "${LEDGER}" ]] || return 0
-  jq -cR 'fromjson? // empty | select(type == "object")' "${LEDGER}"
+  jq -rcR "fromjson? // empty | select(type == \"object\") | ${1:-.}" "${LEDGER}"
 }
 
 # ledger_ok_tags - tags of successful releases, oldest first.
-ledger_ok_tags() { ledger_entries | jq -r 'select(.outcome == "ok") | .tag'; }
+ledger_ok_tags() { ledger_entries 'select(.outcome == "ok") | .tag'; }
 
 # ---- steps ---------------------------------------------------------------------
 
@@ -589,30 +709,31 @@ STEP_STARTED=0
 # command ends the script through its EXIT trap, which calls report_failed_step.
 engine_step() {
   STEP_NAME="$1"
-  STEP_STARTED=$(date +%s)
+  STEP_STARTED=${EPOCHSECONDS}
   shift
   log "step ${STEP_NAME}: start"
   "$@"
-  log "step ${STEP_NAME}: done in $(($(date +%s) - STEP_STARTED))s"
+  log "step ${STEP_NAME}: done in $((EPOCHSECONDS - STEP_STARTED))s"
   STEP_NAME=""
 }
 
 # report_failed_step RC - for an EXIT trap: the step that was running failed.
 report_failed_step() {
   [[ -n "${STEP_NAME}" ]] || return 0
-  log "step ${STEP_NAME}: FAILED (exit $1) after $(($(date +%s) - STEP_STARTED))s"
+  log "step ${STEP_NAME}: FAILED (exit $1) after $((EPOCHSECONDS - STEP_STARTED))s"
   STEP_NAME=""
 }
 
 # attempt NAME COMMAND... - a step whose failure must not end the flow (work
 # after the switch): COMMAND runs in a subshell with errexit in force and its
 # status lands in ATTEMPT_RC; attempt itself returns 0. Globals COMMAND sets
-# are lost. Like engine_step, never call it in a condition.
+# are lost, and what the engine had read is forgotten (COMMAND may have changed
+# it). Like engine_step, never call it in a condition.
 ATTEMPT_RC=0
 attempt() {
   local name="$1" start
   shift
-  start=$(date +%s)
+  start=${EPOCHSECONDS}
   log "step ${name}: start"
   set +e
   (
@@ -621,10 +742,11 @@ attempt() {
   )
   ATTEMPT_RC=$?
   set -e
+  forget_facts
   if ((ATTEMPT_RC == 0)); then
-    log "step ${name}: done in $(($(date +%s) - start))s"
+    log "step ${name}: done in $((EPOCHSECONDS - start))s"
   else
-    log "step ${name}: FAILED (exit ${ATTEMPT_RC}) after $(($(date +%s) - start))s"
+    log "step ${name}: FAILED (exit ${ATTEMPT_RC}) after $((EPOCHSECONDS - start))s"
   fi
 }
 
@@ -643,11 +765,15 @@ pause_point() {
     kill -0 $$ 2>/dev/null || exit 1
     sleep 0.1
   done
+  # The test may have changed containers meanwhile.
+  forget_facts
 }
 
 # emit_event NAME KEY=VALUE... - a machine-readable log line with a ms timestamp.
 emit_event() {
   local name="$1"
   shift
-  log "event=${name} epoch_ms=$(date +%s%3N) $*"
+  # EPOCHREALTIME's separator follows the locale: keep the digits (microseconds).
+  local us="${EPOCHREALTIME//[!0-9]/}"
+  log "event=${name} epoch_ms=$((us / 1000)) $*"
 }

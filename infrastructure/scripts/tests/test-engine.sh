@@ -122,10 +122,13 @@ CURL
 
 # ---- the fake docker ---------------------------------------------------------------
 
-# fake_reset - no rules, no recorded calls, no canned answers.
+# fake_reset - no rules, no recorded calls, no canned answers; no container in
+# the engine's look at its stack (stack_rule), a rule that comes first.
 fake_reset() {
   rm -rf "${FAKE_DOCKER_DIR}"
-  mkdir -p "${FAKE_DOCKER_DIR}"
+  mkdir -p "${FAKE_DOCKER_DIR}/stack.d"
+  : >"${FAKE_DOCKER_DIR}/stack"
+  rule 0 stack "container inspect -f {{.Name}}* ${PROXY} rmengine-blue rmengine-green"
 }
 
 # rule RC FILE GLOB... - append an answer rule (see fake-docker's header).
@@ -139,14 +142,48 @@ answer() {
 # api_rule RC FILE COMMAND - a rule for one HAProxy runtime API command.
 api_rule() { rule "$1" "$2" "exec ${PROXY} timeout 5 bash -c * _ ${PROXY_API_PORT} $3"; }
 
-# state_rule CONTAINER STATE - what container_state reads (absent: no such container).
-state_rule() {
+# The engine reads containers with container_facts_cmd: the proxy and both
+# slots in one call (load_facts; stack_rule answers it), or one container alone
+# (the candidate during the gate, any container outside that look; alone_rule).
+
+# facts_line NAME STATUS [FIELD=VALUE...] - a line as container_facts_cmd prints
+# it (FIELD: one of FACT_FIELDS); exit code 0, ID id-NAME and image
+# sha256:image-NAME unless given, other fields empty.
+facts_line() {
+  local name="$1" status="$2" kv field out=()
+  local -A value=([name]="/${name}" [status]="${status}" [exit_code]=0 [id]="id-${name}" [image]="sha256:image-${name}")
+  shift 2
+  for kv in "$@"; do value[${kv%%=*}]="${kv#*=}"; done
+  for field in "${FACT_FIELDS[@]}"; do out+=("${value[${field}]:-}"); done
+  (IFS='|'; printf '%s\n' "${out[*]}")
+}
+
+# stack_rule NAME STATE [FIELD=VALUE...] - NAME in the one look at the stack
+# (absent: not in it). Like rules, the first word on a container counts.
+stack_rule() {
+  local file="${FAKE_DOCKER_DIR}/stack.d/$1"
+  [[ -e "${file}" ]] && return 0
+  if [[ "$2" == absent ]]; then : >"${file}"; else facts_line "$@" >"${file}"; fi
+  cat "${FAKE_DOCKER_DIR}/stack.d/"* >"${FAKE_DOCKER_DIR}/stack"
+}
+
+# alone_rule NAME STATE [FIELD=VALUE...] - NAME read alone (absent: no such
+# container). The first word on a container counts.
+alone_rule() {
+  [[ -e "${FAKE_DOCKER_DIR}/alone-$1" ]] && return 0
   if [[ "$2" == absent ]]; then
-    rule 1 - "container inspect -f {{.State.Status}} $1"
+    : >"${FAKE_DOCKER_DIR}/alone-$1"
+    rule 1 - "container inspect -f {{.Name}}* $1"
   else
-    answer "state-$2" "$2"
-    rule 0 "state-$2" "container inspect -f {{.State.Status}} $1"
+    facts_line "$@" >"${FAKE_DOCKER_DIR}/alone-$1"
+    rule 0 "alone-$1" "container inspect -f {{.Name}}* $1"
   fi
+}
+
+# state_rule NAME STATE [FIELD=VALUE...] - NAME, read either way.
+state_rule() {
+  stack_rule "$@"
+  alone_rule "$@"
 }
 
 # calls - the recorded docker calls, one a line, arguments joined by spaces.
@@ -400,7 +437,7 @@ rm
 rmengine-blue
 EOF
 )" "$(container_remove_cmd rmengine-blue)"
-  expect_text "http_get_cmd argv" "$(golden <<'EOF'
+  expect_text "http_probe_cmd argv (one script argument, the paths after it)" "$(golden <<'EOF'
 @DOCKER@
 exec
 rmengine-proxy
@@ -408,13 +445,14 @@ timeout
 5
 bash
 -c
-exec 3<>"/dev/tcp/$1/$2" || exit 1; printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$3" "$1" >&3; tr -d "\r" <&3
+h=$1 p=$2; shift 2; for path in "$@"; do if ! exec 3<>"/dev/tcp/$h/$p"; then echo unreachable; continue; fi; printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$path" "$h" >&3; s=""; read -r _ s _ <&3; while IFS= read -r l <&3 && ((${#l} > 1)); do :; done; echo "${s//[^0-9]/} $(tr -d "\r\n" <&3)"; exec 3<&-; done
 _
 172.30.0.5
 3000
 /health
+/version
 EOF
-)" "$(http_get_cmd 172.30.0.5 3000 /health)"
+)" "$(http_probe_cmd 172.30.0.5 3000 /health /version)"
   expect_text "warm_up_cmd argv (one script argument, the paths after it)" "$(golden <<'EOF'
 @DOCKER@
 exec
@@ -465,7 +503,7 @@ test_more_builders() {
     read -r -a call <<<"${name}"
     expect_text "${call[0]} argv" "${want}" "$(argv_of "${call[@]}")"
   done <<'EOF'
-docker_info_cmd	@DOCKER@ | info
+docker_version_cmd	@DOCKER@ | version | -f | {{.Server.Version}}
 network_inspect_cmd	@DOCKER@ | network | inspect | rmengine
 image_pull_cmd rmengine/api:v2	@DOCKER@ | pull | rmengine/api:v2
 image_remove_cmd rmengine/api:v1	@DOCKER@ | rmi | rmengine/api:v1
@@ -473,16 +511,9 @@ container_start_cmd rmengine-proxy	@DOCKER@ | start | rmengine-proxy
 container_logs_cmd rmengine-green 15	@DOCKER@ | logs | --tail | 15 | rmengine-green
 container_rename_cmd rmengine-proxy rmengine-proxy-retiring	@DOCKER@ | rename | rmengine-proxy | rmengine-proxy-retiring
 proxy_stop_cmd rmengine-proxy-retiring	@DOCKER@ | stop | -t | 2 | rmengine-proxy-retiring
-container_state_cmd rmengine-blue	@DOCKER@ | container | inspect | -f | {{.State.Status}} | rmengine-blue
-container_health_cmd rmengine-blue	@DOCKER@ | inspect | -f | {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}} | rmengine-blue
-container_exit_code_cmd rmengine-blue	@DOCKER@ | inspect | -f | {{.State.ExitCode}} | rmengine-blue
-slot_release_cmd green	@DOCKER@ | inspect | -f | {{index .Config.Labels "com.restomarket.release"}} | rmengine-green
-slot_image_cmd blue	@DOCKER@ | inspect | -f | {{.Image}} | rmengine-blue
-slot_ip_cmd green	@DOCKER@ | inspect | -f | {{with index .NetworkSettings.Networks "rmengine"}}{{.IPAddress}}{{end}} | rmengine-green
-image_id_cmd rmengine/api:v2	@DOCKER@ | image | inspect | -f | {{.Id}} | rmengine/api:v2
-image_digests_cmd rmengine/api:v2	@DOCKER@ | image | inspect | -f | {{range .RepoDigests}}{{.}} {{end}} | rmengine/api:v2
+container_facts_cmd rmengine-proxy rmengine-blue	@DOCKER@ | container | inspect | -f | {{.Name}}|{{.State.Status}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}|{{.State.ExitCode}}|{{.ID}}|{{.Image}}|{{index .Config.Labels "com.restomarket.release"}}|{{with index .NetworkSettings.Networks "rmengine"}}{{.IPAddress}}{{end}}|{{range $p, $b := .HostConfig.PortBindings}}{{range $b}}{{.HostIP}}:{{.HostPort}} {{end}}{{end}}|{{.Config.Image}}|{{index .Config.Labels "com.restomarket.proxy-spec"}} | rmengine-proxy | rmengine-blue
+image_facts_cmd rmengine/api:v2	@DOCKER@ | image | inspect | -f | {{.Id}}|{{range .RepoDigests}}{{.}} {{end}} | rmengine/api:v2
 image_created_cmd rmengine/api:v2	@DOCKER@ | image | inspect | -f | {{.Created}} | rmengine/api:v2
-proxy_facts_cmd	@DOCKER@ | container | inspect | -f | {{range $p, $b := .HostConfig.PortBindings}}{{range $b}}{{.HostIp}}:{{.HostPort}} {{end}}{{end}}|{{.Config.Image}}|{{index .Config.Labels "com.restomarket.proxy-spec"}} | rmengine-proxy
 containers_all_cmd	@DOCKER@ | ps | -aq | --no-trunc
 containers_image_cmd c1 c2	@DOCKER@ | inspect | -f | {{.Image}} | c1 | c2
 repo_images_cmd rmengine/api	@DOCKER@ | images | --no-trunc | --format | {{.ID}} {{.Tag}} | rmengine/api
@@ -515,14 +546,31 @@ test_run_cmd() {
   want=$(slot_run_cmd blue rmengine/api:v2 v2 | tail -n +2) || true
   expect_text "run_cmd slot_run_cmd: docker gets exactly the builder's argv" "${want}" \
     "$(tail -n 1 "${FAKE_DOCKER_DIR}/calls" | jq -r '.[]')"
-  run_cmd http_get_cmd "${SLOT_IP}" 3000 /health >/dev/null 2>&1 || true
-  expect_eq "run_cmd http_get_cmd: the bash -c script stays one argument (11 in all)" \
-    "11 $(http_get_cmd "${SLOT_IP}" 3000 /health | sed -n 8p)" \
+  run_cmd http_probe_cmd "${SLOT_IP}" 3000 /health /version >/dev/null 2>&1 || true
+  expect_eq "run_cmd http_probe_cmd: the bash -c script stays one argument (12 in all)" \
+    "12 $(http_probe_cmd "${SLOT_IP}" 3000 /health /version | sed -n 8p)" \
     "$(tail -n 1 "${FAKE_DOCKER_DIR}/calls" | jq -r '"\(length) \(.[6])"')"
   RC=0
   run_cmd slot_stop_cmd green 2>/dev/null || RC=$?
   expect_eq "run_cmd returns docker's exit status" 7 "${RC}"
   expect_eq "run_cmd: one docker call per run, nothing else" 3 "$(wc -l <"${FAKE_DOCKER_DIR}/calls")"
+
+  # What load_facts read serves every look until a command that is not a read.
+  fake_reset
+  state_rule rmengine-green running release=v1
+  rule 0 - "update --restart no rmengine-green"
+  api_rule 0 - "show stat"
+  expect_eq "load_facts: the stack in one docker call, then no more for its containers" "running v1 running v1 1" \
+    "$({ load_facts && container_state rmengine-green && slot_release green && proxy_api "show stat" >/dev/null &&
+      container_state rmengine-green && slot_release green && grep -c '^\["container"' "${FAKE_DOCKER_DIR}/calls"; } | paste -sd ' ')"
+  : >"${FAKE_DOCKER_DIR}/calls"
+  expect_eq "run_cmd of a command that is not a read forgets them: the next look asks Docker" "running 2" \
+    "$({ load_facts && run_cmd slot_standby_cmd green && container_state rmengine-green &&
+      grep -c '^\["container"' "${FAKE_DOCKER_DIR}/calls"; } | paste -sd ' ')"
+  : >"${FAKE_DOCKER_DIR}/calls"
+  expect_eq "... and attempt after its subshell" "2" \
+    "$(load_facts && attempt noop true 2>/dev/null && container_state rmengine-green >/dev/null &&
+      grep -c '^\["container"' "${FAKE_DOCKER_DIR}/calls")"
 }
 
 # ---- proxy_set -------------------------------------------------------------------------
@@ -616,18 +664,28 @@ test_proxy_keepalive() {
 # live_case NAME WANT PROXY_STATE BLUE GREEN BLUE_STATE GREEN_STATE ACTIVE_FILE
 # - live_slot with the proxy in PROXY_STATE, `show stat` saying BLUE/GREEN for
 # the servers, the slot containers in BLUE_STATE/GREEN_STATE and the
-# active-slot file holding ACTIVE_FILE ("-": no file).
+# active-slot file holding ACTIVE_FILE ("-": no file); asking Docker and the
+# proxy each time, then from what a deploy reads first (load_facts: one docker
+# call; read_proxy_view: servers and statistics in one runtime-API session).
 live_case() {
   local name="$1" want="$2"
   fake_reset
   state_rule rmengine-proxy "$3"
   show_stat stat "$4" "$5"
   api_rule 0 stat "show stat"
+  servers_answer servers "${SLOT_IP}"
+  cat "${FAKE_DOCKER_DIR}/servers" "${FAKE_DOCKER_DIR}/stat" >"${FAKE_DOCKER_DIR}/view"
+  api_rule 0 view "show servers state api; show stat"
   state_rule rmengine-blue "$6"
   state_rule rmengine-green "$7"
   rm -f "${ACTIVE_FILE}"
   [[ "$8" == - ]] || printf '%s\n' "$8" >"${ACTIVE_FILE}"
   expect_eq "live_slot: ${name}" "${want}" "$(live_slot)"
+  : >"${FAKE_DOCKER_DIR}/calls"
+  expect_eq "live_slot: ${name} (from what a deploy read first)" "${want}" \
+    "$(load_facts && { ! proxy_running || read_proxy_view; } && live_slot)"
+  expect_eq "live_slot: ${name}: one docker call, one more for the proxy's view when it runs" \
+    "$(if [[ "$3" == running ]]; then echo 2; else echo 1; fi)" "$(wc -l <"${FAKE_DOCKER_DIR}/calls")"
 }
 
 test_live_slot() {
@@ -645,13 +703,14 @@ test_live_slot() {
   live_case "no proxy and no active-slot file: nothing" "" absent "no check" MAINT running running -
 }
 
-# drift_case NAME REGEX [INSPECT_ANSWER] - proxy_drift with the proxy container
-# inspected as INSPECT_ANSWER (none: no proxy container).
+# drift_case NAME REGEX [BINDINGS IMAGE SPEC] - proxy_drift with the proxy
+# container bound to BINDINGS, from IMAGE, labelled SPEC (none: no proxy container).
 drift_case() {
   fake_reset
-  if (($# >= 3)); then
-    answer proxy-inspect "$3"
-    rule 0 proxy-inspect "container inspect -f {{range * rmengine-proxy"
+  if (($# >= 5)); then
+    state_rule rmengine-proxy running "bindings=$3" "config_image=$4" "spec=$5"
+  else
+    state_rule rmengine-proxy absent
   fi
   expect_match "proxy_drift: $1" "$2" "$(proxy_drift)"
 }
@@ -659,12 +718,12 @@ drift_case() {
 test_proxy_drift() {
   local spec
   spec=$(proxy_spec_id) || true
-  drift_case "same binding, image and spec: nothing" '^$' "127.0.0.1:3999 |${PROXY_IMAGE}|${spec}"
+  drift_case "same binding, image and spec: nothing" '^$' "127.0.0.1:3999 " "${PROXY_IMAGE}" "${spec}"
   drift_case "other binding: names both" 'binding 0\.0\.0\.0:3999, want 127\.0\.0\.1:3999' \
-    "0.0.0.0:3999 |${PROXY_IMAGE}|${spec}"
-  drift_case "other image: names both" "image haproxy:old, want ${PROXY_IMAGE}" "127.0.0.1:3999 |haproxy:old|${spec}"
+    "0.0.0.0:3999 " "${PROXY_IMAGE}" "${spec}"
+  drift_case "other image: names both" "image haproxy:old, want ${PROXY_IMAGE}" "127.0.0.1:3999 " haproxy:old "${spec}"
   drift_case "other limits (spec label): says so" "spec 0123456789ab, want ${spec}" \
-    "127.0.0.1:3999 |${PROXY_IMAGE}|0123456789ab"
+    "127.0.0.1:3999 " "${PROXY_IMAGE}" 0123456789ab
   drift_case "no proxy container: nothing" '^$'
 }
 
@@ -850,51 +909,51 @@ flow_rules() {
   local spec
   # The proxy spec names its config directory, which is in STATE_DIR.
   spec=$(PROXY_CONF_DIR="$1/proxy" proxy_spec_id) || true
-  answer running running
   show_stat stat-live-green MAINT "no check"
-  answer servers <<EOF
-1
-# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port
-3 api 1 blue ${SLOT_IP} 2 0 1 1 5 1 0 0 0 0 0 0 rmengine-blue 3000 - 0 0 - - 0
-3 api 2 green 172.30.0.4 2 0 1 1 900 1 0 0 0 0 0 0 rmengine-green 3000 - 0 0 - - 0
-EOF
-  answer proxy-inspect "127.0.0.1:3999 |${PROXY_IMAGE}|${spec}"
-  answer tag-v1 v1
-  answer image-id sha256:0123456789abcdef
+  servers_answer servers "${SLOT_IP}"
+  # What the engine reads first: both runtime-API answers in one session.
+  cat "${FAKE_DOCKER_DIR}/servers" "${FAKE_DOCKER_DIR}/stat-live-green" >"${FAKE_DOCKER_DIR}/view"
+  answer image-facts "sha256:0123456789abcdef|"
   answer container-id 4f1e2d3c4b5a
-  answer running-healthy "running healthy"
-  answer slot-ip "${SLOT_IP}"
-  printf 'HTTP/1.1 200 \nContent-Type: application/json\n\n{"status":"UP"}' >"${FAKE_DOCKER_DIR}/health-200"
-  printf 'HTTP/1.1 200 \nContent-Type: application/json\n\n{"version":"v2","commit":"test"}' >"${FAKE_DOCKER_DIR}/version-v2"
+  printf '200 {"status":"UP"}\n200 {"version":"v2","commit":"test"}\n' >"${FAKE_DOCKER_DIR}/probe-v2"
   answer warm-up "warm-up: 3 requests, 0 not 2xx"
   printf '{"version":"v2","commit":"test"}\n' >"${WORK}/bin/curl.body"
 
-  rule 0 - info
+  rule 0 - "version -f {{.Server.Version}}"
   rule 0 - network inspect rmengine
-  rule 0 proxy-inspect "container inspect -f {{range * rmengine-proxy"
-  rule 0 running "container inspect -f {{.State.Status}} rmengine-proxy"
-  rule 0 running "container inspect -f {{.State.Status}} rmengine-green"
-  rule 1 - "container inspect -f {{.State.Status}} rmengine-blue"
-  api_rule 0 - "show info"
+  # The stack as the deploy finds it: the proxy and green (v1, live) running,
+  # no blue container; blue read alone is the candidate, once started.
+  state_rule rmengine-proxy running "bindings=127.0.0.1:3999 " "config_image=${PROXY_IMAGE}" "spec=${spec}" ip=172.30.0.2
+  state_rule rmengine-green running release=v1 id=9a8b7c6d5e4f ip=172.30.0.4
+  stack_rule rmengine-blue absent
+  alone_rule rmengine-blue running health=healthy release=v2 id=4f1e2d3c4b5a image=sha256:0123456789abcdef "ip=${SLOT_IP}"
+  api_rule 0 view "show servers state api; show stat"
   api_rule 0 stat-live-green "show stat"
   api_rule 0 servers "show servers state api"
   api_rule 0 - "set server *"
-  rule 0 tag-v1 "inspect -f {{index .Config.Labels \"com.restomarket.release\"}} rmengine-green"
-  rule 0 image-id "image inspect -f {{.Id}} rmengine/api:v2"
-  rule 0 - "image inspect -f {{range .RepoDigests}}* rmengine/api:v2"
+  rule 0 image-facts "image inspect -f {{.Id}}|* rmengine/api:v2"
   rule 0 - "rm -f *"
   rule 0 - "run --name rmengine-migrate *"
   rule 0 container-id "run -d --name rmengine-blue *"
-  rule 0 running-healthy "inspect -f {{.State.Status}} {{if .State.Health}}* rmengine-blue"
-  rule 0 slot-ip "inspect -f {{with index .NetworkSettings.Networks \"rmengine\"}}* rmengine-blue"
-  rule 0 health-200 "exec rmengine-proxy timeout 5 bash -c * _ ${SLOT_IP} 3000 /health"
-  rule 0 version-v2 "exec rmengine-proxy timeout 5 bash -c * _ ${SLOT_IP} 3000 /version"
+  rule 0 probe-v2 "exec rmengine-proxy timeout 5 bash -c * _ ${SLOT_IP} 3000 /health /version"
   rule 0 warm-up "exec rmengine-proxy timeout * bash -c * _ ${SLOT_IP} 3000 *"
   rule 0 - "update --restart unless-stopped rmengine-blue"
   rule 0 - "stop -t 30 *"
   rule 0 - "logs *"
   rule 0 - "ps -aq --no-trunc"
   rule 0 - "images --no-trunc --format *"
+}
+
+# servers_answer FILE BLUE_ADDRESS - a canned `show servers state api`: blue at
+# BLUE_ADDRESS, green at 172.30.0.4, both on port 3000.
+servers_answer() {
+  cat >"${FAKE_DOCKER_DIR}/$1" <<EOF
+1
+# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port
+3 api 1 blue $2 2 0 1 1 5 1 0 0 0 0 0 0 rmengine-blue 3000 - 0 0 - - 0
+3 api 2 green 172.30.0.4 2 0 1 1 900 1 0 0 0 0 0 0 rmengine-green 3000 - 0 0 - - 0
+
+EOF
 }
 
 # run_deploy STATE_DIR ARGS... - deploy.sh on the fake, run from a copy of the
@@ -985,7 +1044,7 @@ test_flow_digest() {
   local state="${WORK}/flow-digest" digest
   digest="sha256:$(printf 'ab%.0s' {1..32})"
   fake_reset
-  rule 1 - "image inspect -f {{.Id}} rmengine/api:v2@${digest}"
+  rule 1 - "image inspect -f {{.Id}}|* rmengine/api:v2@${digest}"
   rule 0 - "pull rmengine/api:v2@${digest}"
   flow_rules "${state}"
   run_deploy "${state}" --digest "${digest}" v2 "${ENV_NAME}"
@@ -1015,8 +1074,7 @@ test_flow_proxy_handover() {
   local state="${WORK}/flow-handover"
   fake_reset
   printf 'PROXY_HANDOVER_WAIT=1\n' >"${WORK}/host/${ENV_NAME}.env"
-  answer proxy-inspect-drift "0.0.0.0:3999 |${PROXY_IMAGE}|x"
-  rule 0 proxy-inspect-drift "container inspect -f {{range * rmengine-proxy"
+  state_rule rmengine-proxy running "bindings=0.0.0.0:3999 " "config_image=${PROXY_IMAGE}" spec=x
   rule 0 - "rename *"
   rule 0 - "stop -t 2 rmengine-proxy-retiring"
   rule 0 container-id "run -d --name rmengine-proxy *"
@@ -1051,8 +1109,7 @@ test_flow_docker_unhealthy() {
   for health in starting unhealthy; do
     state="${WORK}/flow-${health}"
     fake_reset
-    answer blue-health "running ${health}"
-    rule 0 blue-health "inspect -f {{.State.Status}} {{if .State.Health}}* rmengine-blue"
+    alone_rule rmengine-blue running "health=${health}" "ip=${SLOT_IP}"
     flow_rules "${state}"
     run_deploy "${state}" v2 "${ENV_NAME}"
     expect_eq "Docker health '${health}', probes 200: the gate passes on its own probes" 0 "${RC}"
@@ -1062,10 +1119,9 @@ test_flow_docker_unhealthy() {
 
   state="${WORK}/flow-unhealthy-503"
   fake_reset
-  answer blue-health "running unhealthy"
-  printf 'HTTP/1.1 503 \nContent-Type: application/json\n\n{"status":"DOWN"}' >"${FAKE_DOCKER_DIR}/health-503"
-  rule 0 blue-health "inspect -f {{.State.Status}} {{if .State.Health}}* rmengine-blue"
-  rule 0 health-503 "exec rmengine-proxy timeout 5 bash -c * _ ${SLOT_IP} 3000 /health"
+  alone_rule rmengine-blue running health=unhealthy "ip=${SLOT_IP}"
+  printf '503 {"status":"DOWN"}\n503 {"status":"DOWN"}\n' >"${FAKE_DOCKER_DIR}/health-503"
+  rule 0 health-503 "exec rmengine-proxy timeout 5 bash -c * _ ${SLOT_IP} 3000 /health /version"
   flow_rules "${state}"
   local started=${SECONDS}
   run_deploy "${state}" v2 "${ENV_NAME}"
@@ -1082,8 +1138,7 @@ test_flow_docker_unhealthy() {
 test_flow_standby() {
   local state="${WORK}/flow-standby" pid
   fake_reset
-  answer green-id 9a8b7c6d5e4f
-  rule 0 green-id "inspect -f {{.Id}} rmengine-green"
+  state_rule rmengine-green running release=v1 id=9a8b7c6d5e4f ip=172.30.0.4
   rule 0 - "update --restart no rmengine-green"
   flow_rules "${state}"
   run_deploy "${state}" --standby 60 v2 "${ENV_NAME}"
@@ -1114,8 +1169,7 @@ test_flow_standby() {
   # running, out of rotation (blue is live), so it is stopped.
   state="${WORK}/flow-standby-end"
   fake_reset
-  answer green-id 9a8b7c6d5e4f
-  rule 0 green-id "inspect -f {{.Id}} rmengine-green"
+  state_rule rmengine-green running release=v1 id=9a8b7c6d5e4f ip=172.30.0.4
   show_stat stat-live-blue "no check" MAINT
   api_rule 0 stat-live-blue "show stat"
   state_rule rmengine-blue running
@@ -1129,8 +1183,7 @@ test_flow_standby() {
   check_fails "end of standby: the lock is released" test -e "${state}/deploy.lock"
   # A container replaced since (another id): left alone.
   fake_reset
-  answer green-id 9a8b7c6d5e4f
-  rule 0 green-id "inspect -f {{.Id}} rmengine-green"
+  state_rule rmengine-green running release=v1 id=9a8b7c6d5e4f ip=172.30.0.4
   flow_rules "${state}"
   run_deploy "${state}" --end-standby green 0000aaaa1111 1 "${ENV_NAME}"
   expect_eq "end of standby, container replaced since: nothing stopped" "0 0" "${RC} $(call_line 'stop -t 30 rmengine-green')"
@@ -1141,22 +1194,62 @@ test_flow_standby() {
 test_flow_warm_rollback() {
   local state="${WORK}/flow-warm"
   fake_reset
-  state_rule rmengine-blue running
-  answer tag-v2 v2
-  rule 0 tag-v2 "inspect -f {{index .Config.Labels \"com.restomarket.release\"}} rmengine-blue"
-  rule 0 image-id "inspect -f {{.Image}} rmengine-blue"
+  # Blue: v2 from the image v2 names, out of rotation (show stat) at the
+  # address the proxy holds for it (show servers state).
+  state_rule rmengine-blue running release=v2 image=sha256:0123456789abcdef "ip=${SLOT_IP}"
+  rule 0 - "update --restart no rmengine-green"
   flow_rules "${state}"
-  run_deploy "${state}" --skip-migrations v2 "${ENV_NAME}"
+  run_deploy "${state}" --skip-migrations --standby 60 v2 "${ENV_NAME}"
+  local timer
+  timer=$(sed -n 's/.* pid=\([0-9]*\)$/\1/p' "${state}/standby" 2>/dev/null) || true
+  [[ -z "${timer}" ]] || BG_PIDS+=("${timer}")
   expect_eq "warm: deploy.sh exits 0" 0 "${RC}"
+  # Each docker call costs 50-150 ms on a busy host: the warm path's are
+  # counted. What it read once serves every later look until something
+  # changed: the stack, the proxy's view of its servers (blue already at its
+  # address: no "set server ... addr"), the image; the gate's two GETs are one
+  # exec, the switch one runtime-API call; the old slot is read afresh after
+  # the switch, then kept warm.
+  expect_text "warm: the docker calls, each needed once" "$(cat <<'EOF'
+version -f {{.Server.Version}}
+container inspect -f FORMAT rmengine-proxy rmengine-blue rmengine-green
+exec rmengine-proxy timeout 5 bash -c SCRIPT _ 9999 show servers state api; show stat
+image inspect -f FORMAT rmengine/api:v2
+exec rmengine-proxy timeout 5 bash -c SCRIPT _ 172.30.0.5 3000 /health /version
+update --restart unless-stopped rmengine-blue
+exec rmengine-proxy timeout 5 bash -c SCRIPT _ 9999 set server api/blue state ready; set server api/green state maint
+container inspect -f FORMAT rmengine-proxy rmengine-blue rmengine-green
+update --restart no rmengine-green
+EOF
+)" "$(calls | sed 's/ -f .*}} / -f FORMAT /; s/ bash -c .* _ / bash -c SCRIPT _ /')"
   deploy_log_has "warm: the log says the standby is used" "v2 is the warm standby in slot blue: no pull, no migrations"
   local what
   for what in "pull " "run --name rmengine-migrate" "run -d --name rmengine-blue" "rm -f rmengine-blue"; do
     expect_eq "warm: no '${what% }'" 0 "$(call_line "${what}")"
   done
   deploy_log_has "warm: no warm-up (it served until its last switch)" "warm-up not needed: v2 is the warm standby"
-  calls_in_order "warm: gate on its own probes, then one switch" ' 3000 /health$' ' 3000 /version$' \
+  calls_in_order "warm: gate on its own probes, then one switch" ' 3000 /health /version$' \
     '_ 9999 set server api/blue state ready; set server api/green state maint$'
   check_fails "warm: every docker call was one the test expected" test -s "${FAKE_DOCKER_DIR}/unmatched"
+}
+
+# The proxy holds another address for the standby than Docker gives its
+# container: the engine sets the address and waits until the proxy shows it,
+# then switches.
+test_flow_warm_new_address() {
+  local state="${WORK}/flow-warm-address"
+  fake_reset
+  state_rule rmengine-blue running release=v2 image=sha256:0123456789abcdef "ip=${SLOT_IP}"
+  servers_answer servers-old 172.30.0.9
+  show_stat stat-old MAINT "no check"
+  cat "${FAKE_DOCKER_DIR}/servers-old" "${FAKE_DOCKER_DIR}/stat-old" >"${FAKE_DOCKER_DIR}/view-old"
+  api_rule 0 view-old "show servers state api; show stat"
+  flow_rules "${state}"
+  run_deploy "${state}" --skip-migrations v2 "${ENV_NAME}"
+  expect_eq "warm, another address in the proxy: deploy.sh exits 0" 0 "${RC}"
+  calls_in_order "warm, another address in the proxy: set, shown by the proxy, then the switch" \
+    "_ 9999 set server api/blue addr ${SLOT_IP} port 3000\$" '_ 9999 show servers state api$' \
+    '_ 9999 set server api/blue state ready; set server api/green state maint$'
 }
 
 # --restart: the live release again, through the whole path (a new container
@@ -1165,16 +1258,14 @@ test_flow_restart() {
   local state="${WORK}/flow-restart" mode
   for mode in plain restart; do
     fake_reset
-    answer tag-v2 v2
-    rule 0 tag-v2 "inspect -f {{index .Config.Labels \"com.restomarket.release\"}} rmengine-green"
-    rule 0 image-id "inspect -f {{.Image}} rmengine-green"
+    state_rule rmengine-green running release=v2 image=sha256:0123456789abcdef ip=172.30.0.4
     flow_rules "${state}-${mode}"
     if [[ "${mode}" == restart ]]; then
       run_deploy "${state}-${mode}" --restart v2 "${ENV_NAME}"
       expect_eq "restart: deploy.sh exits 0" 0 "${RC}"
       deploy_log_has "restart: the log says the live release starts again" "restart: v2 starts again in a new container \\(live: v2\\)"
       calls_in_order "restart: a new container in the idle slot, gated, then the switch" '^run -d --name rmengine-blue ' \
-        ' 3000 /health$' '_ 9999 set server api/blue state ready; set server api/green state maint$'
+        ' 3000 /health /version$' '_ 9999 set server api/blue state ready; set server api/green state maint$'
     else
       run_deploy "${state}-${mode}" v2 "${ENV_NAME}"
       expect_eq "the live release without --restart: nothing is started" "0 0" "${RC} $(call_line 'run -d --name rmengine-blue')"
@@ -1187,9 +1278,8 @@ test_flow_restart() {
 test_flow_proxy_handover_fails() {
   local state="${WORK}/flow-handover-fails"
   fake_reset
-  answer proxy-inspect-drift "127.0.0.1:3999 |registry.example/haproxy:old|x"
+  state_rule rmengine-proxy running "bindings=127.0.0.1:3999 " config_image=registry.example/haproxy:old spec=x
   answer run-error "docker: Error response from daemon: driver failed programming external connectivity"
-  rule 0 proxy-inspect-drift "container inspect -f {{range * rmengine-proxy"
   rule 0 - "rename *"
   rule 0 - "stop -t 2 rmengine-proxy-retiring"
   rule 0 - "start rmengine-proxy"
@@ -1314,6 +1404,7 @@ main() {
   test_flow_docker_unhealthy
   test_flow_standby
   test_flow_warm_rollback
+  test_flow_warm_new_address
   test_flow_restart
   test_flow_ledger_unwritable
   summary

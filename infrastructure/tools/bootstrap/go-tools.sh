@@ -49,8 +49,11 @@ main() {
     log "building ${name} (${pkg}) from the Go module proxy"
     GOBIN="${gobin}" CGO_ENABLED=0 go install "${pkg}" >&2 ||
       { rm -rf "${gobin}"; die "go install ${pkg} failed" "check that the Go module proxy is reachable (GOPROXY=$(go env GOPROXY))"; }
-    local cmd="${pkg%@*}"
-    mv "${gobin}/${cmd##*/}" "${bin}"
+    # The binary is named after the package path's last element, or the one
+    # before a major-version suffix (github.com/tsenart/vegeta/v12: vegeta).
+    local path="${pkg%@*}"
+    [[ "${path##*/}" =~ ^v[0-9]+$ ]] && path="${path%/*}"
+    mv "${gobin}/${path##*/}" "${bin}"
     rm -rf "${gobin}"
   fi
   echo "${bin}"
