@@ -44,7 +44,7 @@ seconds_of() {
 
 copy_sources() {
   mkdir -p "${WORK}/src"
-  (cd "${RM_REPO_ROOT}" && tar -cf - mvnw .mvn pom.xml .dockerignore apps/api/pom.xml apps/api/Dockerfile apps/api/src/main) |
+  (cd "${RM_REPO_ROOT}" && tar -cf - mvnw .mvn pom.xml .dockerignore apps/api/pom.xml apps/api/Dockerfile apps/api/jvm.options apps/api/src/main) |
     tar -xf - -C "${WORK}/src"
   echo "// benchmark edit $(date +%s)" >>"${WORK}/src/apps/api/src/main/java/com/restomarket/api/system/VersionController.java"
 }
