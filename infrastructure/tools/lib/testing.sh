@@ -129,12 +129,11 @@ expect_secrets_hidden() {
   pass "${name}"
 }
 
-# client_on CONTAINER ARGS... - run ARGS in a throwaway container of
-# CONTAINER's image on CONTAINER's first network (docker run options first).
+# client_on CONTAINER ARGS... - docker run --rm ARGS (options, image, command)
+# in a throwaway container on CONTAINER's first network.
 client_on() {
-  local container="$1" image net
+  local container="$1" net
   shift
-  image=$(/usr/bin/docker inspect -f '{{.Config.Image}}' "${container}")
   net=$(/usr/bin/docker inspect -f '{{range $net, $_ := .NetworkSettings.Networks}}{{$net}} {{end}}' "${container}")
   /usr/bin/docker run --rm --network "${net%% *}" "$@"
 }
