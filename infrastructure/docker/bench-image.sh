@@ -44,8 +44,10 @@ seconds_of() {
 
 copy_sources() {
   mkdir -p "${WORK}/src"
-  (cd "${RM_REPO_ROOT}" && tar -cf - mvnw .mvn pom.xml .dockerignore apps/api/pom.xml apps/api/Dockerfile apps/api/jvm.options apps/api/src/main) |
-    tar -xf - -C "${WORK}/src"
+  # What the build may see is what .dockerignore lets in ("!PATH" lines).
+  local paths
+  mapfile -t paths < <(sed -n '/^!/{s/^!//; s#/\*\*$##; p}' "${RM_REPO_ROOT}/.dockerignore")
+  (cd "${RM_REPO_ROOT}" && tar -cf - .dockerignore apps/api/Dockerfile "${paths[@]}") | tar -xf - -C "${WORK}/src"
   echo "// benchmark edit $(date +%s)" >>"${WORK}/src/apps/api/src/main/java/com/restomarket/api/system/VersionController.java"
 }
 
