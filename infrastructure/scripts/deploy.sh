@@ -19,8 +19,10 @@
 # switch the configuration file is rewritten, without a reload, so that a
 # restarted proxy comes up pointing at the live slot.
 #
-# Migrations run once per deploy, before the switch, as a one-off container of
-# the new image, while the old release still serves: every migration must be
+# Migrations run once per deploy, before the switch: the candidate applies them
+# (Flyway) while it starts, before it reports ready, under the deploy lock and
+# while the old release still serves; no second JVM starts just for them. So
+# every migration must be
 # backward compatible with the release before it (expand/contract: add columns
 # and tables first, remove or rename only in a later release once no live code
 # uses them). That is also what makes a rollback safe without down-migrations.
@@ -36,17 +38,19 @@ export RM_LOG_TAG="deploy"
 usage() {
   cat <<EOF
 Usage: $(basename "$0") [OPTIONS] IMAGE_TAG [ENV]
+       $(basename "$0") [OPTIONS] --previous [ENV]
 
 Deploys IMAGE_REPO:IMAGE_TAG (IMAGE_REPO from the environment file; with
 --digest exactly IMAGE_REPO@DIGEST, whatever the tag points to now) to ENV
 (default: local; known: $(known_envs)) without dropping a request:
-  lock -> pull -> migrate -> start candidate in the idle slot -> gate (GET
-  HEALTH_PATH 200 and GET VERSION_PATH reports IMAGE_TAG, polled on the
-  candidate) -> warm up (WARMUP_ROUNDS rounds of real reads on the candidate)
+  lock -> pull -> start the candidate in the idle slot, which applies pending
+  migrations before it reports ready -> gate (GET HEALTH_PATH 200 and GET
+  VERSION_PATH reports IMAGE_TAG, polled on the candidate; GATE_TIMEOUT covers
+  the migrations) -> warm up (WARMUP_ROUNDS rounds of real reads on the candidate)
   -> switch the proxy -> verify through the proxy -> the old slot out of
   rotation, kept running as the warm standby for STANDBY_SECONDS (0: drained
   and stopped, kept for rollback) -> record in the ledger -> prune old images.
-When IMAGE_TAG is the warm standby, pull, migrate, start and warm-up are
+When IMAGE_TAG is the warm standby, pull, start (so migrations) and warm-up are
 skipped: the deploy (a rollback, usually) is the gate and a switch.
 A failure before the switch removes the candidate, leaves the live release
 untouched and exits 1. Deploying the live release again changes nothing.
@@ -57,8 +61,11 @@ Options:
   --timeout SECONDS    gate timeout (default GATE_TIMEOUT of the env file)
   --lock-wait SECONDS  wait this long for another deploy's lock (default DEPLOY_LOCK_WAIT,
                        else 0: refuse at once)
-  --skip-migrations    do not run migrations (rollback.sh: an earlier release's
-                       migrations are already applied)
+  --skip-migrations    the candidate starts with Flyway off (rollback.sh: an
+                       earlier release's migrations are already applied)
+  --previous           instead of IMAGE_TAG: the newest good release in the
+                       ledger other than the live one, found under the lock
+                       (rollback.sh --previous)
   --watch SECONDS      after the switch, keep the previous slot ready this long
                        and switch back if the new one fails real requests
                        (default WATCH_SECONDS of the env file, else 60; 0: off)
@@ -105,6 +112,21 @@ GATE_POLL=0.25
 CANDIDATE_IP=""
 
 # ---- steps --------------------------------------------------------------------
+
+# resolve_previous - TAG and IMAGE: the newest good release in the ledger other
+# than LIVE_TAG (deploy.sh --previous). The ledger is read whole before it is
+# filtered: an early-closing reader would kill jq with SIGPIPE.
+resolve_previous() {
+  local ok_tags
+  ok_tags=$(ledger_ok_tags)
+  TAG=$(tac <<<"${ok_tags}" | awk -v live="${LIVE_TAG}" '$0 != "" && $0 != live && !found {print; found = 1}')
+  if [[ -z "${TAG}" ]]; then
+    FAIL_REASON="no earlier good release of ${DEPLOY_ENV} to roll back to (live: ${LIVE_TAG:-nothing}); see rollback.sh --list --env ${DEPLOY_ENV}"
+    return 1
+  fi
+  IMAGE="${IMAGE_REPO}:${TAG}"
+  log "previous good release of ${DEPLOY_ENV}: ${TAG}"
+}
 # Each runs under engine_step or attempt, with errexit in force: an unexpected
 # failure ends the deploy through finish(); an expected one returns non-zero
 # with FAIL_REASON set.
@@ -209,20 +231,8 @@ pull_image() {
     { FAIL_REASON="image ${IMAGE} not found locally and cannot be pulled (unknown tag, or no registry access)"; return 1; }
 }
 
-migrate_database() {
-  local name="${STACK_NAME}-migrate" rc=0 cmd=()
-  # A migration container left by a killed deploy: PostgreSQL rolled its transaction back.
-  run_cmd container_remove_cmd "${name}" >/dev/null 2>&1 || true
-  mapfile -t cmd < <(migrate_run_cmd "${IMAGE}")
-  timeout "${MIGRATE_TIMEOUT}" "${cmd[@]}" >/dev/null 2>&1 || rc=$?
-  if ((rc != 0)); then
-    FAIL_REASON="migrations failed (exit ${rc}); last lines: $(run_cmd container_logs_cmd "${name}" 15 2>&1 | tail -n 15)"
-    run_cmd container_remove_cmd "${name}" >/dev/null 2>&1 || true
-    return 1
-  fi
-  run_cmd container_remove_cmd "${name}" >/dev/null 2>&1 || true
-}
-
+# start_candidate MIGRATIONS - the release in the idle slot; MIGRATIONS "on":
+# it applies pending migrations during its start-up (see slot_run_cmd).
 start_candidate() {
   local name
   name=$(slot_container "${CANDIDATE}")
@@ -232,7 +242,7 @@ start_candidate() {
     run_cmd container_remove_cmd "${name}" >/dev/null
   fi
   PHASE="candidate"
-  run_cmd slot_run_cmd "${CANDIDATE}" "${IMAGE}" "${TAG}" >/dev/null ||
+  run_cmd slot_run_cmd "${CANDIDATE}" "${IMAGE}" "${TAG}" "$1" >/dev/null ||
     { FAIL_REASON="cannot start ${name}"; return 1; }
 }
 
@@ -264,14 +274,18 @@ gate_candidate() {
       running) ;;
       *)
         code=$(fact exit_code "${facts}")
-        FAIL_REASON="candidate ${name} is ${state} (exit code ${code:-?}) instead of running"
+        FAIL_REASON="candidate ${name} is ${state} (exit code ${code:-?}) instead of running (its start-up failed, migrations included: see its last log lines)"
         return 1
         ;;
     esac
     # The engine asks the candidate itself, every GATE_POLL seconds: Docker
     # says "healthy" only at its next check, up to HEALTH_INTERVAL later, and
     # its verdict lags and can be wrong on a busy host (an exec with a 3 s
-    # timeout). "unhealthy" ends the gate only when the probe fails too.
+    # timeout). "unhealthy" ends the gate only when the candidate answers that
+    # it is not ready for a reason other than starting: a start-up still under
+    # way (migrations, a slow host) can outlive the image's start period, with
+    # its port not open yet, then readiness OUT_OF_SERVICE until the start-up
+    # has finished; GATE_TIMEOUT bounds it.
     probe_candidate "$(fact ip "${facts}")"
     if [[ "${HEALTH_PROBE}" == "200 "* ]]; then
       if [[ "${VERSION_PROBE}" == "200 "*"\"version\":\"${TAG}\""* ]]; then
@@ -279,7 +293,7 @@ gate_candidate() {
         log "candidate ${name} passed the gate: ${HEALTH_PATH} 200, ${VERSION_PATH} reports ${TAG} (Docker health: ${health:-no check})"
         return 0
       fi
-    elif [[ "${health}" == unhealthy ]]; then
+    elif [[ "${health}" == unhealthy && "${HEALTH_PROBE}" != unreachable && "${HEALTH_PROBE}" != *OUT_OF_SERVICE* ]]; then
       FAIL_REASON="candidate ${name} is unhealthy (Docker health check); ${HEALTH_PATH}: ${HEALTH_PROBE:0:200}"
       return 1
     fi
@@ -544,7 +558,7 @@ finish() {
         log "removed candidate ${name}; live release untouched: ${LIVE_TAG:-none} (${LIVE:-no slot})"
       fi
     fi
-    record_release "${OUTCOME_ON_FAILURE}" "${FAIL_REASON}" 2>/dev/null || true
+    [[ -z "${TAG}" ]] || record_release "${OUTCOME_ON_FAILURE}" "${FAIL_REASON}" 2>/dev/null || true
     log "ERROR: ${FAIL_REASON}"
     log "deploy FAILED: env=${DEPLOY_ENV:-?} tag=${TAG} live=${LIVE_TAG:-none} after $((EPOCHSECONDS - STARTED_AT))s"
     rc=1
@@ -585,7 +599,7 @@ converge_live() {
 }
 
 main() {
-  local env="" timeout="" lock_wait="${DEPLOY_LOCK_WAIT:-0}" skip_migrations="" digest="" standby="" restart="" args=()
+  local env="" timeout="" lock_wait="${DEPLOY_LOCK_WAIT:-0}" skip_migrations="" digest="" standby="" restart="" previous="" args=()
   if [[ "${1:-}" == --end-standby ]]; then
     (($# == 5)) || die "--end-standby SLOT CONTAINER_ID UNTIL ENV (started by deploy.sh itself)" "" 2
     load_env "$5"
@@ -600,6 +614,7 @@ main() {
       --lock-wait) lock_wait=$(option_value "$@") || exit 2; shift ;;
       --skip-migrations) skip_migrations=1 ;;
       --restart) restart=1 ;;
+      --previous) previous=1 ;;
       --watch) WATCH_SECONDS_ARG=$(option_value "$@") || exit 2; shift ;;
       --standby) standby=$(option_value "$@") || exit 2; shift ;;
       -*) usage >&2; die "unknown option '$1'" "see --help" 2 ;;
@@ -607,10 +622,16 @@ main() {
     esac
     shift
   done
-  ((${#args[@]} >= 1 && ${#args[@]} <= 2)) || { usage >&2; die "expected IMAGE_TAG [ENV]" "e.g. $(basename "$0") v1.2.3 staging" 2; }
-  TAG="${args[0]}"
-  env="${args[1]:-${DEPLOY_ENV:-local}}"
-  valid_tag "${TAG}" || die "invalid image tag '${TAG}'" "use letters, digits, '.', '_' or '-' (max 128), e.g. v1.2.3 or a git SHA" 2
+  if [[ -n "${previous}" ]]; then
+    ((${#args[@]} <= 1)) || { usage >&2; die "--previous takes no IMAGE_TAG, only [ENV]" "e.g. $(basename "$0") --previous staging" 2; }
+    [[ -z "${digest}${restart}" ]] || die "--previous cannot be combined with --digest or --restart" "name the release instead: $(basename "$0") TAG ENV" 2
+    env="${args[0]:-${DEPLOY_ENV:-local}}"
+  else
+    ((${#args[@]} >= 1 && ${#args[@]} <= 2)) || { usage >&2; die "expected IMAGE_TAG [ENV]" "e.g. $(basename "$0") v1.2.3 staging" 2; }
+    TAG="${args[0]}"
+    env="${args[1]:-${DEPLOY_ENV:-local}}"
+    valid_tag "${TAG}" || die "invalid image tag '${TAG}'" "use letters, digits, '.', '_' or '-' (max 128), e.g. v1.2.3 or a git SHA" 2
+  fi
   [[ -z "${timeout}" || "${timeout}" =~ ^[0-9]+$ ]] || die "--timeout wants seconds, got '${timeout}'" "" 2
   [[ -z "${digest}" || "${digest}" =~ ^sha256:[0-9a-f]{64}$ ]] ||
     die "invalid --digest '${digest}'" "give the registry digest as sha256: and 64 hex digits (docker buildx imagetools inspect REPO:TAG)" 2
@@ -626,22 +647,23 @@ main() {
   require_tools
   require_docker
   # With a digest, Docker pulls and runs exactly that image (the tag only names it).
-  IMAGE="${IMAGE_REPO}:${TAG}${digest:+@${digest}}"
+  [[ -z "${TAG}" ]] || IMAGE="${IMAGE_REPO}:${TAG}${digest:+@${digest}}"
   DIGEST="${digest}"
 
   trap finish EXIT
-  log "deploying ${IMAGE} to ${DEPLOY_ENV} (stack ${STACK_NAME}, proxy port ${PROXY_PORT}, actor $(deploy_actor))"
-  engine_step lock acquire_lock "${TAG}" "${lock_wait}"
+  log "deploying ${IMAGE:-the previous good release} to ${DEPLOY_ENV} (stack ${STACK_NAME}, proxy port ${PROXY_PORT}, actor $(deploy_actor))"
+  engine_step lock acquire_lock "${TAG:-previous}" "${lock_wait}"
   # This deploy decides what happens to the standby slot (see keep_standby).
   STANDBY_TAG=$(standby_field tag)
   cancel_standby_timer
   PHASE="prepare"
   engine_step prepare_host prepare_host
-  load_image_facts "${IMAGE}"
   LIVE=$(live_slot)
   LIVE_TAG=""
   [[ -n "${LIVE}" ]] && LIVE_TAG=$(slot_release "${LIVE}")
   log "live: ${LIVE_TAG:-nothing}${LIVE:+ in slot ${LIVE}}"
+  [[ -z "${previous}" ]] || engine_step resolve_previous resolve_previous
+  load_image_facts "${IMAGE}"
   if [[ -z "${restart}" && -n "${LIVE}" && "${LIVE_TAG}" == "${TAG}" ]] &&
     { ! image_id "${IMAGE}" >/dev/null || [[ "$(image_id "${IMAGE}")" == "$(slot_image_id "${LIVE}")" ]]; }; then
     converge_live
@@ -658,11 +680,12 @@ main() {
     engine_step pull_image pull_image
     pause_point pulled
     if [[ -n "${skip_migrations}" ]]; then
-      log "step migrate_database: skipped (--skip-migrations)"
+      log "migrations: skipped (--skip-migrations), the candidate starts with Flyway off"
+      engine_step start_candidate start_candidate off
     else
-      engine_step migrate_database migrate_database
+      log "migrations: the candidate applies any pending ones before it reports ready"
+      engine_step start_candidate start_candidate on
     fi
-    engine_step start_candidate start_candidate
     pause_point candidate-started
   fi
   engine_step gate_candidate gate_candidate

@@ -38,8 +38,10 @@ Usage: $(basename "$0") [--env ENV] [--list]
                           STANDBY_SECONDS of the env file)
   -h, --help              show this help
 
-The rollback itself is deploy.sh TAG ENV --skip-migrations; its exit code is
-this script's. When TAG is the warm standby (the previous release, kept
+The rollback itself is deploy.sh TAG ENV --skip-migrations (with --previous:
+deploy.sh --previous ENV, which finds the release under its deploy lock from
+what it reads of the host anyway, so this script asks Docker nothing); its
+exit code is this script's. When TAG is the warm standby (the previous release, kept
 running after the last deploy for STANDBY_SECONDS), it is a gate and a
 switch: no container starts. Ledger: STATE_DIR/releases.jsonl of the environment.
 EOF
@@ -72,11 +74,20 @@ list_releases() {
                   printf "%-20s  %-8s  %-24s  %-7s  %8s  %s %s\n", $1, $2, $3, $4, $5, $6, mark }'
 }
 
-# previous_release LIVE OK_TAGS - the newest good release (OK_TAGS: ledger_ok_tags,
-# read whole before filtering: an early-closing reader such as head or grep -q
-# would kill jq with SIGPIPE, which pipefail turns into a failure) other than LIVE.
-previous_release() {
-  tac <<<"$2" | awk -v live="${1:-}" '$0 != "" && $0 != live && !found {print; found = 1}'
+# require_rollback_target TAG - TAG went live on this environment before and its
+# image is here or can be pulled.
+require_rollback_target() {
+  local tag="$1" ok_tags
+  ok_tags=$(ledger_ok_tags)
+  valid_tag "${tag}" || die "invalid image tag '${tag}'" "see $(basename "$0") --list --env ${DEPLOY_ENV}" 2
+  grep -qxF -- "${tag}" <<<"${ok_tags}" ||
+    die "${tag} was never deployed successfully to ${DEPLOY_ENV}; refusing to roll back to it" \
+      "pick a tag from $(basename "$0") --list --env ${DEPLOY_ENV} (or deploy it normally with deploy.sh)"
+  require_docker
+  if ! image_id "${IMAGE_REPO}:${tag}" >/dev/null && ! run_cmd image_pull_cmd "${IMAGE_REPO}:${tag}" >/dev/null 2>&1; then
+    die "image ${IMAGE_REPO}:${tag} is no longer on this host and cannot be pulled" \
+      "rebuild or push it (build-image.sh ${tag}), or pick another release from --list"
+  fi
 }
 
 main() {
@@ -99,28 +110,19 @@ main() {
   load_env "${env}"
   require_tools
   [[ "${mode}" == list ]] && { list_releases; return 0; }
-  require_docker
-  # Each asked once: a look at the host costs docker calls, and a rollback should be quick.
-  local live ok_tags
-  live=$(live_tag || true)
-  ok_tags=$(ledger_ok_tags)
-  case "${mode}" in
-    previous)
-      tag=$(previous_release "${live}" "${ok_tags}")
-      [[ -n "${tag}" ]] || die "no earlier good release of ${DEPLOY_ENV} to roll back to" "see $(basename "$0") --list --env ${DEPLOY_ENV}"
-      log "previous good release of ${DEPLOY_ENV}: ${tag}"
-      ;;
-  esac
-  valid_tag "${tag}" || die "invalid image tag '${tag}'" "see $(basename "$0") --list --env ${DEPLOY_ENV}" 2
-  grep -qxF -- "${tag}" <<<"${ok_tags}" ||
-    die "${tag} was never deployed successfully to ${DEPLOY_ENV}; refusing to roll back to it" \
-      "pick a tag from $(basename "$0") --list --env ${DEPLOY_ENV} (or deploy it normally with deploy.sh)"
-  if ! image_id "${IMAGE_REPO}:${tag}" >/dev/null && ! run_cmd image_pull_cmd "${IMAGE_REPO}:${tag}" >/dev/null 2>&1; then
-    die "image ${IMAGE_REPO}:${tag} is no longer on this host and cannot be pulled" \
-      "rebuild or push it (build-image.sh ${tag}), or pick another release from --list"
+  local target=()
+  if [[ "${mode}" == previous ]]; then
+    # The fast path, the one people take under pressure: deploy.sh tells the
+    # live release from the previous one with what it reads of the host anyway.
+    [[ -n "$(ledger_ok_tags)" ]] || die "no release of ${DEPLOY_ENV} recorded yet, nothing to roll back to" "see $(basename "$0") --list --env ${DEPLOY_ENV}"
+    log "rolling ${DEPLOY_ENV} back to the previous good release"
+    target=(--previous)
+  else
+    require_rollback_target "${tag}"
+    log "rolling ${DEPLOY_ENV} back to ${tag}"
+    target=("${tag}")
   fi
-  log "rolling ${DEPLOY_ENV} back to ${tag} (live: ${live:-none})"
-  DEPLOY_ACTION=rollback exec "${HERE}/deploy.sh" --skip-migrations "${timeout[@]}" "${lock_wait[@]}" "${standby[@]}" --watch "${watch}" "${tag}" "${DEPLOY_ENV}"
+  DEPLOY_ACTION=rollback exec "${HERE}/deploy.sh" --skip-migrations "${timeout[@]}" "${lock_wait[@]}" "${standby[@]}" --watch "${watch}" "${target[@]}" "${DEPLOY_ENV}"
 }
 
 main "$@"

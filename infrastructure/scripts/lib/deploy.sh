@@ -70,7 +70,7 @@ load_env() {
   [[ -n "${PROXY_IMAGE:-}" ]] || die "PROXY_IMAGE is not set (the HAProxy image of ${env})" \
     "hosts get it from Ansible (${DEPLOY_HOST_ENV_DIR}/${env}.env); locally the make targets export it from infrastructure/docker/images.env"
   for key in IMAGE_REPO STACK_NAME PROXY_PORT PROXY_BIND APP_PORT HEALTH_PATH VERSION_PATH GATE_TIMEOUT \
-    HEALTH_INTERVAL DRAIN_TIMEOUT STOP_GRACE MIGRATE_TIMEOUT LOCK_TTL KEEP_RELEASES ENV_DIR STATE_DIR; do
+    HEALTH_INTERVAL DRAIN_TIMEOUT STOP_GRACE LOCK_TTL KEEP_RELEASES ENV_DIR STATE_DIR; do
     [[ -n "${!key:-}" ]] || die "${file} does not set ${key}" "add ${key}=... (compare with ${DEPLOY_ENVS_DIR}/local.env)"
   done
   # The post-switch watch (deploy.sh --watch): optional in the env file.
@@ -210,28 +210,28 @@ api_settings_args() {
   printf '%s\n' --env-file "${ENV_DIR}/api.env" -v "${ENV_DIR}/secrets:/run/secrets:ro"
 }
 
-migrate_run_cmd() {
-  local image="$1"
-  printf '%s\n' "${DOCKER}" run --name "${STACK_NAME}-migrate" --network "${NETWORK}" \
-    --label "${LABEL_STACK}=${STACK_NAME}" --label "${LABEL_ROLE}=migrate"
-  hardening_args
-  jvm_memory_args
-  api_settings_args
-  # After api.env, so a FLYWAY_ENABLED=false there cannot turn the migration off.
-  printf '%s\n' -e FLYWAY_ENABLED=true "${image}" migrate
-}
-
-# slot_run_cmd SLOT IMAGE TAG - the candidate: no restart policy until it is live
-# (a crash-looping candidate must show as exited), Flyway off (migrations ran once).
+# slot_run_cmd SLOT IMAGE TAG MIGRATIONS - the candidate: no restart policy until
+# it is live (a crash-looping candidate must show as exited). MIGRATIONS "on":
+# Flyway applies pending migrations during the start-up, before the API reports
+# ready, so no second JVM starts just for them; its -e comes after api.env, so
+# FLYWAY_ENABLED=false there cannot turn them into a silent no-op, and a
+# database that answers late (a first TLS connection slower than the pool's
+# 2 s on a busy host) is tried again every 5 s at most, 10 times. "off"
+# (rollback.sh): an earlier release's migrations are already applied.
 slot_run_cmd() {
-  local slot="$1" image="$2" tag="$3"
+  local slot="$1" image="$2" tag="$3" migrations="${4:?slot_run_cmd: MIGRATIONS (on or off) missing}"
   printf '%s\n' "${DOCKER}" run -d --name "$(slot_container "${slot}")" --network "${NETWORK}" \
     --label "${LABEL_STACK}=${STACK_NAME}" --label "${LABEL_ROLE}=slot" \
     --label "com.restomarket.slot=${slot}" --label "${LABEL_RELEASE}=${tag}"
   hardening_args
   jvm_memory_args
   api_settings_args
-  printf '%s\n' -e FLYWAY_ENABLED=false --health-interval "${HEALTH_INTERVAL}" --stop-timeout "${STOP_GRACE}" \
+  if [[ "${migrations}" == on ]]; then
+    printf '%s\n' -e FLYWAY_ENABLED=true -e SPRING_FLYWAY_CONNECT_RETRIES=10 -e SPRING_FLYWAY_CONNECT_RETRIES_INTERVAL=5s
+  else
+    printf '%s\n' -e FLYWAY_ENABLED=false
+  fi
+  printf '%s\n' --health-interval "${HEALTH_INTERVAL}" --stop-timeout "${STOP_GRACE}" \
     --log-opt max-size=10m --log-opt max-file=3
   [[ -n "${HEALTH_START_PERIOD:-}" ]] && printf '%s\n' --health-start-period "${HEALTH_START_PERIOD}"
   printf '%s\n' "${image}"

@@ -3,7 +3,8 @@
 # against tests/fake-docker, which records every docker call and answers from
 # canned responses (see its header). Proves:
 #   - builders: the exact argv of every *_cmd (golden text below), Flyway forced
-#     on for migrations and off in slots, secrets only as a read-only mount;
+#     on in a candidate that migrates and off otherwise, secrets only as a
+#     read-only mount;
 #   - run_cmd runs exactly what a builder prints;
 #   - proxy_set: HAProxy's answers ("", "No such server.", unreachable);
 #   - live_slot from `show stat` and container states; proxy_drift;
@@ -86,7 +87,6 @@ GATE_TIMEOUT=5
 HEALTH_INTERVAL=2s
 DRAIN_TIMEOUT=2
 STOP_GRACE=30
-MIGRATE_TIMEOUT=10
 LOCK_TTL=1800
 KEEP_RELEASES=5
 SLOT_MEMORY=
@@ -300,40 +300,9 @@ ${spec}
 EOF
 )" "$(proxy_run_cmd)"
 
-  local migrate
-  migrate=$(migrate_run_cmd rmengine/api:v2) || true
-  expect_text "migrate_run_cmd argv" "$(golden <<EOF
-@DOCKER@
-run
---name
-rmengine-migrate
---network
-rmengine
---label
-com.restomarket.stack=rmengine
---label
-com.restomarket.role=migrate
-${HARDENING_GOLDEN}
---env-file
-@WORK@/envdir/api.env
--v
-@WORK@/envdir/secrets:/run/secrets:ro
--e
-FLYWAY_ENABLED=true
-rmengine/api:v2
-migrate
-EOF
-)" "${migrate}"
-  if (($(line_of FLYWAY_ENABLED=true "${migrate}") > $(line_of --env-file "${migrate}"))) &&
-    (($(line_of --env-file "${migrate}") > 0)); then
-    pass "migrate_run_cmd: -e FLYWAY_ENABLED=true comes after --env-file (api.env says false)"
-  else
-    fail "migrate_run_cmd: -e FLYWAY_ENABLED=true comes after --env-file (api.env says false)" "${migrate}"
-  fi
-
   local slot
-  slot=$(slot_run_cmd blue rmengine/api:v2 v2) || true
-  expect_text "slot_run_cmd argv (no SLOT_MEMORY, no HEALTH_START_PERIOD)" "$(golden <<EOF
+  slot=$(slot_run_cmd blue rmengine/api:v2 v2 off) || true
+  expect_text "slot_run_cmd argv (migrations off, no SLOT_MEMORY, no HEALTH_START_PERIOD)" "$(golden <<EOF
 @DOCKER@
 run
 -d
@@ -367,10 +336,12 @@ max-file=3
 rmengine/api:v2
 EOF
 )" "${slot}"
-  expect_eq "slot_run_cmd: -e FLYWAY_ENABLED=false" "-e FLYWAY_ENABLED=false" \
+  expect_eq "slot_run_cmd, migrations off: -e FLYWAY_ENABLED=false" "-e FLYWAY_ENABLED=false" \
     "$(grep -x -B1 FLYWAY_ENABLED=false <<<"${slot}" | paste -sd ' ')"
 
-  expect_text "slot_run_cmd argv with SLOT_MEMORY=768m and HEALTH_START_PERIOD=90s" "$(golden <<EOF
+  local migrating
+  migrating=$(SLOT_MEMORY=768m HEALTH_START_PERIOD=90s slot_run_cmd green rmengine/api:v3 v3 on) || true
+  expect_text "slot_run_cmd argv, migrations on, with SLOT_MEMORY=768m and HEALTH_START_PERIOD=90s" "$(golden <<EOF
 @DOCKER@
 run
 -d
@@ -396,7 +367,11 @@ JAVA_TOOL_OPTIONS=-Xmx422m -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=6
 -v
 @WORK@/envdir/secrets:/run/secrets:ro
 -e
-FLYWAY_ENABLED=false
+FLYWAY_ENABLED=true
+-e
+SPRING_FLYWAY_CONNECT_RETRIES=10
+-e
+SPRING_FLYWAY_CONNECT_RETRIES_INTERVAL=5s
 --health-interval
 2s
 --stop-timeout
@@ -409,9 +384,15 @@ max-file=3
 90s
 rmengine/api:v3
 EOF
-)" "$(SLOT_MEMORY=768m HEALTH_START_PERIOD=90s slot_run_cmd green rmengine/api:v3 v3)"
+)" "${migrating}"
+  if (($(line_of FLYWAY_ENABLED=true "${migrating}") > $(line_of --env-file "${migrating}"))) &&
+    (($(line_of --env-file "${migrating}") > 0)); then
+    pass "slot_run_cmd, migrations on: -e FLYWAY_ENABLED=true comes after --env-file (api.env may say false)"
+  else
+    fail "slot_run_cmd, migrations on: -e FLYWAY_ENABLED=true comes after --env-file (api.env may say false)" "${migrating}"
+  fi
 
-  test_secrets_as_files "migrate_run_cmd" "${migrate}"
+  test_secrets_as_files "slot_run_cmd, migrations on" "${migrating}"
   test_secrets_as_files "slot_run_cmd" "${slot}"
 
   expect_text "slot_stop_cmd argv" "$(golden <<'EOF'
@@ -542,8 +523,8 @@ test_run_cmd() {
   rule 0 - "run -d --name rmengine-blue *"
   rule 7 - "stop -t 30 rmengine-green"
   rule 0 - "exec rmengine-proxy timeout 5 bash -c *"
-  run_cmd slot_run_cmd blue rmengine/api:v2 v2 >/dev/null 2>&1 || true
-  want=$(slot_run_cmd blue rmengine/api:v2 v2 | tail -n +2) || true
+  run_cmd slot_run_cmd blue rmengine/api:v2 v2 on >/dev/null 2>&1 || true
+  want=$(slot_run_cmd blue rmengine/api:v2 v2 on | tail -n +2) || true
   expect_text "run_cmd slot_run_cmd: docker gets exactly the builder's argv" "${want}" \
     "$(tail -n 1 "${FAKE_DOCKER_DIR}/calls" | jq -r '.[]')"
   run_cmd http_probe_cmd "${SLOT_IP}" 3000 /health /version >/dev/null 2>&1 || true
@@ -933,7 +914,6 @@ flow_rules() {
   api_rule 0 - "set server *"
   rule 0 image-facts "image inspect -f {{.Id}}|* rmengine/api:v2"
   rule 0 - "rm -f *"
-  rule 0 - "run --name rmengine-migrate *"
   rule 0 container-id "run -d --name rmengine-blue *"
   rule 0 probe-v2 "exec rmengine-proxy timeout 5 bash -c * _ ${SLOT_IP} 3000 /health /version"
   rule 0 warm-up "exec rmengine-proxy timeout * bash -c * _ ${SLOT_IP} 3000 *"
@@ -982,7 +962,8 @@ test_flow_good_deploy() {
   deploy_log_has "deploy.sh on the fake: deploy ok" "deploy ok: env=${ENV_NAME} tag=v2 slot=blue previous=v1"
   expect_eq "the ledger records v2 ok, previous v1, slot blue" "deploy v2 ok v1 blue number" \
     "$(jq -r '"\(.action) \(.tag) \(.outcome) \(.previous_tag) \(.slot) \(.duration_s | type)"' "${state}/releases.jsonl" 2>&1)"
-  calls_have "migrations ran with Flyway forced on" $'(^|\n)run --name rmengine-migrate [^\n]* -e FLYWAY_ENABLED=true rmengine/api:v2 migrate(\n|$)'
+  calls_have "the candidate applies the migrations: Flyway forced on in its start" $'(^|\n)run -d --name rmengine-blue [^\n]* -e FLYWAY_ENABLED=true [^\n]*rmengine/api:v2(\n|$)'
+  expect_eq "no one-off migration container" 0 "$(call_line "run --name rmengine-migrate")"
   calls_have "one runtime API call moved traffic from green to blue" \
     "bash -c [^"$'\n'"]* _ 9999 set server api/blue state ready; set server api/green state maint"
   calls_have "the old slot was stopped with the grace period" $'(^|\n)stop -t 30 rmengine-green(\n|$)'
@@ -1038,7 +1019,7 @@ calls_in_order() {
   pass "${name}"
 }
 
-# --digest: the image is pulled, migrated and run as REPO:TAG@DIGEST, and the
+# --digest: the image is pulled and run as REPO:TAG@DIGEST, and the
 # ledger records that digest; a malformed digest is refused before anything runs.
 test_flow_digest() {
   local state="${WORK}/flow-digest" digest
@@ -1049,9 +1030,8 @@ test_flow_digest() {
   flow_rules "${state}"
   run_deploy "${state}" --digest "${digest}" v2 "${ENV_NAME}"
   expect_eq "deploy by digest: exits 0" 0 "${RC}"
-  calls_in_order "deploy by digest: pulled, migrated and started by digest" \
-    "^pull rmengine/api:v2@${digest}\$" "^run --name rmengine-migrate .* rmengine/api:v2@${digest} migrate\$" \
-    "^run -d --name rmengine-blue .* rmengine/api:v2@${digest}\$"
+  calls_in_order "deploy by digest: pulled and started by digest" \
+    "^pull rmengine/api:v2@${digest}\$" "^run -d --name rmengine-blue .* rmengine/api:v2@${digest}\$"
   expect_eq "deploy by digest: the ledger records the image and its digest" "rmengine/api:v2@${digest} ${digest}" \
     "$(jq -r '"\(.image) \(.digest)"' "${state}/releases.jsonl" 2>&1)"
   fake_reset
@@ -1131,6 +1111,26 @@ test_flow_docker_unhealthy() {
   if ((SECONDS - started < 5)); then pass "unhealthy and /health 503: it stops before the gate timeout (5 s)"; else
     fail "unhealthy and /health 503: it stops before the gate timeout (5 s)" "took $((SECONDS - started)) s"; fi
   expect_eq "unhealthy and /health 503: no traffic moved" 0 "$(call_line 'set server api/blue state ready')"
+
+  # Still starting (its migrations, a slow host) when Docker's start period
+  # ends: the port not open yet, or open with readiness OUT_OF_SERVICE until
+  # the start-up has finished. The gate waits, up to GATE_TIMEOUT.
+  local probe what
+  for probe in unreachable '503 {"status":"OUT_OF_SERVICE"}'; do
+    what="unhealthy, still starting (${probe%% *})"
+    state="${WORK}/flow-unhealthy-${probe%% *}"
+    fake_reset
+    alone_rule rmengine-blue running health=unhealthy "ip=${SLOT_IP}"
+    printf '%s\n%s\n' "${probe}" "${probe}" >"${FAKE_DOCKER_DIR}/starting"
+    rule 0 starting "exec rmengine-proxy timeout 5 bash -c * _ ${SLOT_IP} 3000 /health /version"
+    flow_rules "${state}"
+    started=${SECONDS}
+    run_deploy "${state}" v2 "${ENV_NAME}"
+    expect_eq "${what}: deploy.sh exits 1 at the gate timeout" 1 "${RC}"
+    deploy_log_has "${what}: the gate timed out" "not ready after 5s: docker health 'unhealthy'"
+    if ((SECONDS - started >= 5)); then pass "${what}: the gate waited its timeout (5 s)"; else
+      fail "${what}: the gate waited its timeout (5 s)" "took $((SECONDS - started)) s"; fi
+  done
 }
 
 # Warm standby: with --standby the old slot leaves rotation but keeps running,
@@ -1224,13 +1224,51 @@ EOF
 )" "$(calls | sed 's/ -f .*}} / -f FORMAT /; s/ bash -c .* _ / bash -c SCRIPT _ /')"
   deploy_log_has "warm: the log says the standby is used" "v2 is the warm standby in slot blue: no pull, no migrations"
   local what
-  for what in "pull " "run --name rmengine-migrate" "run -d --name rmengine-blue" "rm -f rmengine-blue"; do
+  for what in "pull " "run -d --name rmengine-blue" "rm -f rmengine-blue"; do
     expect_eq "warm: no '${what% }'" 0 "$(call_line "${what}")"
   done
   deploy_log_has "warm: no warm-up (it served until its last switch)" "warm-up not needed: v2 is the warm standby"
   calls_in_order "warm: gate on its own probes, then one switch" ' 3000 /health /version$' \
     '_ 9999 set server api/blue state ready; set server api/green state maint$'
   check_fails "warm: every docker call was one the test expected" test -s "${FAKE_DOCKER_DIR}/unmatched"
+}
+
+# rollback.sh --previous to the warm standby: rollback.sh asks Docker nothing
+# (deploy.sh finds the previous release under its lock, from what it reads
+# anyway), so the whole rollback makes the warm deploy's nine calls. Without
+# an earlier release, deploy.sh --previous fails before it changes anything.
+test_flow_warm_rollback_previous() {
+  local state="${WORK}/flow-warm-previous" timer
+  fake_reset
+  state_rule rmengine-blue running release=v2 image=sha256:0123456789abcdef "ip=${SLOT_IP}"
+  rule 0 - "update --restart no rmengine-green"
+  flow_rules "${state}"
+  mkdir -p "${state}"
+  (
+    LEDGER="${state}/releases.jsonl"
+    ledger_append time 2026-01-01T00:00:00Z tag v2 outcome ok duration_s 9
+    ledger_append time 2026-01-01T00:01:00Z tag v3 outcome failed duration_s 9
+    ledger_append time 2026-01-01T00:02:00Z tag v1 outcome ok duration_s 9
+  )
+  RC=0
+  RESTOMARKET_STATE_DIR="${state}" PATH="${WORK}/bin:${PATH}" \
+    timeout 60 "${UNIT}/rollback.sh" --env "${ENV_NAME}" --standby 60 --previous >"${WORK}/deploy.out" 2>"${WORK}/deploy.err" || RC=$?
+  timer=$(sed -n 's/.* pid=\([0-9]*\)$/\1/p' "${state}/standby" 2>/dev/null) || true
+  [[ -z "${timer}" ]] || BG_PIDS+=("${timer}")
+  expect_eq "rollback --previous (warm): exits 0" 0 "${RC}"
+  deploy_log_has "rollback --previous (warm): deploy.sh found v2, the good release before the live v1" "previous good release of ${ENV_NAME}: v2"
+  expect_eq "rollback --previous (warm): nine docker calls in all, none by rollback.sh" 9 "$(calls | wc -l)"
+  expect_eq "rollback --previous (warm): recorded as a rollback to v2 from v1" "rollback v2 ok v1" \
+    "$(tail -n 1 "${state}/releases.jsonl" | jq -r '"\(.action) \(.tag) \(.outcome) \(.previous_tag)"' 2>&1)"
+
+  state="${WORK}/flow-previous-none"
+  fake_reset
+  flow_rules "${state}"
+  run_deploy "${state}" --previous "${ENV_NAME}"
+  expect_eq "deploy.sh --previous without an earlier release: exits 1" 1 "${RC}"
+  deploy_log_has "deploy.sh --previous without an earlier release: says so" "no earlier good release of ${ENV_NAME} to roll back to"
+  check_fails "deploy.sh --previous without an earlier release: nothing recorded" test -s "${state}/releases.jsonl"
+  expect_eq "deploy.sh --previous without an earlier release: nothing started" 0 "$(call_line '^run ')"
 }
 
 # The proxy holds another address for the standby than Docker gives its
@@ -1404,6 +1442,7 @@ main() {
   test_flow_docker_unhealthy
   test_flow_standby
   test_flow_warm_rollback
+  test_flow_warm_rollback_previous
   test_flow_warm_new_address
   test_flow_restart
   test_flow_ledger_unwritable

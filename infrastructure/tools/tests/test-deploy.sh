@@ -5,8 +5,9 @@
 #   - first deploy on an empty host (creates network and proxy), no-op re-run;
 #   - v1 -> v2 (v1 kept warm), rollback v2 -> v1 to the warm standby (a
 #     switch), v2 again with a 3 s standby that ends on its own, a cold
-#     rollback, a v3 whose /health never passes and a v4 that exits on start:
-#     0 non-2xx, 0 socket errors, v3/v4 never answer, no old-version response
+#     rollback, a v3 whose /health never passes, a v4 that exits on start and
+#     a v6 whose migrations fail (the candidate applies them as it starts):
+#     0 non-2xx, 0 socket errors, v3/v4/v6 never answer, no old-version response
 #     starts after the switch completed; a rotated secret taken by
 #     deploy.sh --restart of the live release, under load;
 #   - SIGKILL of deploy.sh after pull, after candidate start, after the switch
@@ -142,11 +143,13 @@ setup() {
   step build_v2 env IMAGE_REPO="${REPO}" "${TOOLS}/build-image.sh" v2
   # v3: the database points nowhere (a command-line argument beats the
   # environment), so readiness answers 503 forever while the process runs
-  # (Redis alone would not do: the API serves without its cache); v4: an
-  # invalid port, the JVM exits on start.
-  build_variant v3 "${REPO}:v2" '["--DATABASE_URL=jdbc:postgresql://127.0.0.1:1/restomarket"]'
+  # (Redis alone would not do: the API serves without its cache); Flyway is
+  # off in it, so its readiness, not its migrations, meets that database.
+  # v4: an invalid port, the JVM exits on start.
+  build_variant v3 "${REPO}:v2" '["--DATABASE_URL=jdbc:postgresql://127.0.0.1:1/restomarket", "--spring.flyway.enabled=false"]'
   build_variant v4 "${REPO}:v2" '["--server.port=70000"]'
   build_bad_writes
+  build_broken_migration
 
   DB_PASSWORD=$(random_secret)
   REDIS_PASSWORD=$(random_secret)
@@ -160,7 +163,7 @@ DATABASE_URL=jdbc:postgresql://${RUN_ID}-pg:5432/restomarket
 DATABASE_USERNAME=restomarket
 REDIS_HOST=${RUN_ID}-redis
 LOG_FORMAT=
-# The migrate step must run Flyway anyway (its -e FLYWAY_ENABLED=true comes after this file).
+# The candidate must run Flyway anyway (its -e FLYWAY_ENABLED=true comes after this file).
 FLYWAY_ENABLED=false
 EOF
   write_env_file t "${REPO}" "${WORK}/state"
@@ -460,6 +463,21 @@ test_failed_deploy() {
   check_load "failed deploy ${tag}" "" "" "${tag}" 0 0 "${seconds}"
 }
 
+# A release whose migrations fail never starts, so never gets traffic; the
+# schema is what v1 and v2 left.
+test_failed_migration() {
+  local before
+  before=$(migrations_applied)
+  test_failed_deploy v6 'exited .*migrations included'
+  expect_match "failed migration: Flyway's reason is among the candidate's last log lines" 'V900000__fails|FlywayMigrateException|restomarket_no_such_function' "$(cat "${LAST_LOG}")"
+  expect_eq "failed migration: the schema history is unchanged" "${before}" "$(migrations_applied)"
+}
+
+migrations_applied() {
+  "${DOCKER}" exec "${RUN_ID}-pg" psql -U restomarket -d restomarket -tAc \
+    "SELECT count(*) || ' ' || coalesce(max(installed_rank), 0) FROM flyway_schema_history" 2>&1
+}
+
 test_release_list() {
   run_script rollback.sh --env t --list
   local out
@@ -578,11 +596,21 @@ test_proxy_restart() {
 # A release that passes every gate of the engine but fails real requests: its
 # database connections use a schema that does not exist (currentSchema, a
 # command-line argument beats api.env), so SELECT 1 (health) works and every
-# restaurant read or write fails with 500. Its migrate run (command "migrate")
-# does not get the argument.
+# restaurant read or write fails with 500. Flyway is off in it, as it would
+# otherwise create that schema (the migrations are v2's, already applied).
 build_bad_writes() {
   build_variant v5 "${REPO}:v2" \
-    "[\"--DATABASE_URL=jdbc:postgresql://${RUN_ID}-pg:5432/restomarket?currentSchema=rm_missing\"]"
+    "[\"--DATABASE_URL=jdbc:postgresql://${RUN_ID}-pg:5432/restomarket?currentSchema=rm_missing\", \"--spring.flyway.enabled=false\"]"
+}
+
+# build_broken_migration - v6: v2 with one more migration, which fails (a
+# function that does not exist), so its start-up ends in Flyway's error.
+build_broken_migration() {
+  build_variant v6 "${REPO}:v2" '["--spring.flyway.locations=classpath:db/migration,filesystem:/app/broken-migration"]'
+  mkdir -p "${WORK}/build-v6-sql"
+  printf 'SELECT restomarket_no_such_function();\n' >"${WORK}/build-v6-sql/V900000__fails.sql"
+  printf 'FROM %s\nCOPY V900000__fails.sql /app/broken-migration/\n' "${REPO}:v6" >"${WORK}/build-v6-sql/Dockerfile"
+  DOCKER_BUILDKIT=1 "${DOCKER}" build -q -t "${REPO}:v6" "${WORK}/build-v6-sql" >/dev/null
 }
 
 # With a warm-up that reads a restaurant page no release cached yet, v5 fails
@@ -798,6 +826,7 @@ main() {
   test_failed_deploy v3 'unhealthy|not ready'
   test_failed_deploy v4 'exited|instead of running'
   test_release_list
+  test_failed_migration
   test_warm_up_gate
   test_watch_reverts
   test_restart_after_rotation
