@@ -213,11 +213,12 @@ start_tls_redis() {
     cp ca.crt secrets/REDIS_CA_CERT
     openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=restomarket-e2e-other-ca -keyout other-ca.key -out other-ca.crt
   ) >"${WORK}/tls.log" 2>&1 || { cat "${WORK}/tls.log" >&2; return 1; }
+  # requirepass on stdin (the "-" last), so the password is in no process's arguments.
   # shellcheck source=/dev/null
   (set -a && source "${ENV_FILE}" &&
     exec redis-server --port 0 --tls-port "${TLS_PORT}" --bind 127.0.0.1 --save '' --appendonly no \
       --tls-cert-file "${TLS_DIR}/redis.crt" --tls-key-file "${TLS_DIR}/redis.key" \
-      --tls-ca-cert-file "${TLS_DIR}/ca.crt" --tls-auth-clients no --requirepass "${REDIS_PASSWORD}") \
+      --tls-ca-cert-file "${TLS_DIR}/ca.crt" --tls-auth-clients no - <<<"requirepass ${REDIS_PASSWORD}") \
     >"${WORK}/tls-redis.log" 2>&1 &
   TLS_REDIS_PID=$!
   wait_until 10 "TLS Redis on ${TLS_PORT}" bash -c "exec 3<>/dev/tcp/127.0.0.1/${TLS_PORT}"
