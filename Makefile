@@ -98,7 +98,7 @@ bench-image: images ## Measure cold build, one-line rebuild, size, start->health
 
 ##@ Deploy engine (blue/green behind HAProxy; this machine is the host for ENV=local)
 .PHONY: deploy
-deploy: images ## Deploy restomarket/api:TAG to ENV (default local, proxy on :3003) with zero downtime
+deploy: ## Deploy restomarket/api:TAG to ENV (default local, proxy on :3003) with zero downtime
 	@if [[ "$(ENV)" == local ]]; then $(TOOLS)/local-host.sh up; fi
 	@$(ENGINE_IMAGES) $(ENGINE)/deploy.sh $(TAG) $(ENV)
 

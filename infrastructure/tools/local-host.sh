@@ -23,8 +23,10 @@ usage() {
   cat <<USAGE
 Usage: $(basename "$0") up|down|status
 
-  up      create the environment directory of ENV=local (settings + secrets, made once)
-          and start its PostgreSQL and Redis containers on the environment network
+  up      create the environment directory of ENV=local (settings + secrets, made once),
+          build or pull the base images and start its PostgreSQL and Redis containers on
+          the environment network; on a host prepared already, two docker calls say so
+          and nothing else runs (make deploy calls it before every deploy)
   down    remove every container of the local deployment (proxy, slots, PostgreSQL,
           Redis) and its network; data volumes, secrets and the release ledger are kept
   status  show the containers of the local deployment
@@ -67,14 +69,18 @@ ensure_network() {
   log "created network ${NETWORK}"
 }
 
+# container_spec ARGS... - the hash of a dependency's docker run ARGS (they
+# hold paths, no secret), kept in a label of its container.
+container_spec() { printf '%s\0' "${NETWORK}" "$@" | sha256sum | cut -c1-16; }
+
 # ensure_container NAME ARGS... - start NAME with docker run ARGS unless it runs
-# already with the same ARGS. A label holds their hash (they hold paths, no
-# secret), so a container from older settings is replaced, e.g. one that got
-# its password as a value; its data volume stays.
+# already with the same ARGS (its spec label), so a container from older
+# settings is replaced, e.g. one that got its password as a value; its data
+# volume stays.
 ensure_container() {
   local name="$1" spec
   shift
-  spec=$(printf '%s\0' "${NETWORK}" "$@" | sha256sum | cut -c1-16)
+  spec=$(container_spec "$@")
   case "$(container_state "${name}")" in
     running)
       [[ "$("${DOCKER}" inspect -f "{{index .Config.Labels \"${SPEC_LABEL}\"}}" "${name}")" == "${spec}" ]] && return 0
@@ -90,23 +96,55 @@ ensure_container() {
   log "started ${name}"
 }
 
-# The passwords are the API's own secret files, mounted read-only: no value in
-# `docker inspect` (lib/services.sh).
-start_dependencies() {
+# PostgreSQL's and Redis's docker run arguments, into the arrays PG_ARGS and
+# REDIS_ARGS. The passwords are the API's own secret files, mounted read-only:
+# no value in `docker inspect` (lib/services.sh).
+PG_ARGS=()
+REDIS_ARGS=()
+dependency_args() {
   local pg_opts=() redis_opts=()
   postgres_password_opts pg_opts "${ENV_DIR}/secrets/DATABASE_PASSWORD"
   redis_password_opts redis_opts "${ENV_DIR}/secrets/REDIS_PASSWORD"
-  ensure_container "$(db_container)" -v "${STACK_NAME}_postgres_data:/var/lib/postgresql/data" \
-    -e POSTGRES_USER=restomarket -e POSTGRES_DB=restomarket "${pg_opts[@]}" "${POSTGRES_IMAGE}"
-  ensure_container "$(redis_container)" -v "${STACK_NAME}_redis_data:/data" "${redis_opts[@]}" "${REDIS_IMAGE}" \
-    "${REDIS_SERVER[@]}" --appendonly yes
+  PG_ARGS=(-v "${STACK_NAME}_postgres_data:/var/lib/postgresql/data"
+    -e POSTGRES_USER=restomarket -e POSTGRES_DB=restomarket "${pg_opts[@]}" "${POSTGRES_IMAGE}")
+  REDIS_ARGS=(-v "${STACK_NAME}_redis_data:/data" "${redis_opts[@]}" "${REDIS_IMAGE}" "${REDIS_SERVER[@]}" --appendonly yes)
+}
+
+start_dependencies() {
+  dependency_args
+  ensure_container "$(db_container)" "${PG_ARGS[@]}"
+  ensure_container "$(redis_container)" "${REDIS_ARGS[@]}"
   wait_until 60 "$(db_container)" "${DOCKER}" exec "$(db_container)" pg_isready -U restomarket -h 127.0.0.1 ||
     die "$(db_container) did not become ready" "docker logs $(db_container)"
 }
 
+# prepared - this host has what a deploy needs and nothing of it changed: the
+# settings and secrets, PostgreSQL and Redis running with today's arguments,
+# the proxy image and the engine's tools. Two docker calls, so that `make
+# deploy` on a prepared host costs next to nothing before the engine starts.
+prepared() {
+  local name tool
+  [[ -s "${ENV_DIR}/api.env" ]] || return 1
+  for name in DATABASE_PASSWORD REDIS_PASSWORD API_WRITE_TOKEN; do
+    [[ -s "${ENV_DIR}/secrets/${name}" ]] || return 1
+  done
+  for tool in curl jq flock timeout; do have "${tool}" || return 1; done
+  dependency_args
+  [[ "$("${DOCKER}" inspect -f "{{.State.Status}} {{index .Config.Labels \"${SPEC_LABEL}\"}}" \
+    "$(db_container)" "$(redis_container)" 2>/dev/null)" == "running $(container_spec "${PG_ARGS[@]}")"$'\n'"running $(container_spec "${REDIS_ARGS[@]}")" ]] ||
+    return 1
+  "${DOCKER}" image inspect -f '{{.Id}}' "${PROXY_IMAGE}" >/dev/null 2>&1
+}
+
 up() {
   [[ "${DEPLOY_ENV}" == local ]] || die "local-host.sh prepares ENV=local only" "dev and staging hosts are set up by Ansible"
+  if prepared; then
+    log "ENV=local is prepared (settings, secrets, PostgreSQL, Redis, proxy image): nothing to set up"
+    return 0
+  fi
   "${HERE}/bootstrap/docker.sh" --no-compose >/dev/null
+  # The proxy, PostgreSQL and Redis images (built locally on a machine without a registry).
+  "${RM_REPO_ROOT}/infrastructure/docker/base-images/build.sh" >/dev/null
   # What the engine needs and, on droplets, gets from Ansible (it installs nothing).
   "${HERE}/bootstrap/engine-tools.sh"
   write_env_dir
