@@ -26,8 +26,8 @@ DEPLOY_DIR="${AUDIT_DEPLOY_DIR:-${RM_CACHE_DIR}/deploy}"
 API_UID=1001
 # A name of an environment variable that carries a secret (REDISCLI_AUTH, not
 # AUTHORIZED_KEY, a public key; not GPG_KEYS, the official images' signing keys).
-SECRET_WORDS='PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY|ACCESS_KEY'
-SECRET_NAME_RE="(${SECRET_WORDS}|_AUTH\$)"
+SENSITIVE_WORDS='PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY|ACCESS_KEY'
+SENSITIVE_NAME_RE="(${SENSITIVE_WORDS}|_AUTH\$)"
 # Values shorter than this are not compared (they would match everywhere).
 MIN_SECRET_LENGTH=8
 
@@ -287,7 +287,7 @@ scan_compose() {
   while IFS= read -r -d '' f; do files+=("${f}"); done < <(tracked '*compose*.yml' '*compose*.yaml')
   ((${#files[@]} > 0)) || { audit_record config "compose files" pass none "no compose file"; return 0; }
   for f in "${files[@]}"; do
-    problems="$(cd "${SCAN_ROOT}" && python3 - "${f}" "${SECRET_NAME_RE}" <<'PY'
+    problems="$(cd "${SCAN_ROOT}" && python3 - "${f}" "${SENSITIVE_NAME_RE}" <<'PY'
 import re, sys, yaml
 path, secret_re = sys.argv[1], re.compile(sys.argv[2])
 doc = yaml.safe_load(open(path)) or {}
@@ -354,7 +354,7 @@ known_secrets() {
     done < <(secret_files)
     for f in "${RM_REPO_ROOT}"/.env.development "${RM_REPO_ROOT}"/.env.staging "${RM_REPO_ROOT}"/.run/local-services.env; do
       [[ -f "${f}" ]] || continue
-      grep -E "^(export )?[A-Z_]*(${SECRET_WORDS})[A-Z_]*=" "${f}" | sed 's/^[^=]*=//; s/^"\(.*\)"$/\1/' || true
+      grep -E "^(export )?[A-Z_]*(${SENSITIVE_WORDS})[A-Z_]*=" "${f}" | sed 's/^[^=]*=//; s/^"\(.*\)"$/\1/' || true
     done
   } | awk -v min="${MIN_SECRET_LENGTH}" 'length($0) >= min' | sort -u >"$1"
 }
@@ -382,7 +382,7 @@ scan_image() {
   "${DOCKER}" image inspect "${image}" >"${WORK}/image.json"
   "${DOCKER}" history --no-trunc --format '{{.CreatedBy}}' "${image}" >"${WORK}/history.txt"
   local envs
-  envs="$(jq -r --arg re "${SECRET_NAME_RE}" '.[0].Config.Env[]? | select(split("=")[0] | test($re))
+  envs="$(jq -r --arg re "${SENSITIVE_NAME_RE}" '.[0].Config.Env[]? | select(split("=")[0] | test($re))
     | select((split("=")[0] | endswith("_FILE")) | not) | select(split("=")[1:] | join("=") | length > 0) | split("=")[0]' \
     "${WORK}/image.json")"
   if [[ -n "${envs}" ]]; then
@@ -392,7 +392,7 @@ scan_image() {
   fi
   if out="$(holds_secret "${WORK}/history.txt" "${secrets}")" || out="$(holds_secret "${WORK}/image.json" "${secrets}")"; then
     audit_record secrets "image ${image}: config and history hold no known secret" fail critical "${out}"
-  elif out="$(grep -m1 -Ei -- "--(build-arg|secret)[= ][A-Z_]*(${SECRET_WORDS})[A-Z_]*=[^ ]" "${WORK}/history.txt")"; then
+  elif out="$(grep -m1 -Ei -- "--(build-arg|secret)[= ][A-Z_]*(${SENSITIVE_WORDS})[A-Z_]*=[^ ]" "${WORK}/history.txt")"; then
     audit_record secrets "image ${image}: config and history hold no known secret" fail high "a build argument with a value: ${out:0:200}"
   else
     audit_record secrets "image ${image}: config and history hold no known secret" pass none \
@@ -480,7 +480,7 @@ sweep_containers() {
     "${DOCKER}" inspect "${id}" >"${WORK}/inspect.json" 2>/dev/null || continue
     name="$(jq -r '.[0].Name | ltrimstr("/")' "${WORK}/inspect.json")"
     n=$((n + 1))
-    problems="$(jq -r --arg re "${SECRET_NAME_RE}" "${JQ_INSPECT}" "${WORK}/inspect.json")"
+    problems="$(jq -r --arg re "${SENSITIVE_NAME_RE}" "${JQ_INSPECT}" "${WORK}/inspect.json")"
     if out="$(holds_secret "${WORK}/inspect.json" "${secrets}")"; then
       problems+=$'\n'"critical"$'\t'"known-secret"$'\t'"docker inspect shows a secret value: ${out}"
     fi
@@ -618,7 +618,7 @@ verdict() {
 # shellcheck disable=SC2016 # a jq program
 JQ_REPORT='
   def cell: tostring | gsub("\\|"; "\\|") | gsub("\n"; " ");
-  def title: {secrets: "Secrets", config: "Configuration scanners", running: "Running system (staging rehearsal)", abuse: "API abuse probes"}[.] // .;
+  def title: {config: "Configuration scanners", running: "Running system (staging rehearsal)", abuse: "API abuse probes"}[.] // "Secrets";
   (["secrets", "config", "running", "abuse"] - (map(.area) | unique)) as $missing
   | (group_by(.area) | sort_by({secrets: 0, config: 1, running: 2, abuse: 3}[.[0].area] // 9)[]
       | "## \(.[0].area | title)\n",
