@@ -178,8 +178,8 @@ test-deploy: images ## Deploy engine under load (deploy, rollback, failed releas
 
 ##@ Security audit (see infrastructure/docs/security-audit.md)
 .PHONY: audit
-audit: image ## Secret and configuration scanners, this machine's containers, the staging rehearsal's probes -> infrastructure/docs/security-audit.md; fails on a finding neither fixed nor accepted
-	@$(TOOLS)/audit/audit.sh run --image restomarket/api:$(TAG)
+audit: image ## Secret and configuration scanners, this machine's containers (AUDIT_CONTAINERS=FILTER: only docker ps --filter FILTER), the staging rehearsal's probes -> infrastructure/docs/security-audit.md; fails on a finding neither fixed nor accepted
+	@$(TOOLS)/audit/audit.sh run --image restomarket/api:$(TAG) $(if $(AUDIT_CONTAINERS),--containers $(AUDIT_CONTAINERS))
 
 .PHONY: test-audit
 test-audit: images ## The audit's scanners on this tree and the API image (restomarket/api:test), then planted findings each check must flag

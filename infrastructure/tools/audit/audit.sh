@@ -160,10 +160,16 @@ scan_gitleaks() {
 # its file, type and the first 8 hex digits of the value's hash, so that an
 # accepted false positive stays accepted when lines move and a new value in
 # the same file is a new finding.
+run_detect_secrets() {
+  (cd "${SCAN_ROOT}" && tracked . | xargs -0 -r "${AUDIT_VENV}/bin/detect-secrets" scan 2>"${WORK}/detect-secrets.err")
+}
+
 scan_detect_secrets() {
   local json findings
-  json="$(cd "${SCAN_ROOT}" && tracked . | xargs -0 -r "${AUDIT_VENV}/bin/detect-secrets" scan 2>/dev/null)" || {
-    audit_record secrets "detect-secrets over the tracked files" fail high "detect-secrets failed to run"
+  # One retry: its worker processes have crashed once on a loaded machine.
+  json="$(run_detect_secrets)" || json="$(run_detect_secrets)" || {
+    audit_record secrets "detect-secrets over the tracked files" fail high \
+      "detect-secrets failed to run: $(tail -n 3 "${WORK}/detect-secrets.err" | tr '\n' ' ')"
     return 0
   }
   findings="$(jq -r '.results | to_entries[] | .key as $f | .value[]
