@@ -474,7 +474,7 @@ JQ_INSPECT='
       | "high\tsecret-arg\tcommand line carries \(.value | sub("=.*"; "=…")) with a value"),
     ($c.HostConfig.PortBindings // {} | to_entries[] | .key as $p | .value[]?
       | select(.HostIp == "" or .HostIp == "0.0.0.0" or .HostIp == "::")
-      | "high\tport\tport \($p) is published on every interface (host port \(.HostPort))"),
+      | "high\tport\tport \($p) is published on every interface (host port \(if .HostPort == "" then "chosen by Docker" else .HostPort end))"),
     (if $c.HostConfig.Privileged then "high\tprivileged\tthe container is privileged" else empty end)
 '
 
