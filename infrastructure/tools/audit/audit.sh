@@ -19,6 +19,7 @@ export RM_LOG_TAG="audit"
 
 DOCKER="${DOCKER:-/usr/bin/docker}"
 ACCEPTED_RISKS="${AUDIT_ACCEPTED_RISKS:-${HERE}/accepted-risks.tsv}"
+FIXED="${AUDIT_FIXED:-${HERE}/fixed.tsv}"
 REPORT="${AUDIT_REPORT:-${RM_REPO_ROOT}/infrastructure/docs/security-audit.md}"
 # The deployments on this machine (ENV=local's env dir: secrets/ and state/).
 DEPLOY_DIR="${AUDIT_DEPLOY_DIR:-${RM_CACHE_DIR}/deploy}"
@@ -40,8 +41,8 @@ CONTAINER_FILTER=""
 EXTRA_SECRET_FILES=()
 NO_HOSTS=""
 LIST=""
-# What ran, for the report's header.
-SECTIONS_RAN="scan"
+# What ran, one line per part, for the report's header: beside the results.
+RAN_FILE="${AUDIT_RESULTS%/*}/ran.txt"
 WORK=""
 HOSTS_TEST="${RM_REPO_ROOT}/infrastructure/ansible/tests/test-hosts.sh"
 
@@ -84,6 +85,7 @@ Environment:
   AUDIT_RESULTS          results file (default: .run/audit/results.jsonl)
   AUDIT_ACCEPTED_RISKS   accepted risks (default: infrastructure/tools/audit/accepted-risks.tsv)
   AUDIT_REPORT           report file (default: infrastructure/docs/security-audit.md)
+  AUDIT_FIXED            findings fixed since an audit raised them (default: infrastructure/tools/audit/fixed.tsv)
   AUDIT_DEPLOY_DIR       this machine's deployments (default: \${RESTOMARKET_CACHE_DIR}/deploy)
   RESTOMARKET_CACHE_DIR  cache root: tools, venvs, ENV=local's secrets and ledger
 USAGE
@@ -574,6 +576,13 @@ scan() {
   WORK="$(mktemp -d)"
   trap 'rm -rf "${WORK}"' EXIT
   step tools ensure_tools
+  mkdir -p "${RAN_FILE%/*}"
+  {
+    printf 'scan of %s' "${GROUPS_TO_RUN}"
+    ! wants image || printf ' (image %s)' "${IMAGE:-restomarket/api:test}"
+    ! wants host || printf ' (containers: %s)' "${CONTAINER_FILTER:-every running one}"
+    echo
+  } >>"${RAN_FILE}"
   if wants repo; then scan_repo; fi
   if wants image; then step image scan_image; fi
   if wants host; then scan_host; fi
@@ -635,9 +644,33 @@ JQ_REPORT='
     ($missing[] | "## \(. | title)\n", "Not run in this report (see its header).\n")
 '
 
+# fixed_section - the findings earlier audits raised and a change fixed, from
+# fixed.tsv (CHECK<TAB>SEVERITY<TAB>HOW), so the report keeps each finding's
+# resolution after its check passes.
+fixed_section() {
+  [[ -s "${FIXED}" ]] || return 0
+  printf '## Fixed findings
+
+Raised by an audit and fixed since; their checks above pass now.
+
+'
+  printf '| Check | Severity | Resolution |
+| --- | --- | --- |
+'
+  awk -F'\t' '!/^#/ && NF >= 3 { gsub(/\|/, "\\|"); printf "| %s | %s | %s |\n", $1, $2, $3 }' "${FIXED}"
+  echo
+}
+
+# what_ran - what ran, from RAN_FILE, "; "-separated.
+what_ran() {
+  [[ -s "${RAN_FILE}" ]] || { echo "unknown (no ${RAN_FILE##*/} beside the results)"; return 0; }
+  paste -sd';' "${RAN_FILE}" | sed 's/;/; /g'
+}
+
 report() {
-  local results commit date counts
+  local results commit date counts ran
   results="$(applied_results)"
+  ran="$(what_ran)"
   commit="$(git -C "${RM_REPO_ROOT}" rev-parse --short=12 HEAD)"
   date="$(date -u +%Y-%m-%d)"
   counts="$(jq -r 'group_by(.result) | map("\(length) \(.[0].result)") | join(", ")' <<<"${results}")"
@@ -651,7 +684,7 @@ report() {
 | --- | --- |
 | Date | ${date} |
 | Commit | \`${commit}\` |
-| Ran | ${SECTIONS_RAN} |
+| Ran | ${ran} |
 | Results | ${counts} |
 
 TEXT
@@ -669,6 +702,7 @@ configuration scanners, the SBOM and the sweeps of what runs.
 
 TEXT
     jq -r "${JQ_REPORT}" <<<"${results}"
+    fixed_section
   } >"${REPORT}.tmp"
   mv "${REPORT}.tmp" "${REPORT}"
   log "wrote ${REPORT#"${RM_REPO_ROOT}"/}"
@@ -679,10 +713,10 @@ TEXT
 # which records its findings in the same AUDIT_RESULTS.
 run_hosts() {
   if [[ -n "${NO_HOSTS}" ]]; then
-    SECTIONS_RAN+="; running system and abuse probes not run (--no-hosts)"
+    echo "running system and abuse probes not run (--no-hosts)" >>"${RAN_FILE}"
   elif ! "${HOSTS_TEST}" --help 2>/dev/null | grep -q -- '--audit'; then
     warn "${HOSTS_TEST#"${RM_REPO_ROOT}"/} has no --audit mode: the running-system and abuse probes are not run"
-    SECTIONS_RAN+="; running system and abuse probes not run (test-hosts.sh has no --audit mode yet)"
+    echo "running system and abuse probes not run (test-hosts.sh has no --audit mode yet)" >>"${RAN_FILE}"
   else
     local rc=0
     AUDIT_RESULTS="${AUDIT_RESULTS}" "${HOSTS_TEST}" --audit || rc=$?
@@ -693,15 +727,13 @@ run_hosts() {
       audit_record running "staging rehearsal (test-hosts.sh --audit) ran to its end" fail high \
         "exit ${rc}: its probes may not all have run" "see .run/staging-rehearsal and re-run make audit"
     fi
-    SECTIONS_RAN+="; staging rehearsal (test-hosts.sh --audit): running system and abuse probes"
+    echo "staging rehearsal (test-hosts.sh --audit): running system and abuse probes" >>"${RAN_FILE}"
   fi
 }
 
 run() {
-  rm -f "${AUDIT_RESULTS}"
+  rm -f "${AUDIT_RESULTS}" "${RAN_FILE}"
   (scan)
-  SECTIONS_RAN="scan (secrets, configuration scanners, image, this machine's containers, processes, ledgers, secret files)"
-  [[ -z "${CONTAINER_FILTER}" ]] || SECTIONS_RAN+="; containers swept: docker ps --filter ${CONTAINER_FILTER}"
   run_hosts
   report
 }

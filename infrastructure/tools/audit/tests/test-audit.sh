@@ -248,11 +248,15 @@ test_accepted_and_report() {
     "\| Commit \| \`$(git -C "${RM_REPO_ROOT}" rev-parse --short=12 HEAD)\` \|.*\| container secret-env: planted \| fail \| high \|.*\| hadolint: every Dockerfile \| pass \|" \
     "$(tr '\n' ' ' <"${report}")"
   rc=0
-  AUDIT_RESULTS="${results}" AUDIT_ACCEPTED_RISKS="${accepted}" AUDIT_REPORT="${report}" "${AUDIT}" report >/dev/null 2>&1 || rc=$?
+  printf '# comment\nhadolint DL4006: Dockerfile\tmedium\tpipefail set in the stage\n' >"${WORK}/fixed.tsv"
+  AUDIT_RESULTS="${results}" AUDIT_ACCEPTED_RISKS="${accepted}" AUDIT_FIXED="${WORK}/fixed.tsv" AUDIT_REPORT="${report}" \
+    "${AUDIT}" report >/dev/null 2>&1 || rc=$?
   expect_eq "report: exits 0 once the finding is accepted" 0 "${rc}"
   expect_match "report: an accepted finding shows its reason" \
     '\| container secret-env: planted \| accepted \| high \| a planted finding \| accepted: A reason a reviewer can check\. \|' \
     "$(cat "${report}")"
+  expect_match "report: a fixed finding keeps its severity and resolution" \
+    $'## Fixed findings\n.*\\| hadolint DL4006: Dockerfile \\| medium \\| pipefail set in the stage \\|' "$(cat "${report}")"
 }
 
 # The scanners, resolved once for the suite's many scans (audit.sh takes them
