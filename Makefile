@@ -18,10 +18,12 @@ VERSION ?= $(shell sed -n 's:^  <version>\(.*\)</version>:\1:p' apps/api/pom.xml
 BUILD_FLAGS := -Dgit.commit=$(GIT_COMMIT) -Dapp.version=$(VERSION)
 
 # Suites that `make test` runs, in order; each is a target of its own. A group
-# A+B+C runs B and C (no Docker, no ports, no timing) while A runs: the fresh
-# machine's build leaves cores idle (see infrastructure/tools/run-suites.sh).
+# A+B+C runs B and C (no ports, no timing; Docker at most for throwaway
+# containers of their own) while A runs: the fresh machine's build leaves cores
+# idle (see infrastructure/tools/run-suites.sh). test-audit scans the image
+# test-docker built.
 TEST_SUITES := test-api test-api-e2e test-docker \
-  test-fresh+test-engine+test-shell+tf-check+ci-check+ansible-static+test-docs \
+  test-fresh+test-engine+test-shell+tf-check+ci-check+ansible-static+test-docs+test-audit \
   test-deploy staging-rehearsal
 TAG ?= $(GIT_COMMIT)
 ENV ?= local
@@ -173,6 +175,16 @@ test-fresh: images ## make up from nothing on a pristine Debian 12 machine (a co
 test-deploy: images ## Deploy engine under load (deploy, rollback, failed releases, SIGKILL, locks, bad input, retention) and make deploy/releases/rollback
 	@$(TOOLS)/tests/test-deploy.sh
 	@$(TOOLS)/tests/test-local-deploy.sh
+
+##@ Security audit (see infrastructure/docs/security-audit.md)
+.PHONY: audit
+audit: image ## Secret and configuration scanners, this machine's containers (AUDIT_CONTAINERS=FILTER: only docker ps --filter FILTER), the staging rehearsal's probes -> infrastructure/docs/security-audit.md; fails on a finding neither fixed nor accepted
+	@$(TOOLS)/audit/audit.sh run --image restomarket/api:$(TAG) $(if $(AUDIT_CONTAINERS),--containers $(AUDIT_CONTAINERS))
+
+.PHONY: test-audit
+test-audit: images ## The audit's scanners on this tree and the API image (restomarket/api:test), then planted findings each check must flag
+	@[[ -n "$$(/usr/bin/docker images -q restomarket/api:test)" ]] || $(TOOLS)/build-image.sh test
+	@$(TOOLS)/audit/tests/test-audit.sh
 
 ##@ CI (each job of .github/workflows/ci-cd.yml, runnable here; see infrastructure/docs/ci-cd.md)
 .PHONY: ci-check

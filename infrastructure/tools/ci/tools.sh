@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # Builds the pinned Go command-line tools of the CI checks (gitleaks,
-# actionlint, trivy) from the Go module proxy into RM_BIN_DIR, once per version.
+# actionlint, trivy) and of the security audit (syft, for the image's SBOM)
+# from the Go module proxy into RM_BIN_DIR, once per version.
 # GitHub is unreachable from the build machines, so release downloads are not
 # an option; the module proxy is, and `go install M@V` verifies every module
 # against the checksum database.
@@ -12,16 +13,19 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/common.sh"
 export RM_LOG_TAG="ci-tools"
 
 # name -> module path of the main package and pinned version. The versions are
-# the ones the workflows pin too (see .github/workflows/ci-cd.yml).
+# the ones the workflows pin too (see .github/workflows/ci-cd.yml); syft runs
+# only in make audit / make test-audit.
 declare -A TOOL_PACKAGE=(
   [gitleaks]="github.com/zricethezav/gitleaks/v8"
   [actionlint]="github.com/rhysd/actionlint/cmd/actionlint"
   [trivy]="github.com/aquasecurity/trivy/cmd/trivy"
+  [syft]="github.com/anchore/syft/cmd/syft"
 )
 declare -A TOOL_VERSION=(
   [gitleaks]="v8.30.1"
   [actionlint]="v1.7.12"
   [trivy]="v0.74.0"
+  [syft]="v1.57.2"
 )
 # Extra build settings a tool's own release build uses. trivy needs the
 # encoding/json/v2 experiment and reports its version from a linker variable.
