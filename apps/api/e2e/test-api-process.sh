@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end checks of the packaged API as a real process against the real
-# local PostgreSQL and Redis: changes need the write token and bodies have a
+# End-to-end checks of the packaged API as a real process, run as the image
+# runs it (its JVM options, Spring's AOT-generated bean definitions), against
+# the real local PostgreSQL and Redis: changes need the write token and bodies have a
 # size limit, responses carry nosniff, a cache policy and HSTS only when
 # forwarded from HTTPS, /health shows its diagnostics to the write token only,
 # metrics answer on the management port only, /health follows a
@@ -20,6 +21,8 @@ export RM_LOG_TAG=api-e2e
 
 SERVICES="${RM_REPO_ROOT}/infrastructure/tools/local-services.sh"
 JAR="${RM_REPO_ROOT}/apps/api/target/restomarket-api.jar"
+JVM_OPTIONS="${RM_REPO_ROOT}/apps/api/jvm.options"
+AOT_INITIALIZER=com/restomarket/api/RestomarketApiApplication__ApplicationContextInitializer.class
 JAVA="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java"
 PORT="${E2E_PORT:-38080}"
 MANAGEMENT_PORT="${E2E_MANAGEMENT_PORT:-38081}"
@@ -38,7 +41,8 @@ ${MANAGEMENT_PORT} (E2E_MANAGEMENT_PORT), against the local services, stops and
 restarts the real PostgreSQL and Redis, and sends SIGTERM; then starts it against
 a throwaway TLS-only Redis and a throwaway TLS-only PostgreSQL 15 (own data
 directory, free port) to check that their certificates are verified.
-Build the jar first (make build). Prints "N passed, N failed".
+Runs it with apps/api/jvm.options, as the image does. Build the jar first
+(make build: the image's jar, with Spring's AOT processing). Prints "N passed, N failed".
 USAGE
 }
 
@@ -58,7 +62,7 @@ start_api() {
   # shellcheck source=/dev/null
   (set -a && source "${ENV_FILE}" && set +a &&
     exec env DATABASE_URL="${DATABASE_URL}_test" PORT="${PORT}" MANAGEMENT_PORT="${MANAGEMENT_PORT}" LOG_FORMAT= \
-      "$@" "${JAVA}" -jar "${JAR}") >"${log}" 2>&1 &
+      "$@" "${JAVA}" "@${JVM_OPTIONS}" -jar "${JAR}") >"${log}" 2>&1 &
   API_PID=$!
   wait_until 60 "API on ${PORT}" curl -fsS "http://127.0.0.1:${PORT}/health" || {
     tail -n 30 "${log}" >&2
@@ -189,7 +193,7 @@ test_sigterm_is_graceful() {
 test_missing_setting_fails_fast() {
   local out rc=0
   out=$(env -u DATABASE_URL -u DATABASE_PASSWORD DATABASE_USERNAME=x REDIS_HOST=127.0.0.1 PORT=0 MANAGEMENT_PORT=0 LOG_FORMAT= \
-    timeout 60 "${JAVA}" -jar "${JAR}" 2>&1) || rc=$?
+    timeout 60 "${JAVA}" "@${JVM_OPTIONS}" -jar "${JAR}" 2>&1) || rc=$?
   if ((rc != 0)); then pass "start-up without DATABASE_URL exits non-zero"; else fail "start-up without DATABASE_URL exits non-zero"; fi
   expect_match "the error names DATABASE_URL" 'set DATABASE_URL' "${out}"
 }
@@ -231,7 +235,7 @@ redis_status_with() {
   # shellcheck source=/dev/null
   (set -a && source "${ENV_FILE}" && set +a &&
     exec env DATABASE_URL="${DATABASE_URL}_test" PORT="${port}" MANAGEMENT_PORT=0 LOG_FORMAT= REDIS_PORT="${TLS_PORT}" "$@" \
-      "${JAVA}" -jar "${JAR}") >"${WORK}/api-tls.log" 2>&1 &
+      "${JAVA}" "@${JVM_OPTIONS}" -jar "${JAR}") >"${WORK}/api-tls.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 120); do
     body=$(curl -s --max-time 3 "http://127.0.0.1:${port}/health" || true)
@@ -352,7 +356,7 @@ database_status_with() {
   # shellcheck source=/dev/null
   (set -a && source "${ENV_FILE}" && set +a &&
     exec env DATABASE_URL="$1" SECRETS_DIR="${PG_SECRETS}" PORT="${port}" MANAGEMENT_PORT=0 LOG_FORMAT= \
-      timeout 120 "${JAVA}" -jar "${JAR}") >"${WORK}/api-pg.log" 2>&1 &
+      timeout 120 "${JAVA}" "@${JVM_OPTIONS}" -jar "${JAR}") >"${WORK}/api-pg.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 120); do
     body=$(curl -s --max-time 3 "http://127.0.0.1:${port}/health" || true)
@@ -410,10 +414,14 @@ main() {
     *) usage >&2; die "unexpected argument '$1'" "run it without arguments" ;;
   esac
   [[ -f "${JAR}" ]] || die "no jar at ${JAR}" "build it first: make build"
+  unzip -l "${JAR}" "BOOT-INF/classes/${AOT_INITIALIZER}" >/dev/null 2>&1 ||
+    die "${JAR} was built without Spring's AOT processing" "build the image's jar: make build"
   WORK=$(mktemp -d)
   trap 'cleanup; rm -rf "${WORK}"' EXIT
   services start
   start_api "${WORK}/api.log"
+  expect_match "the API runs Spring's AOT-generated bean definitions, as in the image" \
+    'Starting AOT-processed RestomarketApiApplication' "$(cat "${WORK}/api.log")"
   write_auth_files
   test_writes_need_the_token
   test_response_headers

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the built API image as a user of it would: labels, non-root user, no
-# secrets in layers or history, the migrate command, HEALTHCHECK reaching
+# secrets in layers or history, the migrate command, the AOT cache and Spring's
+# AOT-generated bean definitions in use, HEALTHCHECK reaching
 # healthy against real PostgreSQL and Redis containers with secrets mounted as
 # files (not in `docker inspect`), and a graceful SIGTERM that completes an
 # in-flight request. Prints "N passed, N failed".
@@ -138,6 +139,16 @@ test_aot_cache_used() {
   expect_match "...under G1, chosen by the image, not left to the JVM (which picks Serial on 1 CPU)" \
     'bool UseG1GC += true +\{product\} \{command line\}' "${out}"
   expect_match "...with the heap share from jvm.options" 'MaxRAMPercentage += 75\.0+ +\{product\} \{command line\}' "${out}"
+  expect_match "...running Spring's AOT-generated bean definitions, not evaluating conditions at start" \
+    'Starting AOT-processed RestomarketApiApplication' "${out}"
+  rc=0
+  out=$(aot_start -DSWAGGER_ENABLED=true) || rc=$?
+  if ((rc != 0)); then
+    pass "SWAGGER_ENABLED=true, which the AOT-processed image cannot serve, refuses to start"
+  else
+    fail "SWAGGER_ENABLED=true, which the AOT-processed image cannot serve, refuses to start" "it started"
+  fi
+  expect_match "...naming the setting" 'SWAGGER_ENABLED=true, but this image was built without' "${out}"
   rc=0
   out=$(aot_start -XX:-UseCompressedOops) || rc=$?
   if ((rc != 0)); then
