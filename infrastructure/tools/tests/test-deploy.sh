@@ -389,11 +389,47 @@ test_first_deploy() {
   expect_match "re-deploying the live tag is a no-op that says so" 'already live.*nothing to deploy' "$(cat "${LAST_LOG}")"
 }
 
+# start_args_sampler - until stop_args_sampler, every 0.2 s, every process's
+# command line on this machine (the engine's docker calls, the JVMs in the
+# containers) goes through a check for the secret values; hits in WORK/args-hits.
+ARGS_SAMPLER=""
+start_args_sampler() {
+  local secrets=("${DB_PASSWORD}" "${REDIS_PASSWORD}" "$(cat "${WORK}/envdir/secrets/API_WRITE_TOKEN")")
+  : >"${WORK}/args-hits"
+  (
+    samples=0
+    while :; do
+      for cmdline in /proc/[0-9]*/cmdline; do
+        # Builtins only: a fork per process would load the machine under test.
+        mapfile -d '' -t parts <"${cmdline}" 2>/dev/null || continue
+        line="${parts[*]}"
+        for secret in "${secrets[@]}"; do
+          [[ "${line}" != *"${secret}"* ]] || printf '%s\n' "${cmdline}: ${line%%"${secret}"*}<secret>..." >>"${WORK}/args-hits"
+        done
+      done
+      samples=$((samples + 1))
+      printf '%s\n' "${samples}" >"${WORK}/args-samples"
+      sleep 0.2
+    done
+  ) &
+  ARGS_SAMPLER=$!
+  BG_PIDS+=("${ARGS_SAMPLER}")
+}
+
+stop_args_sampler() {
+  kill "${ARGS_SAMPLER}" 2>/dev/null || true
+  wait "${ARGS_SAMPLER}" 2>/dev/null || true
+}
+
 test_deploy_v2_under_load() {
   start_load deploy-v1-v2
+  start_args_sampler
   run_script deploy.sh --standby 120 v2 t
   local seconds="${LAST_SECONDS}" log="${LAST_LOG}"
+  stop_args_sampler
   stop_load
+  expect_eq "no secret value in any process's arguments during the deploy ($(cat "${WORK}/args-samples" 2>/dev/null || echo 0) looks at every process)" "" \
+    "$(sort -u "${WORK}/args-hits" | head -n 5)"
   expect_eq "deploy v1 -> v2 exits 0" 0 "${LAST_RC}"
   expect_live "deploy v1 -> v2" v2
   expect_eq "the old slot is kept running, out of rotation: the warm standby" "running MAINT" \
