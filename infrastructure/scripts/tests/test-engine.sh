@@ -657,6 +657,8 @@ test_proxy_edge_limits() {
     $'(^|\n)backend writes: stick-table type ip [^\n]* store "http_req_rate\\(\\$\\{PROXY_WRITE_RATE_PERIOD\\}\\)"(\n|$)' "${out}"
   expect_match "proxy config: nosniff on every answer, the proxy's own included (http-after-response)" \
     $'(^|\n)frontend http: http-after-response set-header X-Content-Type-Options nosniff(\n|$)' "${out}"
+  expect_match "proxy config: HSTS on every answer to a client that came over TLS, where the API set none" \
+    $'(^|\n)frontend http: http-after-response set-header Strict-Transport-Security "max-age=31536000; includeSubDomains" if \\{ var\\(txn.proto\\) -m str https \\} ![{] res.hdr\\(strict-transport-security\\) -m found \\}(\n|$)' "${out}"
 }
 
 # PROXY_KEEPALIVE_TIMEOUT: seconds, rendered into the configuration and part of
