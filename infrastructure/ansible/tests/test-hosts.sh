@@ -32,6 +32,10 @@
 #   A report table (requests, non-2xx, socket errors, p50/p99, wall time,
 #   versions served in order) per scenario is printed at the end and written
 #   to .run/staging-rehearsal/report.md.
+#   The security audit's probes (lib/audit-checks.sh) run once the hosts serve
+#   v1 behind the load balancer: the reachability matrix, ssh-audit, TLS, the
+#   public port's answers, API abuse; each is a case here and a finding in
+#   AUDIT_RESULTS. --audit runs only the hosts, the first deploy and those.
 set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,6 +47,10 @@ source "${RM_REPO_ROOT}/infrastructure/tools/lib/testing.sh"
 source "${RM_REPO_ROOT}/infrastructure/tools/lib/services.sh"
 # shellcheck source=lib/ci-runner-checks.sh
 source "${HERE}/lib/ci-runner-checks.sh"
+# shellcheck source=../../tools/lib/audit.sh
+source "${RM_REPO_ROOT}/infrastructure/tools/lib/audit.sh"
+# shellcheck source=lib/audit-checks.sh
+source "${HERE}/lib/audit-checks.sh"
 export RM_LOG_TAG="staging-rehearsal"
 
 ENGINE="${RM_REPO_ROOT}/infrastructure/scripts"
@@ -95,7 +103,7 @@ LB_DRAIN=""
 
 usage() {
   cat <<USAGE
-Usage: $(basename "$0") [--keep]
+Usage: $(basename "$0") [--audit] [--keep]
 
 The staging rehearsal: builds staging's topology on this machine (two Debian 12
 hosts over SSH, a TLS load balancer as Terraform plans it, a registry,
@@ -105,6 +113,9 @@ the failure scenarios under HTTPS load (see the header of this script).
 Prints a report table and writes it to ${REPORT_DIR#"${RM_REPO_ROOT}"/}/report.md.
 Needs root and about 15 minutes.
 
+  --audit  only the security audit's probes of the running system (make audit):
+           hosts, setup-api.yml, the first deploy, the probes; findings as JSON
+           lines in \${AUDIT_RESULTS:-.run/audit/results.jsonl}. About 6 minutes.
   --keep   leave the hosts, databases and work directory in place for debugging
 USAGE
 }
@@ -404,6 +415,18 @@ tls_pair() {
 # lb_value JQ - a value of the planned load balancer.
 lb_value() { jq -r "$1" <<<"${LB_PLAN}"; }
 
+# lb_tls_policy - the bind options of the planned tls_cipher_policy: STRONG
+# is TLS 1.2+ with forward-secret AEAD suites (Mozilla's intermediate
+# configuration; DigitalOcean publishes no exact list); DEFAULT, HAProxy's own.
+lb_tls_policy() {
+  case "$(lb_value '.tls_cipher_policy // "DEFAULT"')" in
+    STRONG) printf ' ssl-min-ver TLSv1.2 curves X25519:P-256:P-384 ciphers %s' \
+      ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305 ;;
+    DEFAULT) ;;
+    *) die "the plan's tls_cipher_policy is $(lb_value .tls_cipher_policy); the stand-in knows STRONG and DEFAULT" "extend lb_tls_policy" ;;
+  esac
+}
+
 # write_lb_config - haproxy.cfg of the load balancer stand-in from the plan:
 # a frontend per forwarding rule (TLS terminated on https entries; http entries
 # redirected to https when redirect_http_to_https), the rule's target port on
@@ -434,7 +457,9 @@ write_lb_config() {
     [[ "${target_protocol}" == http ]] || die "a planned rule targets ${target_protocol}; the stand-in knows http" "extend write_lb_config"
     printf 'frontend %s_%s\n' "${entry_protocol}" "${entry_port}"
     case "${entry_protocol}" in
-      https) printf '    bind :%s ssl crt /usr/local/etc/haproxy/lb.pem\n    default_backend api\n' "${entry_port}" ;;
+      # As DigitalOcean's: the client's address appended to X-Forwarded-For, the scheme in X-Forwarded-Proto.
+      https) printf '    bind :%s ssl crt /usr/local/etc/haproxy/lb.pem%s\n    option forwardfor\n    http-request set-header X-Forwarded-Proto https\n    default_backend api\n' \
+        "${entry_port}" "$(lb_tls_policy)" ;;
       http)
         printf '    bind :%s\n' "${entry_port}"
         if [[ "$(lb_value .redirect_http_to_https)" == true ]]; then
@@ -544,6 +569,8 @@ setup() {
   step registry start_registry
   step databases start_databases
   step hosts start_hosts
+  # The managed database's and cache's firewalls, as planned, on the stand-ins.
+  step "database firewalls" database_firewalls
   trust_registry
   write_inventory
   log "hosts: $(for h in "${HOSTS[@]}"; do printf '%s=%s,%s ' "${h}" "${IP[${h}]}" "${PRIVATE_IP[${h}]}"; done)inventory ${INVENTORY}"
@@ -586,14 +613,18 @@ ansible_errors() {
 # converge NAME ARGS... - setup-api.yml on the test hosts.
 converge() { run_ansible "$1" setup --inventory "${INVENTORY}" "${@:2}"; }
 
-test_setup_converges() {
-  local host
+test_first_run() {
   if step "setup-api first run (root)" converge first --first-run; then
     pass "setup-api.yml converges fresh hosts (as root, over SSH)"
   else
     fail "setup-api.yml converges fresh hosts (as root, over SSH)" "$(ansible_errors first)"
     return 1
   fi
+}
+
+test_setup_converges() {
+  local host
+  test_first_run || return 1
   check "second run connects as admin and succeeds" step "setup-api second run (admin)" converge second
   for host in "${HOSTS[@]}"; do
     expect_eq "second run: changed=0 on ${host}" 0 "$(recap "${WORK}/second.log" "${host}" changed)"
@@ -933,6 +964,7 @@ test_update_v2_redis_down() {
     IMAGE_TAG="${TAG_OF[v2]}" STAGING_URL="${LB_URL}"
   load_stop "$((stopped_at + REDIS_OUTAGE_SECONDS))"
   "${DOCKER}" start "${RUN_ID}-redis" >/dev/null
+  database_firewalls
   down_for=$(($(date +%s) - stopped_at))
   downs_after=$(lb_server_downs)
   report "deploy v2, Redis down ${down_for} s" update-v2 "${WALL}"
@@ -1199,16 +1231,22 @@ test_host_loss() {
 }
 
 main() {
-  case "${1:-}" in
-    -h | --help) usage; return 0 ;;
-    --keep) KEEP=1 ;;
-    "") ;;
-    *) usage >&2; die "unknown argument '$1'" "see --help" 2 ;;
-  esac
+  local audit_only=0
+  while (($# > 0)); do
+    case "$1" in
+      -h | --help) usage; return 0 ;;
+      --keep) KEEP=1 ;;
+      --audit) audit_only=1 ;;
+      *) usage >&2; die "unknown argument '$1'" "see --help" 2 ;;
+    esac
+    shift
+  done
   [[ ${EUID} -eq 0 ]] || die "the staging rehearsal needs root (Docker, test hosts)" "run it as root (make staging-rehearsal)"
   trap cleanup EXIT
   setup
-  if test_setup_converges; then
+  if ((audit_only)); then
+    test_first_run && test_first_deploy && test_audit
+  elif test_setup_converges; then
     test_ssh_hardening
     test_accounts
     test_engine_unit
@@ -1217,6 +1255,8 @@ main() {
     test_updates_and_timer
     test_first_deploy
     test_load_balancer
+    # The security audit's probes, on hosts serving v1 behind the load balancer.
+    test_audit
     test_update_v2_redis_down
     test_rollback_to_v1
     test_broken_release

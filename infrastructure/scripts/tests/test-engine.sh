@@ -601,8 +601,8 @@ test_proxy_config() {
   render_proxy_config green
   out=$(config_sections "${WORK}/render/haproxy.cfg")
   PROXY_CONF_DIR="${saved}"
-  expect_eq "proxy config: each section once (global, resolvers, defaults, frontend http, backends handover and api)" \
-    "backend api|backend handover|defaults |frontend http|global |resolvers docker" \
+  expect_eq "proxy config: each section once (global, resolvers, defaults, frontend http, backends writes, handover and api)" \
+    "backend api|backend handover|backend writes|defaults |frontend http|global |resolvers docker" \
     "$(grep -E '^[a-z]' "${WORK}/render/haproxy.cfg" | awk '{print $1 " " $2}' | sort | paste -sd '|')"
   expect_match "proxy config: the frontend sends traffic to backend api" $'(^|\n)frontend http: default_backend api(\n|$)' "${out}"
   expect_match "proxy config: the handover flag answers 503 on the health path only while raised" \
@@ -615,6 +615,31 @@ test_proxy_config() {
   expect_eq "proxy config: no placeholder left" "" "$(grep -v '^[[:space:]]*#' "${WORK}/render/haproxy.cfg" | grep -o '@[A-Z_]*@' || true)"
   expect_match "proxy config: idle client connections kept ${PROXY_KEEPALIVE_TIMEOUT_DEFAULT} s by default (the load balancer closes first)" \
     $'(^|\n)defaults : timeout http-keep-alive '"${PROXY_KEEPALIVE_TIMEOUT_DEFAULT}"$'s(\n|$)' "${out}"
+}
+
+# The edge's write rate limit and response headers (issue #17): writes only,
+# per client address (the load balancer's last X-Forwarded-For hop, believed
+# from private peers only), 429 over the limit; defaults in the template.
+test_proxy_edge_limits() {
+  local out
+  out=$(config_sections "${WORK}/render/haproxy.cfg")
+  expect_match "proxy config: write rate limit defaults to 20 per 10 s (PROXY_WRITE_RATE_LIMIT, PROXY_WRITE_RATE_PERIOD)" \
+    $'(^|\n)global : presetenv PROXY_WRITE_RATE_LIMIT 20\nglobal : presetenv PROXY_WRITE_RATE_PERIOD 10s(\n|$)' "${out}"
+  expect_match "proxy config: writes are POST, PUT, PATCH and DELETE (never reads)" \
+    $'(^|\n)frontend http: acl write method POST PUT PATCH DELETE(\n|$)' "${out}"
+  expect_eq "proxy config: only writes are tracked and refused with 429" \
+    "http-request track-sc0 var(txn.client) table writes if write|http-request deny deny_status 429 if write { sc_http_req_rate(0),sub(\"\${PROXY_WRITE_RATE_LIMIT}\") gt 0 }" \
+    "$(sed -n 's/^frontend http: \(.*\(track-sc\|deny\).*\)/\1/p' <<<"${out}" | paste -sd '|')"
+  expect_match "proxy config: the client is the last X-Forwarded-For hop from a private peer, else the source" \
+    $'frontend http: http-request set-var\\(txn.client\\) req.hdr_ip\\(x-forwarded-for,-1\\) if from_private [^\n]*\nfrontend http: http-request set-var\\(txn.client\\) src unless' "${out}"
+  expect_match "proxy config: X-Forwarded-Proto overwritten for public peers" \
+    $'(^|\n)frontend http: http-request set-header X-Forwarded-Proto http unless from_private(\n|$)' "${out}"
+  expect_match "proxy config: the rate table keeps a per-address rate over the period" \
+    $'(^|\n)backend writes: stick-table type ip [^\n]* store "http_req_rate\\(\\$\\{PROXY_WRITE_RATE_PERIOD\\}\\)"(\n|$)' "${out}"
+  expect_match "proxy config: nosniff on every answer, the proxy's own included (http-after-response)" \
+    $'(^|\n)frontend http: http-after-response set-header X-Content-Type-Options nosniff(\n|$)' "${out}"
+  expect_match "proxy config: HSTS on every answer to a client that came over TLS, where the API set none" \
+    $'(^|\n)frontend http: http-after-response set-header Strict-Transport-Security "max-age=31536000; includeSubDomains" if \\{ var\\(txn.proto\\) -m str https \\} ![{] res.hdr\\(strict-transport-security\\) -m found \\}(\n|$)' "${out}"
 }
 
 # PROXY_KEEPALIVE_TIMEOUT: seconds, rendered into the configuration and part of
@@ -1426,6 +1451,7 @@ main() {
   test_more_builders
   test_run_cmd
   test_proxy_config
+  test_proxy_edge_limits
   test_proxy_keepalive
   test_proxy_set
   test_live_slot

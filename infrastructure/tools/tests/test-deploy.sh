@@ -663,11 +663,17 @@ test_watch_reverts() {
   local live body="${WORK}/restaurant.json" targets="${WORK}/targets-writes" stats
   live=$(proxy_version_now)
   printf '{"name":"Watch","cuisine":"Thai","city":"Bern"}' >"${body}"
-  {
+  # The writes come from many clients (X-Forwarded-For, which the proxy
+  # believes from this machine's private address), each well under the
+  # proxy's per-client write rate limit: this test is about 5xx, not 429.
+  local client token
+  token=$(cat "${WORK}/envdir/secrets/API_WRITE_TOKEN")
+  for ((client = 0; client < 1000; client++)); do
     printf 'POST http://127.0.0.1:%s/api/v1/restaurants\n' "${PORT}"
-    printf 'Authorization: Bearer %s\nContent-Type: application/json\n@%s\n\n' "$(cat "${WORK}/envdir/secrets/API_WRITE_TOKEN")" "${body}"
-    printf 'GET http://127.0.0.1:%s/version\n' "${PORT}"
-  } >"${targets}"
+    printf 'X-Forwarded-For: 10.77.%s.%s\n' "$((client / 250))" "$((client % 250 + 1))"
+    printf 'Authorization: Bearer %s\nContent-Type: application/json\n@%s\n\n' "${token}" "${body}"
+    printf 'GET http://127.0.0.1:%s/version\n\n' "${PORT}"
+  done >"${targets}"
   start_load watch-revert "${targets}"
   # Warm-up on /version only: v5 must reach the switch (its /health, which queries
   # the database, can be slow on a busy machine and would stop it at the warm-up).

@@ -37,6 +37,9 @@ resource "digitalocean_loadbalancer" "this" {
   redirect_http_to_https    = true
   enable_backend_keepalive  = true
   http_idle_timeout_seconds = local.http_idle_timeout_seconds
+  # TLS 1.2+ with forward-secret AEAD suites only: DEFAULT also offers RSA key
+  # exchange and CBC suites, which the security audit flags (issue #17).
+  tls_cipher_policy = "STRONG"
 
   forwarding_rule {
     entry_protocol   = "https"

@@ -2,6 +2,7 @@ package com.restomarket.api.system;
 
 import java.util.List;
 import java.util.Map;
+import org.apache.tomcat.util.http.InvalidParameterException;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,6 +89,19 @@ class ApiExceptionHandler extends ResponseEntityExceptionHandler {
   ProblemDetail notFound(NotFoundException ex) {
     ProblemDetail problem = ProblemDetail.forStatusAndDetail(HttpStatus.NOT_FOUND, ex.getMessage());
     problem.setTitle("Not Found");
+    return problem;
+  }
+
+  /**
+   * A query string Tomcat cannot decode (a lone {@code %}, a bad escape) is the client's mistake:
+   * Tomcat throws when the parameters are first read, after the request reached the API.
+   */
+  @ExceptionHandler(InvalidParameterException.class)
+  ProblemDetail undecodableQuery(InvalidParameterException ex) {
+    ProblemDetail problem =
+        ProblemDetail.forStatusAndDetail(
+            HttpStatus.BAD_REQUEST, "Invalid request: the query string could not be decoded.");
+    problem.setTitle("Bad Request");
     return problem;
   }
 

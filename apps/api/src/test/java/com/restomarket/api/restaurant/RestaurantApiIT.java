@@ -6,7 +6,11 @@ import com.restomarket.api.support.Http;
 import com.restomarket.api.support.TestServices;
 import com.restomarket.api.system.CacheSchema;
 import com.restomarket.api.system.CacheSpec;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.Socket;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -52,6 +56,21 @@ class RestaurantApiIT {
     var keys = redis.keys(CacheSchema.NAMESPACE + "*");
     if (!keys.isEmpty()) {
       redis.delete(keys);
+    }
+  }
+
+  @Test
+  void answers400ToAQueryStringThatCannotBeDecoded() throws IOException {
+    // java.net.URI refuses to build such a request: sent raw, as a careless client sends it.
+    try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+      socket.setSoTimeout(10_000);
+      socket
+          .getOutputStream()
+          .write(
+              "GET /api/v1/restaurants?q=% HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+                  .getBytes(StandardCharsets.US_ASCII));
+      String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(answer).startsWith("HTTP/1.1 400").contains("application/problem+json");
     }
   }
 
