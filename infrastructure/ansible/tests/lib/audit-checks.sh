@@ -454,6 +454,20 @@ test_audit_abuse() {
     "$([[ "${after}" == 200 && "${other}" == 401 ]] && echo 1 || echo 0)" "a read right after: ${after}; a write from api-2 through the load balancer: ${other}"
 }
 
+# ---- what Ansible printed ---------------------------------------------------------------
+
+# Every Ansible run and pipeline step so far (setup-api.yml, update-api.yml
+# through make, the push; each logged whole in WORK/NAME.log) printed none of
+# the vault's values: the database and Redis passwords, the write token, the
+# registry's.
+test_audit_ansible_output() {
+  local logs=("${WORK}"/*.log) secrets=("${DB_PASSWORD}" "${REDIS_PASSWORD}" "${WRITE_TOKEN}") hits secret
+  [[ -r "${REGISTRY_PASSWORD_FILE:-}" ]] && secrets+=("$(cat "${REGISTRY_PASSWORD_FILE}")")
+  hits=$(for secret in "${secrets[@]}"; do grep -lF -e "${secret}" "${logs[@]}" 2>/dev/null || true; done | sort -u | xargs -r -n1 basename)
+  audit_case secrets "Ansible and pipeline-step output holds no secret value" high "$([[ -z "${hits}" ]] && echo 1 || echo 0)" \
+    "${#logs[@]} logs of Ansible runs and pipeline steps, ${#secrets[@]} secret values${hits:+; found in: ${hits//$'\n'/ }}"
+}
+
 # ---- the whole audit ------------------------------------------------------------------
 
 AUDIT_VENV=""
@@ -481,6 +495,7 @@ test_audit() {
   test_audit_runtime_api
   test_audit_forwarded_proto
   test_audit_abuse
+  test_audit_ansible_output
   audit_stop
   log "audit probes took $(($(date +%s) - started)) s; findings in ${AUDIT_RESULTS#"${RM_REPO_ROOT}"/}"
 }
