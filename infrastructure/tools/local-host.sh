@@ -123,12 +123,12 @@ start_dependencies() {
 # the proxy image and the engine's tools. Two docker calls, so that `make
 # deploy` on a prepared host costs next to nothing before the engine starts.
 prepared() {
-  local name tool
+  local name
   [[ -s "${ENV_DIR}/api.env" ]] || return 1
   for name in DATABASE_PASSWORD REDIS_PASSWORD API_WRITE_TOKEN; do
     [[ -s "${ENV_DIR}/secrets/${name}" ]] || return 1
   done
-  for tool in curl jq flock timeout; do have "${tool}" || return 1; done
+  [[ -z "$(missing_tools)" ]] || return 1
   dependency_args
   [[ "$("${DOCKER}" inspect -f "{{.State.Status}} {{index .Config.Labels \"${SPEC_LABEL}\"}}" \
     "$(db_container)" "$(redis_container)" 2>/dev/null)" == "running $(container_spec "${PG_ARGS[@]}")"$'\n'"running $(container_spec "${REDIS_ARGS[@]}")" ]] ||

@@ -119,10 +119,17 @@ require_env_dir() {
 
 # require_tools - the engine installs nothing: Ansible's deploy_engine role (and
 # local-host.sh for ENV=local) put these on the host.
-require_tools() {
+# missing_tools - the host tools the engine calls that are not installed, one line.
+missing_tools() {
   local tool missing=()
   for tool in curl jq flock timeout; do have "${tool}" || missing+=("${tool}"); done
-  ((${#missing[@]} == 0)) || die "missing on this host: ${missing[*]}" \
+  echo "${missing[*]}"
+}
+
+require_tools() {
+  local missing
+  missing=$(missing_tools)
+  [[ -z "${missing}" ]] || die "missing on this host: ${missing}" \
     "install them with the host's package manager (Ansible's deploy_engine role does: make ansible-setup ENV=...; for ENV=local, make deploy does)"
 }
 
