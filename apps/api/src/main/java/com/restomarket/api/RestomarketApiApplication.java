@@ -17,7 +17,21 @@ import org.springframework.core.SpringProperties;
  * the jar was built ({@code -Dspring.aot.enabled=true}); {@code migrate} builds a smaller, web-less
  * context, so it evaluates the auto-configuration at run time instead.
  */
-@SpringBootApplication
+@SpringBootApplication(
+    // Auto-configuration for what the API does not use, each of which loads classes at every
+    // start (Spring Data's web support and the actuator's Jackson 2 mapper alone pull in Jackson 2,
+    // about 600 classes): no repositories, paged web arguments, reactive Redis, info endpoint or
+    // scheduled tasks here.
+    excludeName = {
+      "org.springframework.boot.data.autoconfigure.web.DataWebAutoConfiguration",
+      "org.springframework.boot.data.autoconfigure.metrics.DataRepositoryMetricsAutoConfiguration",
+      "org.springframework.boot.data.redis.autoconfigure.DataRedisReactiveAutoConfiguration",
+      "org.springframework.boot.actuate.autoconfigure.endpoint.jackson.Jackson2EndpointAutoConfiguration",
+      "org.springframework.boot.autoconfigure.info.ProjectInfoAutoConfiguration",
+      "org.springframework.boot.actuate.autoconfigure.info.InfoContributorAutoConfiguration",
+      "org.springframework.boot.autoconfigure.task.TaskSchedulingAutoConfiguration",
+      "org.springframework.boot.micrometer.observation.autoconfigure.ScheduledTasksObservationAutoConfiguration"
+    })
 @ConfigurationPropertiesScan
 public class RestomarketApiApplication {
 
