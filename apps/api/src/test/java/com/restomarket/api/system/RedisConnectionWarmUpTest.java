@@ -1,0 +1,49 @@
+package com.restomarket.api.system;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.timeout;
+import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.when;
+
+import org.junit.jupiter.api.Test;
+import org.springframework.data.redis.RedisConnectionFailureException;
+import org.springframework.data.redis.connection.RedisConnection;
+import org.springframework.data.redis.connection.RedisConnectionFactory;
+
+/**
+ * The Redis connection opens during start-up, off the main thread; a Redis outage stops nothing.
+ */
+class RedisConnectionWarmUpTest {
+
+  @Test
+  void opensAndReleasesAConnectionOnAThreadOfItsOwn() {
+    RedisConnectionFactory factory = mock(RedisConnectionFactory.class);
+    RedisConnection connection = mock(RedisConnection.class);
+    when(factory.getConnection()).thenReturn(connection);
+    RedisConnectionWarmUp warmUp = new RedisConnectionWarmUp(factory);
+
+    warmUp.start();
+
+    assertThat(warmUp.isRunning()).isTrue();
+    verify(connection, timeout(5_000)).ping();
+    verify(connection, timeout(5_000)).close();
+    warmUp.stop();
+    assertThat(warmUp.isRunning()).isFalse();
+  }
+
+  @Test
+  void aRedisOutageIsNoStartUpFailure() {
+    RedisConnectionFactory factory = mock(RedisConnectionFactory.class);
+    when(factory.getConnection()).thenThrow(new RedisConnectionFailureException("refused"));
+
+    new RedisConnectionWarmUp(factory).connect();
+  }
+
+  @Test
+  void startsAfterTheConnectionFactoryAndBeforeTheWebServer() {
+    RedisConnectionWarmUp warmUp = new RedisConnectionWarmUp(mock(RedisConnectionFactory.class));
+
+    assertThat(warmUp.getPhase()).isEqualTo(1);
+  }
+}
