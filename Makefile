@@ -143,7 +143,7 @@ test-api-e2e: services-up build ## API as a real process: health follows real se
 	@apps/api/e2e/test-api-process.sh
 
 .PHONY: test-engine
-test-engine: ## Deploy engine, fast: builders, lock, ledger, runtime-API errors, SSH gate, with a fake docker (< 30 s)
+test-engine: ## Deploy engine, fast: builders, lock, ledger, runtime-API errors, the probe scripts, SSH gate, with a fake docker (< 45 s)
 	@$(TOOLS)/bootstrap/engine-tools.sh
 	@$(ENGINE)/tests/test-engine.sh
 	@$(ENGINE)/tests/test-gate.sh

@@ -106,8 +106,14 @@ OUTCOME_ON_FAILURE="failed"
 # Set when the candidate is the warm standby (already running: nothing started).
 WARM=""
 STANDBY_TAG=""
-# Seconds between the gate's probes of the candidate.
+# Seconds between the gate's looks at the candidate (a docker inspect and one
+# probe exec), and how long one probe exec keeps asking a candidate that is
+# still starting (see http_probe_cmd): Docker is asked about it every few
+# seconds, while its readiness is polled every 0.1 s.
 GATE_POLL=0.25
+GATE_PROBE_WAIT=2
+# Concurrent clients of the warm-up: one at a time leaves a core idle.
+WARMUP_CLIENTS=4
 # The candidate's address on NETWORK, as the gate found it answering there.
 CANDIDATE_IP=""
 
@@ -246,20 +252,21 @@ start_candidate() {
     { FAIL_REASON="cannot start ${name}"; return 1; }
 }
 
-# probe_candidate IP - HEALTH_PROBE and VERSION_PROBE: "STATUS BODY" of a GET
-# of HEALTH_PATH and of VERSION_PATH on the candidate at IP, from inside the
-# proxy, in one docker exec ("unreachable" when it cannot connect).
+# probe_candidate IP WAIT - HEALTH_PROBE and VERSION_PROBE: "STATUS BODY" of a
+# GET of HEALTH_PATH and of VERSION_PATH on the candidate at IP, from inside
+# the proxy, in one docker exec ("unreachable" when it cannot connect), waiting
+# up to WAIT seconds for a candidate still starting.
 HEALTH_PROBE=""
 VERSION_PROBE=""
 probe_candidate() {
   local out=()
-  mapfile -t out < <(run_cmd http_probe_cmd "$1" "${APP_PORT}" "${HEALTH_PATH}" "${VERSION_PATH}" 2>/dev/null || true)
+  mapfile -t out < <(run_cmd http_probe_cmd "$1" "${APP_PORT}" "$2" "${HEALTH_PATH}" "${VERSION_PATH}" 2>/dev/null || true)
   HEALTH_PROBE="${out[0]:-unreachable}"
   VERSION_PROBE="${out[1]:-unreachable}"
 }
 
 gate_candidate() {
-  local name deadline facts state health code polls=0
+  local name deadline facts state health code polls=0 wait_s
   name=$(slot_container "${CANDIDATE}")
   deadline=$((EPOCHSECONDS + GATE_TIMEOUT))
   while :; do
@@ -278,15 +285,19 @@ gate_candidate() {
         return 1
         ;;
     esac
-    # The engine asks the candidate itself, every GATE_POLL seconds: Docker
-    # says "healthy" only at its next check, up to HEALTH_INTERVAL later, and
+    # The engine asks the candidate itself (every 0.1 s while it starts, see
+    # http_probe_cmd): Docker says "healthy" only at its next check, up to
+    # HEALTH_INTERVAL later, and
     # its verdict lags and can be wrong on a busy host (an exec with a 3 s
     # timeout). "unhealthy" ends the gate only when the candidate answers that
     # it is not ready for a reason other than starting: a start-up still under
     # way (migrations, a slow host) can outlive the image's start period, with
     # its port not open yet, then readiness OUT_OF_SERVICE until the start-up
     # has finished; GATE_TIMEOUT bounds it.
-    probe_candidate "$(fact ip "${facts}")"
+    wait_s=$((deadline - EPOCHSECONDS))
+    ((wait_s <= GATE_PROBE_WAIT)) || wait_s=${GATE_PROBE_WAIT}
+    ((wait_s >= 0)) || wait_s=0
+    probe_candidate "$(fact ip "${facts}")" "${wait_s}"
     if [[ "${HEALTH_PROBE}" == "200 "* ]]; then
       if [[ "${VERSION_PROBE}" == "200 "*"\"version\":\"${TAG}\""* ]]; then
         CANDIDATE_IP=$(fact ip "${facts}")
@@ -315,11 +326,11 @@ warm_up_candidate() {
   ((rounds > 0)) || { log "warm-up off (WARMUP_ROUNDS=0)"; return 0; }
   [[ -z "${WARM}" ]] || { log "warm-up not needed: ${TAG} is the warm standby (it served until its last switch)"; return 0; }
   read -r -a paths <<<"${WARMUP_PATHS:-${VERSION_PATH} ${HEALTH_PATH} /api/v1/restaurants?page=0&size=20}"
-  if ! out=$(run_cmd warm_up_cmd "${CANDIDATE_IP}" "${APP_PORT}" "${rounds}" "${paths[@]}" 2>&1); then
+  if ! out=$(run_cmd warm_up_cmd "${CANDIDATE_IP}" "${APP_PORT}" "${rounds}" "${WARMUP_CLIENTS}" "${paths[@]}" 2>&1); then
     FAIL_REASON="candidate failed its warm-up reads: $(tail -n 4 <<<"${out}" | tr '\n' ' ')"
     return 1
   fi
-  log "$(tail -n 1 <<<"${out}") (${rounds} rounds of ${paths[*]})"
+  log "$(tail -n 1 <<<"${out}") (${rounds} rounds of ${paths[*]}, ${WARMUP_CLIENTS} clients at once)"
 }
 
 # switch_traffic - candidate in rotation and the live slot out in one runtime
@@ -398,6 +409,7 @@ watch_release() {
     ((EPOCHSECONDS < deadline)) || break
   done
   log "watch: ${req} requests, ${fivexx} 5xx, ${errs} connection errors in ${seconds}s: ${TAG} holds"
+  emit_event watch-end "slot=${CANDIDATE} requests=${req}"
 }
 
 # switch_back - the switch or the check after it failed: the old slot takes the
@@ -526,6 +538,35 @@ prune_images() {
   RM_DEPLOY_LOCK_PID=$$ "${HERE}/cleanup-images.sh" --env "${DEPLOY_ENV}" --repo "${IMAGE_REPO}" --keep "${KEEP_RELEASES}"
 }
 
+# start_prune - once the release is live, the image cleanup runs beside the
+# watch and the old slot's retirement (it deletes no image a container uses,
+# so neither slot's); wait_prune waits for it, before the lock is released on
+# every exit (finish). A switch to the warm standby brings no new image.
+PRUNE_PID=""
+PRUNE_STARTED=0
+start_prune() {
+  if [[ -n "${WARM}" ]]; then
+    log "image cleanup skipped: a switch to the warm standby brought no new image"
+    return 0
+  fi
+  log "step prune_images: start (beside what follows)"
+  PRUNE_STARTED=${EPOCHSECONDS}
+  prune_images &
+  PRUNE_PID=$!
+}
+
+wait_prune() {
+  [[ -n "${PRUNE_PID}" ]] || return 0
+  local rc=0
+  wait "${PRUNE_PID}" || rc=$?
+  PRUNE_PID=""
+  if ((rc == 0)); then
+    log "step prune_images: done in $((EPOCHSECONDS - PRUNE_STARTED))s"
+  else
+    warn "image cleanup failed (exit ${rc}); the release is live, run cleanup-images.sh by hand"
+  fi
+}
+
 # ---- flow --------------------------------------------------------------------------
 
 # finish - on every exit: a failure before the switch removes the candidate and
@@ -563,6 +604,7 @@ finish() {
     log "deploy FAILED: env=${DEPLOY_ENV:-?} tag=${TAG} live=${LIVE_TAG:-none} after $((EPOCHSECONDS - STARTED_AT))s"
     rc=1
   fi
+  wait_prune 2>/dev/null || true
   release_lock 2>/dev/null || true
   exit "${rc}"
 }
@@ -694,6 +736,7 @@ main() {
   pause_point switched
   engine_step verify_through_proxy verify_through_proxy
   local switch_s=$((SWITCHED_AT - STARTED_AT))
+  start_prune
   if [[ -n "${LIVE}" ]] && ((WATCH_SECONDS > 0)); then
     engine_step watch watch_release "${WATCH_SECONDS}"
   fi
@@ -703,12 +746,7 @@ main() {
     ((ATTEMPT_RC == 0)) || warn "could not retire slot ${LIVE}; ${TAG} is live, stop $(slot_container "${LIVE}") by hand"
   fi
   record_live_release
-  if [[ -n "${WARM}" ]]; then
-    log "image cleanup skipped: a switch to the warm standby brought no new image"
-  else
-    attempt prune_images prune_images
-    ((ATTEMPT_RC == 0)) || warn "image cleanup failed; the release is live, run cleanup-images.sh by hand"
-  fi
+  wait_prune
   log "deploy ok: env=${DEPLOY_ENV} tag=${TAG} slot=${CANDIDATE} previous=${LIVE_TAG:-none} in $((EPOCHSECONDS - STARTED_AT))s (switched after ${switch_s}s, watch ${WATCH_SECONDS}s)"
 }
 

@@ -254,27 +254,35 @@ slot_standby_cmd() { printf '%s\n' "${DOCKER}" update --restart no "$(slot_conta
 proxy_stop_cmd() { printf '%s\n' "${DOCKER}" stop -t "${DRAIN_TIMEOUT}" "$1"; }
 container_remove_cmd() { printf '%s\n' "${DOCKER}" rm -f "$1"; }
 
-# http_probe_cmd HOST PORT PATH... - a GET of each PATH from inside the proxy
-# container (bash's /dev/tcp: neither image has curl), so it takes the path the
-# proxy takes, all in one exec; prints one line per PATH: "STATUS BODY" (the
-# body's line breaks removed), or "unreachable" when no connection opened.
+# http_probe_cmd HOST PORT WAIT PATH... - a GET of each PATH from inside the
+# proxy container (bash's /dev/tcp: neither image has curl), so it takes the
+# path the proxy takes, all in one exec; prints one line per PATH: "STATUS BODY"
+# (the body's line breaks removed), or "unreachable" when no connection opened.
+# While the first PATH is refused or answers OUT_OF_SERVICE (a start-up under
+# way) it is asked again every 0.1 s for up to WAIT seconds, inside that one
+# exec: a docker exec costs a busy host far more CPU than a GET, and that CPU
+# is the starting candidate's. Each GET has 4 s, more than a readiness check
+# waiting out its database connection (2 s): a connection to the address of a
+# candidate that exited hangs for seconds. One that fails slowly ends the
+# wait, and after an unreachable PATH the others are not tried.
 # Builders print one argument per line: the scripts passed to bash -c are one line.
 http_probe_cmd() {
   # shellcheck disable=SC2016 # expanded by the bash inside the container
-  printf '%s\n' "${DOCKER}" exec "${PROXY}" timeout 5 bash -c \
-    'h=$1 p=$2; shift 2; for path in "$@"; do if ! exec 3<>"/dev/tcp/$h/$p"; then echo unreachable; continue; fi; printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$path" "$h" >&3; s=""; read -r _ s _ <&3; while IFS= read -r l <&3 && ((${#l} > 1)); do :; done; echo "${s//[^0-9]/} $(tr -d "\r\n" <&3)"; exec 3<&-; done' \
+  printf '%s\n' "${DOCKER}" exec "${PROXY}" timeout "$(($3 + 9))" bash -c \
+    'h=$1 p=$2 end=$((${EPOCHREALTIME//[^0-9]/} + $3 * 1000000)) first=1 out=""; shift 3; get() { exec 3<>"/dev/tcp/$1/$2" || exit; printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$3" "$1" >&3; s=""; read -r _ s _ <&3; while IFS= read -r l <&3 && ((${#l} > 1)); do :; done; echo "${s//[^0-9]/} $(tr -d "\r\n" <&3)"; }; for path in "$@"; do if [[ $out == unreachable ]]; then echo unreachable; continue; fi; while :; do t=${EPOCHREALTIME//[^0-9]/}; out=$(timeout 4 bash -c "$(declare -f get); get \"\$@\"" _ "$h" "$p" "$path" 2>/dev/null); out=${out:-unreachable}; if [[ $out == unreachable ]] && ((${EPOCHREALTIME//[^0-9]/} - t > 500000)); then break; fi; if ((first && ${EPOCHREALTIME//[^0-9]/} < end)) && [[ $out == unreachable || $out == *OUT_OF_SERVICE* ]]; then sleep 0.1; continue; fi; break; done; first=0; echo "$out"; done' \
     _ "$@"
 }
 
-# warm_up_cmd HOST PORT COUNT PATH... - COUNT rounds of a GET on every PATH,
-# from inside the proxy container in one exec; prints "warm-up: N requests,
-# M not 2xx" and, for each failure, its path and status line.
+# warm_up_cmd HOST PORT COUNT CLIENTS PATH... - COUNT rounds of a GET on every
+# PATH, shared by CLIENTS concurrent clients, from inside the proxy container
+# in one exec; prints "warm-up: N requests, M not 2xx" and, for each failure,
+# its path and status line.
 warm_up_cmd() {
   # One line: builders print one argument per line.
   # shellcheck disable=SC2016 # expanded by the bash inside the container
   printf '%s\n' "${DOCKER}" exec "${PROXY}" timeout "${WARMUP_TIMEOUT:-120}" bash -c \
-    'h=$1 p=$2 n=$3; shift 3; total=0; bad=0; for ((i = 0; i < n; i++)); do for path in "$@"; do total=$((total + 1)); s=""; if exec 3<>"/dev/tcp/$h/$p"; then printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$path" "$h" >&3; read -r _ s _ <&3 || s=""; cat <&3 >/dev/null; exec 3<&-; fi; [[ $s == 2?? ]] || { bad=$((bad + 1)); echo "failed: GET $path: ${s:-no answer}"; }; done; done; echo "warm-up: $total requests, $bad not 2xx"; ((bad == 0))' \
-    _ "$1" "$2" "$3" "${@:4}"
+    'h=$1 p=$2 n=$3 c=$4; shift 4; get() { local s=""; if exec 3<>"/dev/tcp/$h/$p"; then printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" "$h" >&3; read -r _ s _ <&3 || s=""; cat <&3 >/dev/null; exec 3<&-; fi; [[ $s == 2?? ]] || echo "failed: GET $1: ${s:-no answer}"; }; client() { local i path w=$1; shift; for ((i = w; i < n; i += c)); do for path in "$@"; do get "$path"; done; done; }; mapfile -t bad < <(for ((w = 0; w < c; w++)); do client "$w" "$@" & done; wait); ((${#bad[@]} == 0)) || printf "%s\n" "${bad[@]}"; echo "warm-up: $((n * $#)) requests, ${#bad[@]} not 2xx"; ((${#bad[@]} == 0))' \
+    _ "$@"
 }
 
 # proxy_api_cmd COMMAND - one HAProxy runtime API command (several joined by ';').

@@ -418,23 +418,24 @@ rm
 rmengine-blue
 EOF
 )" "$(container_remove_cmd rmengine-blue)"
-  expect_text "http_probe_cmd argv (one script argument, the paths after it)" "$(golden <<'EOF'
+  expect_text "http_probe_cmd argv (one script argument, the wait and the paths after it)" "$(golden <<'EOF'
 @DOCKER@
 exec
 rmengine-proxy
 timeout
-5
+11
 bash
 -c
-h=$1 p=$2; shift 2; for path in "$@"; do if ! exec 3<>"/dev/tcp/$h/$p"; then echo unreachable; continue; fi; printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$path" "$h" >&3; s=""; read -r _ s _ <&3; while IFS= read -r l <&3 && ((${#l} > 1)); do :; done; echo "${s//[^0-9]/} $(tr -d "\r\n" <&3)"; exec 3<&-; done
+h=$1 p=$2 end=$((${EPOCHREALTIME//[^0-9]/} + $3 * 1000000)) first=1 out=""; shift 3; get() { exec 3<>"/dev/tcp/$1/$2" || exit; printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$3" "$1" >&3; s=""; read -r _ s _ <&3; while IFS= read -r l <&3 && ((${#l} > 1)); do :; done; echo "${s//[^0-9]/} $(tr -d "\r\n" <&3)"; }; for path in "$@"; do if [[ $out == unreachable ]]; then echo unreachable; continue; fi; while :; do t=${EPOCHREALTIME//[^0-9]/}; out=$(timeout 4 bash -c "$(declare -f get); get \"\$@\"" _ "$h" "$p" "$path" 2>/dev/null); out=${out:-unreachable}; if [[ $out == unreachable ]] && ((${EPOCHREALTIME//[^0-9]/} - t > 500000)); then break; fi; if ((first && ${EPOCHREALTIME//[^0-9]/} < end)) && [[ $out == unreachable || $out == *OUT_OF_SERVICE* ]]; then sleep 0.1; continue; fi; break; done; first=0; echo "$out"; done
 _
 172.30.0.5
 3000
+2
 /health
 /version
 EOF
-)" "$(http_probe_cmd 172.30.0.5 3000 /health /version)"
-  expect_text "warm_up_cmd argv (one script argument, the paths after it)" "$(golden <<'EOF'
+)" "$(http_probe_cmd 172.30.0.5 3000 2 /health /version)"
+  expect_text "warm_up_cmd argv (one script argument, the rounds, clients and paths after it)" "$(golden <<'EOF'
 @DOCKER@
 exec
 rmengine-proxy
@@ -442,15 +443,16 @@ timeout
 120
 bash
 -c
-h=$1 p=$2 n=$3; shift 3; total=0; bad=0; for ((i = 0; i < n; i++)); do for path in "$@"; do total=$((total + 1)); s=""; if exec 3<>"/dev/tcp/$h/$p"; then printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$path" "$h" >&3; read -r _ s _ <&3 || s=""; cat <&3 >/dev/null; exec 3<&-; fi; [[ $s == 2?? ]] || { bad=$((bad + 1)); echo "failed: GET $path: ${s:-no answer}"; }; done; done; echo "warm-up: $total requests, $bad not 2xx"; ((bad == 0))
+h=$1 p=$2 n=$3 c=$4; shift 4; get() { local s=""; if exec 3<>"/dev/tcp/$h/$p"; then printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" "$h" >&3; read -r _ s _ <&3 || s=""; cat <&3 >/dev/null; exec 3<&-; fi; [[ $s == 2?? ]] || echo "failed: GET $1: ${s:-no answer}"; }; client() { local i path w=$1; shift; for ((i = w; i < n; i += c)); do for path in "$@"; do get "$path"; done; done; }; mapfile -t bad < <(for ((w = 0; w < c; w++)); do client "$w" "$@" & done; wait); ((${#bad[@]} == 0)) || printf "%s\n" "${bad[@]}"; echo "warm-up: $((n * $#)) requests, ${#bad[@]} not 2xx"; ((${#bad[@]} == 0))
 _
 172.30.0.5
 3000
 200
+4
 /version
 /api/v1/restaurants?page=0&size=20
 EOF
-)" "$(warm_up_cmd 172.30.0.5 3000 200 /version '/api/v1/restaurants?page=0&size=20')"
+)" "$(warm_up_cmd 172.30.0.5 3000 200 4 /version '/api/v1/restaurants?page=0&size=20')"
   expect_text "proxy_api_cmd argv" "$(golden <<'EOF'
 @DOCKER@
 exec
@@ -517,6 +519,112 @@ test_secrets_as_files() {
 
 # ---- run_cmd ---------------------------------------------------------------------------
 
+# probe_server MODE - a local HTTP server for the gate's probe and warm-up
+# scripts, on a free 127.0.0.1 port (printed). /count: how many other requests
+# it served; /version: v2; /health: UP ("up"), OUT_OF_SERVICE for 1 s then UP
+# ("ready"), OUT_OF_SERVICE ("starting"), DOWN ("down"), DOWN after 2.5 s
+# ("slow-down": readiness waiting out its database connection). "hang" answers
+# everything after 6 s (like an address that is gone). HTTP/1.0, one request
+# per connection, like the scripts.
+probe_server() {
+  exec python3 -u - "$1" <<'PY'
+import http.server, sys, time
+mode, began, served = sys.argv[1], time.monotonic(), [0]
+class Probe(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if mode == "hang":
+            time.sleep(6)
+        if mode == "slow-down" and self.path == "/health":
+            time.sleep(2.5)
+        if self.path == "/count":
+            code, body = 200, str(served[0])
+        elif self.path == "/version":
+            code, body = 200, '{"version":"v2"}'
+        elif mode in ("down", "slow-down"):
+            code, body = 503, '{"status":"DOWN"}'
+        elif mode == "up" or (mode == "ready" and time.monotonic() - began > 1):
+            code, body = 200, '{"status":"UP"}'
+        else:
+            code, body = 503, '{"status":"OUT_OF_SERVICE"}'
+        served[0] += self.path != "/count"
+        self.send_response(code)
+        self.end_headers()
+        self.wfile.write(body.encode())
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Probe)
+print(server.server_port, flush=True)
+server.serve_forever()
+PY
+}
+
+# probe_case NAME MODE WAIT WANT MIN_S MAX_S - the gate's probe script (what
+# http_probe_cmd runs inside the proxy) run here with bash against
+# probe_server MODE: its output must be WANT and take MIN_S to MAX_S seconds.
+probe_case() {
+  local name="$1" mode="$2" wait="$3" want="$4" min="$5" max="$6" argv=() port="" pid="" fd start out took
+  if [[ "${mode}" == closed ]]; then
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  else
+    exec {fd}< <(probe_server "${mode}")
+    pid=$!
+    BG_PIDS+=("${pid}")
+    read -r -t 10 port <&"${fd}" || true
+  fi
+  mapfile -t argv < <(http_probe_cmd 127.0.0.1 "${port}" "${wait}" /health /version)
+  start=$(date +%s%N)
+  out=$(bash -c "${argv[7]}" "${argv[@]:8}" 2>/dev/null | tr '\n' '|')
+  took=$((($(date +%s%N) - start) / 1000000))
+  if [[ -n "${pid}" ]]; then
+    kill "${pid}" 2>/dev/null
+    exec {fd}<&-
+  fi
+  expect_eq "probe script, ${name}: what it prints" "${want}" "${out}"
+  if ((took >= min * 1000 && took <= max * 1000)); then
+    pass "probe script, ${name}: answers in ${min}-${max} s (${took} ms)"
+  else
+    fail "probe script, ${name}: answers in ${min}-${max} s" "took ${took} ms"
+  fi
+}
+
+# The gate's probe script for real: a start-up under way is asked again inside
+# the one exec until it is ready or WAIT runs out; any other answer returns at once.
+test_probe_script() {
+  if ! have python3; then
+    skip "probe script against a local server (no python3 on this machine)"
+    return 0
+  fi
+  probe_case "ready after 1 s, wait 4" ready 4 '200 {"status":"UP"}|200 {"version":"v2"}|' 1 3
+  probe_case "still starting, wait 1" starting 1 '503 {"status":"OUT_OF_SERVICE"}|200 {"version":"v2"}|' 1 2
+  probe_case "down, wait 4" down 4 '503 {"status":"DOWN"}|200 {"version":"v2"}|' 0 1
+  probe_case "port closed, wait 1" closed 1 'unreachable|unreachable|' 1 2
+  probe_case "port closed, wait 0" closed 0 'unreachable|unreachable|' 0 1
+  probe_case "no answer in 4 s, wait 4" hang 4 'unreachable|unreachable|' 4 5
+  probe_case "DOWN after 2.5 s, wait 0" slow-down 0 '503 {"status":"DOWN"}|200 {"version":"v2"}|' 2 3
+  warm_up_case "all answer" up 0 '^warm-up: 21 requests, 0 not 2xx$'
+  warm_up_case "health DOWN" down 1 '^(failed: GET /health: 503\|){7}warm-up: 21 requests, 7 not 2xx$'
+}
+
+# warm_up_case NAME MODE RC REGEX - the warm-up script (what warm_up_cmd runs
+# inside the proxy) run here with bash, 7 rounds of /version /health /version
+# shared by 3 clients, against probe_server MODE: exit RC and its output (lines
+# joined by "|") matching REGEX.
+warm_up_case() {
+  local name="$1" mode="$2" rc="$3" regex="$4" argv=() port="" pid fd out got=0
+  exec {fd}< <(probe_server "${mode}")
+  pid=$!
+  BG_PIDS+=("${pid}")
+  read -r -t 10 port <&"${fd}" || true
+  mapfile -t argv < <(warm_up_cmd 127.0.0.1 "${port}" 7 3 /version /health /version)
+  out=$(bash -c "${argv[7]}" "${argv[@]:8}" 2>/dev/null | tr '\n' '|') || got=$?
+  expect_eq "warm-up script, ${name}: 21 requests reached the server" 21 "$(curl -s -m 5 "http://127.0.0.1:${port}/count")"
+  kill "${pid}" 2>/dev/null
+  exec {fd}<&-
+  expect_eq "warm-up script, ${name}: exit status" "${rc}" "${got}"
+  expect_match "warm-up script, ${name}: the failures and the count" "${regex}" "${out%|}"
+}
+
+
 test_run_cmd() {
   local want
   fake_reset
@@ -527,9 +635,9 @@ test_run_cmd() {
   want=$(slot_run_cmd blue rmengine/api:v2 v2 on | tail -n +2) || true
   expect_text "run_cmd slot_run_cmd: docker gets exactly the builder's argv" "${want}" \
     "$(tail -n 1 "${FAKE_DOCKER_DIR}/calls" | jq -r '.[]')"
-  run_cmd http_probe_cmd "${SLOT_IP}" 3000 /health /version >/dev/null 2>&1 || true
-  expect_eq "run_cmd http_probe_cmd: the bash -c script stays one argument (12 in all)" \
-    "12 $(http_probe_cmd "${SLOT_IP}" 3000 /health /version | sed -n 8p)" \
+  run_cmd http_probe_cmd "${SLOT_IP}" 3000 2 /health /version >/dev/null 2>&1 || true
+  expect_eq "run_cmd http_probe_cmd: the bash -c script stays one argument (13 in all)" \
+    "13 $(http_probe_cmd "${SLOT_IP}" 3000 2 /health /version | sed -n 8p)" \
     "$(tail -n 1 "${FAKE_DOCKER_DIR}/calls" | jq -r '"\(length) \(.[6])"')"
   RC=0
   run_cmd slot_stop_cmd green 2>/dev/null || RC=$?
@@ -940,7 +1048,7 @@ flow_rules() {
   rule 0 image-facts "image inspect -f {{.Id}}|* rmengine/api:v2"
   rule 0 - "rm -f *"
   rule 0 container-id "run -d --name rmengine-blue *"
-  rule 0 probe-v2 "exec rmengine-proxy timeout 5 bash -c * _ ${SLOT_IP} 3000 /health /version"
+  rule 0 probe-v2 "exec rmengine-proxy timeout * bash -c * _ ${SLOT_IP} 3000 * /health /version"
   rule 0 warm-up "exec rmengine-proxy timeout * bash -c * _ ${SLOT_IP} 3000 *"
   rule 0 - "update --restart unless-stopped rmengine-blue"
   rule 0 - "stop -t 30 *"
@@ -1126,7 +1234,7 @@ test_flow_docker_unhealthy() {
   fake_reset
   alone_rule rmengine-blue running health=unhealthy "ip=${SLOT_IP}"
   printf '503 {"status":"DOWN"}\n503 {"status":"DOWN"}\n' >"${FAKE_DOCKER_DIR}/health-503"
-  rule 0 health-503 "exec rmengine-proxy timeout 5 bash -c * _ ${SLOT_IP} 3000 /health /version"
+  rule 0 health-503 "exec rmengine-proxy timeout * bash -c * _ ${SLOT_IP} 3000 * /health /version"
   flow_rules "${state}"
   local started=${SECONDS}
   run_deploy "${state}" v2 "${ENV_NAME}"
@@ -1147,7 +1255,7 @@ test_flow_docker_unhealthy() {
     fake_reset
     alone_rule rmengine-blue running health=unhealthy "ip=${SLOT_IP}"
     printf '%s\n%s\n' "${probe}" "${probe}" >"${FAKE_DOCKER_DIR}/starting"
-    rule 0 starting "exec rmengine-proxy timeout 5 bash -c * _ ${SLOT_IP} 3000 /health /version"
+    rule 0 starting "exec rmengine-proxy timeout * bash -c * _ ${SLOT_IP} 3000 * /health /version"
     flow_rules "${state}"
     started=${SECONDS}
     run_deploy "${state}" v2 "${ENV_NAME}"
@@ -1240,7 +1348,7 @@ version -f {{.Server.Version}}
 container inspect -f FORMAT rmengine-proxy rmengine-blue rmengine-green
 exec rmengine-proxy timeout 5 bash -c SCRIPT _ 9999 show servers state api; show stat
 image inspect -f FORMAT rmengine/api:v2
-exec rmengine-proxy timeout 5 bash -c SCRIPT _ 172.30.0.5 3000 /health /version
+exec rmengine-proxy timeout 11 bash -c SCRIPT _ 172.30.0.5 3000 2 /health /version
 update --restart unless-stopped rmengine-blue
 exec rmengine-proxy timeout 5 bash -c SCRIPT _ 9999 set server api/blue state ready; set server api/green state maint
 container inspect -f FORMAT rmengine-proxy rmengine-blue rmengine-green
@@ -1253,7 +1361,7 @@ EOF
     expect_eq "warm: no '${what% }'" 0 "$(call_line "${what}")"
   done
   deploy_log_has "warm: no warm-up (it served until its last switch)" "warm-up not needed: v2 is the warm standby"
-  calls_in_order "warm: gate on its own probes, then one switch" ' 3000 /health /version$' \
+  calls_in_order "warm: gate on its own probes, then one switch" ' 3000 2 /health /version$' \
     '_ 9999 set server api/blue state ready; set server api/green state maint$'
   check_fails "warm: every docker call was one the test expected" test -s "${FAKE_DOCKER_DIR}/unmatched"
 }
@@ -1328,7 +1436,7 @@ test_flow_restart() {
       expect_eq "restart: deploy.sh exits 0" 0 "${RC}"
       deploy_log_has "restart: the log says the live release starts again" "restart: v2 starts again in a new container \\(live: v2\\)"
       calls_in_order "restart: a new container in the idle slot, gated, then the switch" '^run -d --name rmengine-blue ' \
-        ' 3000 /health /version$' '_ 9999 set server api/blue state ready; set server api/green state maint$'
+        ' 3000 2 /health /version$' '_ 9999 set server api/blue state ready; set server api/green state maint$'
     else
       run_deploy "${state}-${mode}" v2 "${ENV_NAME}"
       expect_eq "the live release without --restart: nothing is started" "0 0" "${RC} $(call_line 'run -d --name rmengine-blue')"
@@ -1450,6 +1558,7 @@ main() {
   test_builders
   test_more_builders
   test_run_cmd
+  test_probe_script
   test_proxy_config
   test_proxy_edge_limits
   test_proxy_keepalive
