@@ -302,11 +302,12 @@ load_stats() {
         steady_p99: (map(select($w0 > 0 and ms < $w0) | .latency) | pct(0.99)) }' "${WORK}/${LOAD_NAME}.jsonl"
 }
 
-# metrics_row SCENARIO STATS WALL_SECONDS GATE_SECONDS [SWITCH_SECONDS] - one row of the table print_metrics shows.
+# metrics_row SCENARIO STATS WALL_SECONDS GATE_SECONDS [SWITCH_SECONDS [WATCH_SECONDS]] - one
+# row of the table print_metrics shows.
 metrics_row() {
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$(jq .total <<<"$2")" "$(jq .non2xx <<<"$2")" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$(jq .total <<<"$2")" "$(jq .non2xx <<<"$2")" \
     "$(jq .errors <<<"$2")" "$(jq .window <<<"$2")" "$(jq .p50 <<<"$2")" "$(jq .p99 <<<"$2")" "$3" "$4" \
-    "$(jq .steady_p99 <<<"$2")" "${5:--}" >>"${METRICS}"
+    "$(jq .steady_p99 <<<"$2")" "${5:--}" "${6:--}" >>"${METRICS}"
 }
 
 # check_load DESC SWITCH_MS OLD BAD W0 W1 DEPLOY_SECONDS - the load of one scenario was clean.
@@ -343,7 +344,12 @@ check_load() {
   local switched switch_s="-"
   switched=$(event_ms switch-complete "${LAST_LOG}")
   [[ -n "${switched}" ]] && switch_s=$(awk -v ms="$((switched - LAST_START_MS))" 'BEGIN {printf "%.1f", ms / 1000}')
-  metrics_row "${desc}" "${stats}" "$7" "${gate:--}" "${switch_s}"
+  # The post-switch watch: a fixed observation time (WATCH_SECONDS), timed apart.
+  local watch_from watch_to watch_s="-"
+  watch_from=$(event_ms watch-start "${LAST_LOG}")
+  watch_to=$(event_ms watch-end "${LAST_LOG}")
+  [[ -n "${watch_from}" && -n "${watch_to}" ]] && watch_s=$(awk -v ms="$((watch_to - watch_from))" 'BEGIN {printf "%.1f", ms / 1000}')
+  metrics_row "${desc}" "${stats}" "$7" "${gate:--}" "${switch_s}" "${watch_s}"
 }
 
 # ---- scenarios -------------------------------------------------------------------
@@ -401,7 +407,7 @@ start_args_sampler() {
     while :; do
       for cmdline in /proc/[0-9]*/cmdline; do
         # Builtins only: a fork per process would load the machine under test.
-        mapfile -d '' -t parts <"${cmdline}" 2>/dev/null || continue
+        mapfile -d '' -t parts 2>/dev/null <"${cmdline}" || continue
         line="${parts[*]}"
         for secret in "${secrets[@]}"; do
           [[ "${line}" != *"${secret}"* ]] || printf '%s\n' "${cmdline}: ${line%%"${secret}"*}<secret>..." >>"${WORK}/args-hits"
@@ -845,8 +851,8 @@ test_retention() {
 
 print_metrics() {
   [[ -s "${METRICS}" ]] || return 0
-  printf '\n%-30s %9s %8s %8s %10s %9s %9s %10s %9s %9s %7s\n' scenario requests non-2xx errors in-window p50-ms p99-ms steady-p99 wall-s switch-s gate-s
-  awk -F'\t' '{printf "%-30s %9s %8s %8s %10s %9s %9s %10s %9s %9s %7s\n", $1, $2, $3, $4, $5, $6, $7, ($10 == "" ? "-" : $10), ($8 == "" ? "-" : $8), ($11 == "" ? "-" : $11), $9}' "${METRICS}"
+  printf '\n%-30s %9s %8s %8s %10s %9s %9s %10s %9s %9s %7s %8s\n' scenario requests non-2xx errors in-window p50-ms p99-ms steady-p99 wall-s switch-s gate-s watch-s
+  awk -F'\t' '{printf "%-30s %9s %8s %8s %10s %9s %9s %10s %9s %9s %7s %8s\n", $1, $2, $3, $4, $5, $6, $7, ($10 == "" ? "-" : $10), ($8 == "" ? "-" : $8), ($11 == "" ? "-" : $11), $9, ($12 == "" ? "-" : $12)}' "${METRICS}"
   printf '(in-window: requests between switch start and the old slot stopped; steady-p99: before the switch; rate %s req/s)\n\n' "${RATE}"
   [[ -n "${DEPLOY_TEST_METRICS:-}" ]] && cp "${METRICS}" "${DEPLOY_TEST_METRICS}"
   return 0
