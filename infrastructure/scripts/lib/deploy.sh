@@ -261,15 +261,16 @@ container_remove_cmd() { printf '%s\n' "${DOCKER}" rm -f "$1"; }
 # While the first PATH is refused or answers OUT_OF_SERVICE (a start-up under
 # way) it is asked again every 0.1 s for up to WAIT seconds, inside that one
 # exec: a docker exec costs a busy host far more CPU than a GET, and that CPU
-# is the starting candidate's. Each GET has 4 s, more than a readiness check
-# waiting out its database connection (2 s): a connection to the address of a
-# candidate that exited hangs for seconds. One that fails slowly ends the
-# wait, and after an unreachable PATH the others are not tried.
+# is the starting candidate's. A connection to the address of a candidate that
+# exited hangs for seconds, so each GET first needs a connection within 1 s,
+# then has 4 s (more than a readiness check waiting out its database, 2 s).
+# One that fails slowly ends the wait, and after an unreachable PATH the
+# others are not tried.
 # Builders print one argument per line: the scripts passed to bash -c are one line.
 http_probe_cmd() {
   # shellcheck disable=SC2016 # expanded by the bash inside the container
   printf '%s\n' "${DOCKER}" exec "${PROXY}" timeout "$(($3 + 9))" bash -c \
-    'h=$1 p=$2 end=$((${EPOCHREALTIME//[^0-9]/} + $3 * 1000000)) first=1 out=""; shift 3; get() { exec 3<>"/dev/tcp/$1/$2" || exit; printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$3" "$1" >&3; s=""; read -r _ s _ <&3; while IFS= read -r l <&3 && ((${#l} > 1)); do :; done; echo "${s//[^0-9]/} $(tr -d "\r\n" <&3)"; }; for path in "$@"; do if [[ $out == unreachable ]]; then echo unreachable; continue; fi; while :; do t=${EPOCHREALTIME//[^0-9]/}; out=$(timeout 4 bash -c "$(declare -f get); get \"\$@\"" _ "$h" "$p" "$path" 2>/dev/null); out=${out:-unreachable}; if [[ $out == unreachable ]] && ((${EPOCHREALTIME//[^0-9]/} - t > 500000)); then break; fi; if ((first && ${EPOCHREALTIME//[^0-9]/} < end)) && [[ $out == unreachable || $out == *OUT_OF_SERVICE* ]]; then sleep 0.1; continue; fi; break; done; first=0; echo "$out"; done' \
+    'h=$1 p=$2 end=$((${EPOCHREALTIME//[^0-9]/} + $3 * 1000000)) first=1 out=""; shift 3; get() { exec 3<>"/dev/tcp/$1/$2" || exit; printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$3" "$1" >&3; s=""; read -r _ s _ <&3; while IFS= read -r l <&3 && ((${#l} > 1)); do :; done; echo "${s//[^0-9]/} $(tr -d "\r\n" <&3)"; }; for path in "$@"; do if [[ $out == unreachable ]]; then echo unreachable; continue; fi; while :; do t=${EPOCHREALTIME//[^0-9]/}; out=unreachable; if timeout 1 bash -c ": 3<>/dev/tcp/$h/$p" 2>/dev/null; then out=$(timeout 4 bash -c "$(declare -f get); get \"\$@\"" _ "$h" "$p" "$path" 2>/dev/null); out=${out:-unreachable}; fi; if [[ $out == unreachable ]] && ((${EPOCHREALTIME//[^0-9]/} - t > 500000)); then break; fi; if ((first && ${EPOCHREALTIME//[^0-9]/} < end)) && [[ $out == unreachable || $out == *OUT_OF_SERVICE* ]]; then sleep 0.1; continue; fi; break; done; first=0; echo "$out"; done' \
     _ "$@"
 }
 
