@@ -287,9 +287,8 @@ gate_candidate() {
     esac
     # The engine asks the candidate itself (every 0.1 s while it starts, see
     # http_probe_cmd): Docker says "healthy" only at its next check, up to
-    # HEALTH_INTERVAL later, and
-    # its verdict lags and can be wrong on a busy host (an exec with a 3 s
-    # timeout). "unhealthy" ends the gate only when the candidate answers that
+    # HEALTH_INTERVAL later, and its verdict lags and can be wrong on a busy
+    # host (an exec with a 3 s timeout). "unhealthy" ends the gate only when the candidate answers that
     # it is not ready for a reason other than starting: a start-up still under
     # way (migrations, a slow host) can outlive the image's start period, with
     # its port not open yet, then readiness OUT_OF_SERVICE until the start-up
