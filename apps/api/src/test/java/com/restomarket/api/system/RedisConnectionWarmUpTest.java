@@ -1,6 +1,7 @@
 package com.restomarket.api.system;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatNoException;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.timeout;
 import static org.mockito.Mockito.verify;
@@ -37,7 +38,10 @@ class RedisConnectionWarmUpTest {
     RedisConnectionFactory factory = mock(RedisConnectionFactory.class);
     when(factory.getConnection()).thenThrow(new RedisConnectionFailureException("refused"));
 
-    new RedisConnectionWarmUp(factory).connect();
+    RedisConnectionWarmUp warmUp = new RedisConnectionWarmUp(factory);
+
+    assertThatNoException().isThrownBy(warmUp::connect);
+    verify(factory).getConnection();
   }
 
   @Test
