@@ -192,6 +192,9 @@ LAST_RC=0
 LAST_SECONDS=0
 LAST_START_MS=0
 
+# seconds_of_ms MS - milliseconds as seconds, one decimal.
+seconds_of_ms() { awk -v ms="$1" 'BEGIN {printf "%.1f", ms / 1000}'; }
+
 # run_script SCRIPT ARGS... - run a deploy-engine script, keep its output in LAST_LOG.
 run_script() {
   local script="$1" start
@@ -202,7 +205,7 @@ run_script() {
   LAST_START_MS="${start}"
   LAST_RC=0
   PATH="${WORK}/shim:${PATH}" "${SCRIPTS}/${script}" "$@" >"${LAST_LOG}" 2>&1 || LAST_RC=$?
-  LAST_SECONDS=$(awk -v ms="$(($(date +%s%3N) - start))" 'BEGIN {printf "%.1f", ms / 1000}')
+  LAST_SECONDS=$(seconds_of_ms "$(($(date +%s%3N) - start))")
   log "${script} $* -> exit ${LAST_RC} in ${LAST_SECONDS}s"
 }
 
@@ -343,12 +346,12 @@ check_load() {
   # Time to switch: from the command's start until the new release took the traffic.
   local switched switch_s="-"
   switched=$(event_ms switch-complete "${LAST_LOG}")
-  [[ -n "${switched}" ]] && switch_s=$(awk -v ms="$((switched - LAST_START_MS))" 'BEGIN {printf "%.1f", ms / 1000}')
+  [[ -n "${switched}" ]] && switch_s=$(seconds_of_ms "$((switched - LAST_START_MS))")
   # The post-switch watch: a fixed observation time (WATCH_SECONDS), timed apart.
   local watch_from watch_to watch_s="-"
   watch_from=$(event_ms watch-start "${LAST_LOG}")
   watch_to=$(event_ms watch-end "${LAST_LOG}")
-  [[ -n "${watch_from}" && -n "${watch_to}" ]] && watch_s=$(awk -v ms="$((watch_to - watch_from))" 'BEGIN {printf "%.1f", ms / 1000}')
+  [[ -n "${watch_from}" && -n "${watch_to}" ]] && watch_s=$(seconds_of_ms "$((watch_to - watch_from))")
   metrics_row "${desc}" "${stats}" "$7" "${gate:--}" "${switch_s}" "${watch_s}"
 }
 
