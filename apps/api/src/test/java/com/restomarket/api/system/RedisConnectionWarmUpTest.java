@@ -8,9 +8,12 @@ import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
 import org.junit.jupiter.api.Test;
+import org.springframework.boot.web.server.WebServer;
+import org.springframework.boot.web.server.context.WebServerGracefulShutdownLifecycle;
 import org.springframework.data.redis.RedisConnectionFailureException;
 import org.springframework.data.redis.connection.RedisConnection;
 import org.springframework.data.redis.connection.RedisConnectionFactory;
+import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
 
 /**
  * The Redis connection opens during start-up, off the main thread; a Redis outage stops nothing.
@@ -48,6 +51,10 @@ class RedisConnectionWarmUpTest {
   void startsAfterTheConnectionFactoryAndBeforeTheWebServer() {
     RedisConnectionWarmUp warmUp = new RedisConnectionWarmUp(mock(RedisConnectionFactory.class));
 
-    assertThat(warmUp.getPhase()).isEqualTo(1);
+    // The factory refuses connections until it has started; the web server's lifecycles run in
+    // late phases, next to the graceful shutdown's.
+    assertThat(warmUp.getPhase())
+        .isGreaterThan(new LettuceConnectionFactory().getPhase())
+        .isLessThan(new WebServerGracefulShutdownLifecycle(mock(WebServer.class)).getPhase());
   }
 }
