@@ -720,23 +720,34 @@ ledger_ok_tags() { ledger_entries 'select(.outcome == "ok") | .tag'; }
 STEP_NAME=""
 STEP_STARTED=0
 
+# seconds_since VAR US - in VAR, the seconds (to a tenth) since US, microseconds
+# as the digits of EPOCHREALTIME (whose separator follows the locale). No fork.
+seconds_since() {
+  local us=$((${EPOCHREALTIME//[!0-9]/} - $2))
+  printf -v "$1" '%d.%d' $((us / 1000000)) $((us % 1000000 / 100000))
+}
+
 # engine_step NAME COMMAND... - one step of a flow, with errexit in force inside
 # it. Never call it in a condition (bash ignores errexit there): a failing
 # command ends the script through its EXIT trap, which calls report_failed_step.
 engine_step() {
+  local took
   STEP_NAME="$1"
-  STEP_STARTED=${EPOCHSECONDS}
+  STEP_STARTED=${EPOCHREALTIME//[!0-9]/}
   shift
   log "step ${STEP_NAME}: start"
   "$@"
-  log "step ${STEP_NAME}: done in $((EPOCHSECONDS - STEP_STARTED))s"
+  seconds_since took "${STEP_STARTED}"
+  log "step ${STEP_NAME}: done in ${took}s"
   STEP_NAME=""
 }
 
 # report_failed_step RC - for an EXIT trap: the step that was running failed.
 report_failed_step() {
   [[ -n "${STEP_NAME}" ]] || return 0
-  log "step ${STEP_NAME}: FAILED (exit $1) after $((EPOCHSECONDS - STEP_STARTED))s"
+  local took
+  seconds_since took "${STEP_STARTED}"
+  log "step ${STEP_NAME}: FAILED (exit $1) after ${took}s"
   STEP_NAME=""
 }
 
