@@ -5,11 +5,13 @@
 #   - first deploy on an empty host (creates network and proxy), no-op re-run;
 #   - v1 -> v2 (v1 kept warm), rollback v2 -> v1 to the warm standby (a
 #     switch), v2 again with a 3 s standby that ends on its own, a cold
-#     rollback, a v3 whose /health never passes, a v4 that exits on start and
-#     a v6 whose migrations fail (the candidate applies them as it starts):
-#     0 non-2xx, 0 socket errors, v3/v4/v6 never answer, no old-version response
-#     starts after the switch completed; a rotated secret taken by
-#     deploy.sh --restart of the live release, under load;
+#     rollback (v2 kept warm in turn, as on the hosts), a v3 whose /health
+#     never passes, a v4 that exits on start and a v6 whose migrations fail
+#     (the candidate applies them as it starts): 0 non-2xx, 0 socket errors,
+#     v3/v4/v6 never answer, no old-version response starts after the switch
+#     completed; a rotated secret taken by
+#     deploy.sh --restart of the live release, under load (the old slot
+#     drained and stopped);
 #   - SIGKILL of deploy.sh after pull, after candidate start, after the switch
 #     and during the drain: traffic never fails and a re-run converges;
 #   - two deploys at once, a stale lock, cleanup and rollback respect the lock;
@@ -342,7 +344,7 @@ check_load() {
     fail "${desc}: no client connection was closed" "${conns} connections opened, at most ${allowed} expected"
   fi
   local gate
-  gate=$(sed -n 's/.*step gate_candidate: done in \([0-9]*\)s$/\1/p; s/.*step gate_candidate: FAILED (exit [0-9]*) after \([0-9]*\)s$/\1/p' "${LAST_LOG}" | tail -n 1)
+  gate=$(sed -n 's/.*step gate_candidate: done in \([0-9.]*\)s$/\1/p; s/.*step gate_candidate: FAILED (exit [0-9]*) after \([0-9.]*\)s$/\1/p' "${LAST_LOG}" | tail -n 1)
   # Time to switch: from the command's start until the new release took the traffic.
   local switched switch_s="-"
   switched=$(event_ms switch-complete "${LAST_LOG}")
@@ -369,7 +371,7 @@ test_first_deploy() {
   wait "${PAUSED_PID}" || rc=$?
   expect_eq "first deploy of v1 exits 0" 0 "${rc}"
   expect_live "first deploy" v1
-  expect_match "deploy logs each step with its duration" 'step gate_candidate: done in [0-9]+s' "$(cat "${LAST_LOG}")"
+  expect_match "deploy logs each step with its duration" 'step gate_candidate: done in [0-9]+\.[0-9]s' "$(cat "${LAST_LOG}")"
   expect_match "deploy ends with a one-line summary" 'deploy ok: env=t tag=v1 slot=blue previous=none' "$(tail -n 1 "${LAST_LOG}")"
   local container
   for container in "${RUN_ID}-blue" "${RUN_ID}-pg" "${RUN_ID}-redis"; do
@@ -451,12 +453,10 @@ test_deploy_v2_under_load() {
 rollback_under_load() {
   local name="$1" kind="$2"
   start_load "${name}"
-  if [[ "${kind}" == warm ]]; then
-    # As on the hosts: the release rolled back from stays warm in turn.
-    run_script rollback.sh --env t --standby 120 --previous
-  else
-    run_script rollback.sh --env t --previous
-  fi
+  # As on the hosts (STANDBY_SECONDS in every environment file): the release
+  # rolled back from stays warm in turn, cold path or not. Draining and
+  # stopping the old slot under load is the restart scenario's.
+  run_script rollback.sh --env t --standby 120 --previous
   local seconds="${LAST_SECONDS}" log="${LAST_LOG}"
   stop_load
   expect_eq "${kind} rollback --previous (v2 -> v1) exits 0" 0 "${LAST_RC}"
@@ -490,6 +490,8 @@ test_rollback_under_load() {
   fi
   expect_eq "the standby slot is stopped, kept for a cold rollback" exited "$(container_state "${RUN_ID}-blue")"
   rollback_under_load rollback-cold cold
+  expect_eq "cold rollback: v2 is the warm standby in turn" "running MAINT" \
+    "$(container_state "${RUN_ID}-green") $(proxy_server_field green 18)"
 }
 
 # test_failed_deploy TAG WHY_REGEX - a broken release never gets traffic.
@@ -735,6 +737,9 @@ test_restart_after_rotation() {
   expect_eq "deploy --restart of the live ${live} exits 0" 0 "${LAST_RC}"
   expect_match "restart: a new container, not 'already live'" "restart: ${live} starts again in a new container" "$(cat "${log}")"
   expect_live "after the restart" "${live}"
+  # No standby in this environment: the old slot drains and stops under load.
+  expect_match "restart: the old container drained and stopped under load" \
+    'event=retired slot=(blue|green) tag=[^ ]+$' "$(grep 'event=retired' "${log}")"
   check_load "restart ${live} (secret rotated)" "" "" "" "$(event_ms switch-start "${log}")" "$(event_ms retired "${log}")" "${seconds}"
   expect_eq "rotation: after the restart the new token writes" 201 "$(write_status "${new}")"
   expect_eq "rotation: ... and the old one is refused" 401 "$(write_status "${old}")"
