@@ -217,6 +217,27 @@ test_api_surface() {
   expect_eq "the management port is not published" "3000/tcp -> 127.0.0.1:${PORT}" "$("${DOCKER}" port "${PREFIX}-api" | sed 's/0\.0\.0\.0/127.0.0.1/')"
 }
 
+# The training run goes past the context refresh (apps/api/aot-training.sh), so
+# what a start and the first requests load comes from the cache too: each of
+# these classes is first needed after the refresh (Tomcat's connector once the
+# server starts, the management context, the first request and its JSON).
+test_aot_cache_covers_serving() {
+  local name="${PREFIX}-aot" port log class
+  run_api "${name}" -e "JAVA_TOOL_OPTIONS=-XX:AOTMode=on -Xlog:class+load=info"
+  port=$("${DOCKER}" port "${name}" 3000 | head -n 1 | sed 's/.*://')
+  wait_until 60 "the API with class-load logging" curl -sf -o /dev/null "http://127.0.0.1:${port}/readyz" || true
+  curl -s -o /dev/null "http://127.0.0.1:${port}/api/v1/restaurants?page=0&size=5"
+  log=$("${DOCKER}" logs "${name}" 2>&1)
+  "${DOCKER}" rm -f "${name}" >/dev/null
+  # shellcheck disable=SC2016 # class names, with their literal $
+  for class in 'org.apache.tomcat.util.net.NioEndpoint$Poller' 'org.apache.coyote.http11.Http11Processor' \
+    'com.restomarket.api.RestomarketApiApplication__ManagementBeanFactoryRegistrations' \
+    'tools.jackson.databind.ser.BeanSerializerBuilder'; do
+    expect_match "the AOT cache holds ${class}, loaded only after the context refresh" \
+      "] ${class//$/\\$} source: shared objects file" "${log}"
+  done
+}
+
 test_sigterm_completes_in_flight_request() {
   # Freeze Redis so /health waits for its check timeout: in flight when SIGTERM lands.
   "${DOCKER}" pause "${PREFIX}-redis" >/dev/null
@@ -258,6 +279,7 @@ main() {
   test_aot_cache_used
   test_healthy_with_file_secrets
   test_api_surface
+  test_aot_cache_covers_serving
   test_sigterm_completes_in_flight_request
   summary
 }
