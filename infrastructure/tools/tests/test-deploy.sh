@@ -739,7 +739,7 @@ test_restart_after_rotation() {
   expect_live "after the restart" "${live}"
   # No standby in this environment: the old slot drains and stops under load.
   expect_match "restart: the old container drained and stopped under load" \
-    'event=retired slot=(blue|green) tag=[^ ]+$' "$(grep 'event=retired' "${log}")"
+    'event=retired epoch_ms=[0-9]+ slot=(blue|green) tag=[^ ]+$' "$(grep 'event=retired' "${log}")"
   check_load "restart ${live} (secret rotated)" "" "" "" "$(event_ms switch-start "${log}")" "$(event_ms retired "${log}")" "${seconds}"
   expect_eq "rotation: after the restart the new token writes" 201 "$(write_status "${new}")"
   expect_eq "rotation: ... and the old one is refused" 401 "$(write_status "${old}")"
