@@ -105,13 +105,18 @@ SWITCHED_BACK=""
 OUTCOME_ON_FAILURE="failed"
 # Set when the candidate is the warm standby (already running: nothing started).
 WARM=""
+# Set when this deploy pulled its image (rollback.sh exports it when it did).
+PULLED="${DEPLOY_PULLED:-}"
 STANDBY_TAG=""
 # Seconds between the gate's looks at the candidate (a docker inspect and one
 # probe exec), and how long one probe exec keeps asking a candidate that is
-# still starting (see http_probe_cmd): Docker is asked about it every few
-# seconds, while its readiness is polled every 0.1 s.
+# still starting (see http_probe_cmd): its readiness is polled every 0.1 s, and
+# Docker is asked about it between two execs. One exec usually covers a start
+# (3-4 s under load); each new one costs about 0.3 s (the pause, the inspect,
+# the exec's own start). A candidate that exits is not waited for: its address
+# vanishes and the exec gives up within about a second.
 GATE_POLL=0.25
-GATE_PROBE_WAIT=2
+GATE_PROBE_WAIT=5
 # Concurrent clients of the warm-up: one at a time leaves a core idle.
 WARMUP_CLIENTS=4
 # The candidate's address on NETWORK, as the gate found it answering there.
@@ -235,6 +240,7 @@ pull_image() {
   fi
   run_cmd image_pull_cmd "${IMAGE}" >/dev/null 2>&1 ||
     { FAIL_REASON="image ${IMAGE} not found locally and cannot be pulled (unknown tag, or no registry access)"; return 1; }
+  PULLED=1
 }
 
 # start_candidate MIGRATIONS - the release in the idle slot; MIGRATIONS "on":
@@ -540,12 +546,18 @@ prune_images() {
 # start_prune - once the release is live, the image cleanup runs beside the
 # watch and the old slot's retirement (it deletes no image a container uses,
 # so neither slot's); wait_prune waits for it, before the lock is released on
-# every exit (finish). A switch to the warm standby brings no new image.
+# every exit (finish). A switch to the warm standby brings no new image, nor
+# does a rollback that pulled nothing: its release's image was kept by the
+# cleanups before (a deploy's image may be new though not pulled: built here).
 PRUNE_PID=""
 PRUNE_STARTED=0
 start_prune() {
   if [[ -n "${WARM}" ]]; then
     log "image cleanup skipped: a switch to the warm standby brought no new image"
+    return 0
+  fi
+  if [[ "${DEPLOY_ACTION:-deploy}" == rollback && -z "${PULLED}" ]]; then
+    log "image cleanup skipped: the rollback pulled no image"
     return 0
   fi
   log "step prune_images: start (beside what follows)"

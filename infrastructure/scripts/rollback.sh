@@ -84,10 +84,12 @@ require_rollback_target() {
     die "${tag} was never deployed successfully to ${DEPLOY_ENV}; refusing to roll back to it" \
       "pick a tag from $(basename "$0") --list --env ${DEPLOY_ENV} (or deploy it normally with deploy.sh)"
   require_docker
-  if ! image_id "${IMAGE_REPO}:${tag}" >/dev/null && ! run_cmd image_pull_cmd "${IMAGE_REPO}:${tag}" >/dev/null 2>&1; then
+  image_id "${IMAGE_REPO}:${tag}" >/dev/null && return 0
+  run_cmd image_pull_cmd "${IMAGE_REPO}:${tag}" >/dev/null 2>&1 ||
     die "image ${IMAGE_REPO}:${tag} is no longer on this host and cannot be pulled" \
       "rebuild or push it (build-image.sh ${tag}), or pick another release from --list"
-  fi
+  # A new image on the host: deploy.sh's image cleanup runs after the switch.
+  export DEPLOY_PULLED=1
 }
 
 main() {

@@ -1348,7 +1348,7 @@ version -f {{.Server.Version}}
 container inspect -f FORMAT rmengine-proxy rmengine-blue rmengine-green
 exec rmengine-proxy timeout 5 bash -c SCRIPT _ 9999 show servers state api; show stat
 image inspect -f FORMAT rmengine/api:v2
-exec rmengine-proxy timeout 11 bash -c SCRIPT _ 172.30.0.5 3000 2 /health /version
+exec rmengine-proxy timeout 14 bash -c SCRIPT _ 172.30.0.5 3000 5 /health /version
 update --restart unless-stopped rmengine-blue
 exec rmengine-proxy timeout 5 bash -c SCRIPT _ 9999 set server api/blue state ready; set server api/green state maint
 container inspect -f FORMAT rmengine-proxy rmengine-blue rmengine-green
@@ -1361,7 +1361,7 @@ EOF
     expect_eq "warm: no '${what% }'" 0 "$(call_line "${what}")"
   done
   deploy_log_has "warm: no warm-up (it served until its last switch)" "warm-up not needed: v2 is the warm standby"
-  calls_in_order "warm: gate on its own probes, then one switch" ' 3000 2 /health /version$' \
+  calls_in_order "warm: gate on its own probes, then one switch" ' 3000 5 /health /version$' \
     '_ 9999 set server api/blue state ready; set server api/green state maint$'
   check_fails "warm: every docker call was one the test expected" test -s "${FAKE_DOCKER_DIR}/unmatched"
 }
@@ -1436,7 +1436,7 @@ test_flow_restart() {
       expect_eq "restart: deploy.sh exits 0" 0 "${RC}"
       deploy_log_has "restart: the log says the live release starts again" "restart: v2 starts again in a new container \\(live: v2\\)"
       calls_in_order "restart: a new container in the idle slot, gated, then the switch" '^run -d --name rmengine-blue ' \
-        ' 3000 2 /health /version$' '_ 9999 set server api/blue state ready; set server api/green state maint$'
+        ' 3000 5 /health /version$' '_ 9999 set server api/blue state ready; set server api/green state maint$'
     else
       run_deploy "${state}-${mode}" v2 "${ENV_NAME}"
       expect_eq "the live release without --restart: nothing is started" "0 0" "${RC} $(call_line 'run -d --name rmengine-blue')"

@@ -445,6 +445,7 @@ test_deploy_v2_under_load() {
   expect_live "deploy v1 -> v2" v2
   expect_eq "the old slot is kept running, out of rotation: the warm standby" "running MAINT" \
     "$(container_state "${RUN_ID}-blue") $(proxy_server_field blue 18)"
+  expect_match "a deploy cleans up images once the release is live" 'step prune_images: done' "$(cat "${log}")"
   check_load "deploy v1->v2" "$(event_ms switch-complete "${log}")" v1 "" "$(event_ms switch-start "${log}")" "$(event_ms retired "${log}")" "${seconds}"
 }
 
@@ -465,6 +466,7 @@ rollback_under_load() {
     expect_match "warm rollback: a switch to the standby, nothing started" 'v1 is the warm standby in slot blue: no pull' "$(cat "${log}")"
   else
     expect_match "cold rollback: the release is started again" 'step start_candidate: done' "$(cat "${log}")"
+    expect_match "cold rollback: no image cleanup, it pulled nothing" 'image cleanup skipped: the rollback pulled no image' "$(cat "${log}")"
   fi
   # The plan's limit is asserted; the targets (warm 1 s, cold 15 s) are
   # reported by bench-deploy.sh: a busy shared machine stretches them.
