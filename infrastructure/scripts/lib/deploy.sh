@@ -282,7 +282,7 @@ warm_up_cmd() {
   # One line: builders print one argument per line.
   # shellcheck disable=SC2016 # expanded by the bash inside the container
   printf '%s\n' "${DOCKER}" exec "${PROXY}" timeout "${WARMUP_TIMEOUT:-120}" bash -c \
-    'h=$1 p=$2 n=$3 c=$4; shift 4; get() { local s=""; if exec 3<>"/dev/tcp/$h/$p"; then printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" "$h" >&3; read -r _ s _ <&3 || s=""; cat <&3 >/dev/null; exec 3<&-; fi; [[ $s == 2?? ]] || echo "failed: GET $1: ${s:-no answer}"; }; client() { local i path w=$1; shift; for ((i = w; i < n; i += c)); do for path in "$@"; do get "$path"; done; done; }; mapfile -t bad < <(for ((w = 0; w < c; w++)); do client "$w" "$@" & done; wait); ((${#bad[@]} == 0)) || printf "%s\n" "${bad[@]}"; echo "warm-up: $((n * $#)) requests, ${#bad[@]} not 2xx"; ((${#bad[@]} == 0))' \
+    'h=$1 p=$2 n=$3 c=$4; shift 4; get() { local s=""; if exec 3<>"/dev/tcp/$h/$p"; then printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" "$h" >&3; read -r _ s _ <&3 || s=""; read -r -d "" _ <&3; exec 3<&-; fi; [[ $s == 2?? ]] || echo "failed: GET $1: ${s:-no answer}"; }; client() { local i path w=$1; shift; for ((i = w; i < n; i += c)); do for path in "$@"; do get "$path"; done; done; }; mapfile -t bad < <(for ((w = 0; w < c; w++)); do client "$w" "$@" & done; wait); ((${#bad[@]} == 0)) || printf "%s\n" "${bad[@]}"; echo "warm-up: $((n * $#)) requests, ${#bad[@]} not 2xx"; ((${#bad[@]} == 0))' \
     _ "$@"
 }
 
