@@ -35,7 +35,10 @@ public record AppProperties(
               message =
                   "is missing: set DATABASE_PASSWORD (or the file /run/secrets/DATABASE_PASSWORD)")
           String password,
-      @Min(1) @Max(100) int maxPoolSize) {
+      @Min(1) @Max(100) int maxPoolSize,
+      @Min(value = 0, message = "must be 0 or more: set DATABASE_POOL_MIN_IDLE")
+          @Max(value = 100, message = "must be 100 at most: set DATABASE_POOL_MIN_IDLE")
+          int minIdle) {
 
     @Override
     public String toString() {

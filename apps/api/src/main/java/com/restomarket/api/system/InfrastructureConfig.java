@@ -42,6 +42,11 @@ class InfrastructureConfig {
     dataSource.setUsername(db.username());
     dataSource.setPassword(db.password());
     dataSource.setMaximumPoolSize(db.maxPoolSize());
+    // Not a fixed-size pool (Hikari's default): each connection costs a SCRAM handshake, and
+    // opening all of them while the JVM starts takes CPU from its start on a 1-2 vCPU droplet
+    // (start to healthy 0.16 s slower with 10 than with 2, measured by make bench-image). The
+    // deploy's warm-up opens what concurrent requests need before traffic arrives.
+    dataSource.setMinimumIdle(Math.min(db.minIdle(), db.maxPoolSize()));
     dataSource.setConnectionTimeout(CONNECT_TIMEOUT.toMillis());
     dataSource.setValidationTimeout(Duration.ofSeconds(1).toMillis());
     // Do not fail start-up when the database is briefly away; /health and readiness report it.

@@ -133,7 +133,7 @@ class HealthServiceTest {
 
     static AppProperties withHealthTimeout(Duration timeout) {
       return new AppProperties(
-          new AppProperties.Database("jdbc:postgresql://db/x", "u", "p", 5),
+          new AppProperties.Database("jdbc:postgresql://db/x", "u", "p", 5, 2),
           new AppProperties.Redis(
               "cache", 6379, "", false, null, Duration.ofSeconds(1), Duration.ofMinutes(1)),
           new AppProperties.Health(timeout),

@@ -26,7 +26,7 @@ class AppPropertiesTest {
   private static AppProperties settings(
       String databaseUrl, String databasePassword, String redisHost, int redisPort, String token) {
     return new AppProperties(
-        new AppProperties.Database(databaseUrl, "restomarket", databasePassword, 10),
+        new AppProperties.Database(databaseUrl, "restomarket", databasePassword, 10, 2),
         new AppProperties.Redis(
             redisHost, redisPort, "", false, null, Duration.ofSeconds(1), Duration.ofMinutes(5)),
         new AppProperties.Health(Duration.ofSeconds(2)),
@@ -75,6 +75,20 @@ class AppPropertiesTest {
         .asString()
         .contains("at least 16 characters")
         .doesNotContain(shortToken);
+  }
+
+  @Test
+  void aNegativeIdleConnectionCountIsRefused() {
+    AppProperties properties =
+        new AppProperties(
+            new AppProperties.Database("jdbc:postgresql://db/r", "restomarket", "pw", 10, -1),
+            new AppProperties.Redis(
+                "cache", 6379, "", false, null, Duration.ofSeconds(1), Duration.ofMinutes(5)),
+            new AppProperties.Health(Duration.ofSeconds(2)),
+            new AppProperties.Shutdown(Duration.ofSeconds(5)),
+            new AppProperties.Api("x".repeat(16)));
+    assertThat(problems(properties))
+        .containsExactly("database.minIdle must be 0 or more: set DATABASE_POOL_MIN_IDLE");
   }
 
   @Test

@@ -96,7 +96,7 @@ class ConfigurationIT {
   @Test
   void maskesPasswordsWhenSettingsArePrinted() {
     AppProperties.Database db =
-        new AppProperties.Database("jdbc:postgresql://x/y", "u", "s3cr3t", 5);
+        new AppProperties.Database("jdbc:postgresql://x/y", "u", "s3cr3t", 5, 2);
     AppProperties.Redis redis =
         new AppProperties.Redis(
             "h",
