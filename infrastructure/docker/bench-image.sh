@@ -112,7 +112,7 @@ main() {
   log "rebuild after a one-line Java change"
   edit=$(BUILD_CONTEXT="${WORK}/src" seconds_of "${BUILD}" bench-edit)
   size=$("${DOCKER}" image inspect -f '{{.Size}}' restomarket/api:bench-cold | awk '{printf "%.0f", $1 / 1e6}')
-  cache=$("${DOCKER}" history --no-trunc --format '{{.Size}} {{.CreatedBy}}' restomarket/api:bench-cold | awk '/AOTCacheOutput/ {print $1; exit}')
+  cache=$("${DOCKER}" history --no-trunc --format '{{.Size}} {{.CreatedBy}}' restomarket/api:bench-cold | awk '/aot-training/ {print $1; exit}')
   log "compressing the layers (the pushed size)"
   pushed=$(pushed_mb restomarket/api:bench-cold)
   start_dependencies
