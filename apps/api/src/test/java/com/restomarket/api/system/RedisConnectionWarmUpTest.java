@@ -8,15 +8,14 @@ import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
 import org.junit.jupiter.api.Test;
-import org.springframework.boot.web.server.WebServer;
-import org.springframework.boot.web.server.context.WebServerGracefulShutdownLifecycle;
 import org.springframework.data.redis.RedisConnectionFailureException;
 import org.springframework.data.redis.connection.RedisConnection;
 import org.springframework.data.redis.connection.RedisConnectionFactory;
 import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
 
 /**
- * The Redis connection opens during start-up, off the main thread; a Redis outage stops nothing.
+ * The Redis connection opens during start-up, off the main thread, as soon as the bean exists; a
+ * Redis outage stops nothing.
  */
 class RedisConnectionWarmUpTest {
 
@@ -27,13 +26,10 @@ class RedisConnectionWarmUpTest {
     when(factory.getConnection()).thenReturn(connection);
     RedisConnectionWarmUp warmUp = new RedisConnectionWarmUp(factory);
 
-    warmUp.start();
+    warmUp.afterPropertiesSet();
 
-    assertThat(warmUp.isRunning()).isTrue();
     verify(connection, timeout(5_000)).ping();
     verify(connection, timeout(5_000)).close();
-    warmUp.stop();
-    assertThat(warmUp.isRunning()).isFalse();
   }
 
   @Test
@@ -48,13 +44,9 @@ class RedisConnectionWarmUpTest {
   }
 
   @Test
-  void startsAfterTheConnectionFactoryAndBeforeTheWebServer() {
-    RedisConnectionWarmUp warmUp = new RedisConnectionWarmUp(mock(RedisConnectionFactory.class));
-
-    // The factory refuses connections until it has started; the web server's lifecycles run in
-    // late phases, next to the graceful shutdown's.
-    assertThat(warmUp.getPhase())
-        .isGreaterThan(new LettuceConnectionFactory().getPhase())
-        .isLessThan(new WebServerGracefulShutdownLifecycle(mock(WebServer.class)).getPhase());
+  void theFactoryItIsGivenHasStartedAlready() {
+    // Lettuce's factory starts when it is built (its early start-up, the default, which
+    // InfrastructureConfig keeps): a connection can be asked for as soon as this bean exists.
+    assertThat(new LettuceConnectionFactory().isEarlyStartup()).isTrue();
   }
 }
