@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
  */
 class InfrastructureConfigTest {
 
-  private static AppProperties withPool(int maxPoolSize, int minIdle) {
+  static AppProperties withPool(int maxPoolSize, int minIdle) {
     return new AppProperties(
         new AppProperties.Database("jdbc:postgresql://db/r", "u", "pw", maxPoolSize, minIdle),
         new AppProperties.Redis(

@@ -7,6 +7,8 @@ import static org.mockito.Mockito.timeout;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
+import io.lettuce.core.resource.ClientResources;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.springframework.data.redis.RedisConnectionFailureException;
 import org.springframework.data.redis.connection.RedisConnection;
@@ -45,8 +47,17 @@ class RedisConnectionWarmUpTest {
 
   @Test
   void theFactoryItIsGivenHasStartedAlready() {
-    // Lettuce's factory starts when it is built (its early start-up, the default, which
-    // InfrastructureConfig keeps): a connection can be asked for as soon as this bean exists.
-    assertThat(new LettuceConnectionFactory().isEarlyStartup()).isTrue();
+    // The factory InfrastructureConfig builds starts when it is built (Lettuce's early start-up,
+    // left on): a connection can be asked for as soon as this bean exists. Building it here
+    // connects nothing (that is afterPropertiesSet's start).
+    InfrastructureConfig config = new InfrastructureConfig();
+    ClientResources resources = config.redisClientResources();
+    try {
+      LettuceConnectionFactory factory =
+          config.redisConnectionFactory(InfrastructureConfigTest.withPool(10, 2), resources);
+      assertThat(factory.isEarlyStartup()).isTrue();
+    } finally {
+      assertThat(resources.shutdown().awaitUninterruptibly(5, TimeUnit.SECONDS)).isTrue();
+    }
   }
 }
