@@ -225,7 +225,9 @@ test_aot_cache_covers_serving() {
   local name="${PREFIX}-aot" port log class
   run_api "${name}" -e "JAVA_TOOL_OPTIONS=-XX:AOTMode=on -Xlog:class+load=info"
   port=$("${DOCKER}" port "${name}" 3000 | head -n 1 | sed 's/.*://')
-  wait_until 60 "the API with class-load logging" curl -sf -o /dev/null "http://127.0.0.1:${port}/readyz" || true
+  if ! wait_until 60 "the API with class-load logging" curl -sf -o /dev/null "http://127.0.0.1:${port}/readyz"; then
+    fail "the API with class-load logging is ready" "$("${DOCKER}" logs "${name}" 2>&1 | tail -n 5)"
+  fi
   curl -s -o /dev/null "http://127.0.0.1:${port}/api/v1/restaurants?page=0&size=5"
   log=$("${DOCKER}" logs "${name}" 2>&1)
   "${DOCKER}" rm -f "${name}" >/dev/null

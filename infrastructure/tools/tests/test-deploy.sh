@@ -9,9 +9,8 @@
 #     never passes, a v4 that exits on start and a v6 whose migrations fail
 #     (the candidate applies them as it starts): 0 non-2xx, 0 socket errors,
 #     v3/v4/v6 never answer, no old-version response starts after the switch
-#     completed; a rotated secret taken by
-#     deploy.sh --restart of the live release, under load (the old slot
-#     drained and stopped);
+#     completed; a rotated secret taken by deploy.sh --restart of the live
+#     release, under load (the old slot drained and stopped);
 #   - SIGKILL of deploy.sh after pull, after candidate start, after the switch
 #     and during the drain: traffic never fails and a re-run converges;
 #   - two deploys at once, a stale lock, cleanup and rollback respect the lock;
