@@ -340,23 +340,25 @@ warm_up_candidate() {
 
 # switch_traffic - candidate in rotation and the live slot out in one runtime
 # API call: no reload, so no client connection closes; in-flight requests on
-# the old slot finish (maintenance does not cut sessions). The proxy gets the
-# candidate's address first, unless it has it already (the warm standby,
-# which served from there; a new container Docker's DNS resolved already).
+# the old slot finish (maintenance does not cut sessions). The same call gives
+# the proxy the candidate's address first, unless this run saw the proxy hold
+# it already (the warm standby, which served from there): a new container's
+# address is usually resolved by the proxy through Docker's DNS by then, but
+# asking would be one more docker exec while the lock is held, and setting an
+# address the proxy holds already changes nothing (proxy_set accepts both
+# answers).
 switch_traffic() {
-  local ip="${CANDIDATE_IP}" cmd
-  if ! test_proxy_addr "${CANDIDATE}" "${ip}"; then
-    proxy_api "set server api/${CANDIDATE} addr ${ip} port ${APP_PORT}" >/dev/null
-    wait_until 10 "proxy resolves ${CANDIDATE} to ${ip}" test_proxy_addr "${CANDIDATE}" "${ip}" ||
-      { FAIL_REASON="proxy did not take address ${ip} for ${CANDIDATE}"; return 1; }
+  local ip="${CANDIDATE_IP}" change=""
+  if [[ -z "${PROXY_VIEW}" ]] || ! test_proxy_addr "${CANDIDATE}" "${ip}"; then
+    change="set server api/${CANDIDATE} addr ${ip} port ${APP_PORT}; "
   fi
   run_cmd slot_keep_running_cmd "${CANDIDATE}" >/dev/null
-  cmd="set server api/${CANDIDATE} state ready"
-  [[ -n "${LIVE}" ]] && cmd+="; set server api/${LIVE} state maint"
+  change+="set server api/${CANDIDATE} state ready"
+  [[ -n "${LIVE}" ]] && change+="; set server api/${LIVE} state maint"
   emit_event switch-start "slot=${CANDIDATE} tag=${TAG}"
   # From here on a failure may have moved traffic: finish() switches back.
   PHASE="switched"
-  proxy_set "${cmd}" || { FAIL_REASON="${PROXY_ERROR}"; return 1; }
+  proxy_set "${change}" || { FAIL_REASON="${PROXY_ERROR}"; return 1; }
   SWITCHED_AT=${EPOCHSECONDS}
   emit_event switch-complete "slot=${CANDIDATE} tag=${TAG} previous=${LIVE_TAG:-none}"
   persist_active_slot "${CANDIDATE}"

@@ -469,23 +469,32 @@ read_proxy_view() {
 # proxy_set COMMAND - state changes on the runtime API ("set server api/blue
 # state ready; ..."): HAProxy answers a change that worked with nothing and one
 # that did not with a message ("No such server.", "Require 'backend/server'."),
-# always with exit status 0. Any text in the answer is a failure, in PROXY_ERROR.
+# always with exit status 0. Any text in the answer is a failure, in PROXY_ERROR,
+# but what HAProxy says when a "set server B/S addr IP port P" in COMMAND worked:
+# that the address (and port) changed to IP (P), or that they needed no change.
 # shellcheck disable=SC2034 # read by the scripts that source this file
 PROXY_ERROR=""
 # shellcheck disable=SC2034
 proxy_set() {
-  local out
+  local out line ok="" rest=""
   PROXY_ERROR=""
   PROXY_VIEW=""
   if ! out=$(proxy_api "$1" 2>&1); then
     PROXY_ERROR="runtime API unreachable for '$1': $(tr '\n' ' ' <<<"${out}")"
     return 1
   fi
-  out=$(tr -s '[:space:]' ' ' <<<"${out}")
-  out="${out# }"
-  out="${out% }"
-  [[ -z "${out}" ]] && return 0
-  PROXY_ERROR="runtime API refused '$1': ${out}"
+  if [[ "$1" =~ set\ server\ [^\ ]+\ addr\ ([^\ ]+)\ port\ ([0-9]+) ]]; then
+    ok="^(IP changed from '[^']*' to '${BASH_REMATCH[1]//./\\.}'|no need to change the addr), "
+    ok+="(port changed from '[^']*' to '${BASH_REMATCH[2]}'|no need to change the port) by 'stats socket command'$"
+  fi
+  while IFS= read -r line; do
+    [[ -n "${ok}" && "${line}" =~ ${ok} ]] || rest+="${line} "
+  done <<<"${out}"
+  rest=$(tr -s '[:space:]' ' ' <<<"${rest}")
+  rest="${rest# }"
+  rest="${rest% }"
+  [[ -z "${rest}" ]] && return 0
+  PROXY_ERROR="runtime API refused '$1': ${rest}"
   return 1
 }
 

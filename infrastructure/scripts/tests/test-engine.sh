@@ -83,7 +83,9 @@ PROXY_BIND=127.0.0.1
 APP_PORT=3000
 HEALTH_PATH=/health
 VERSION_PATH=/version
-GATE_TIMEOUT=5
+# One second more than the probe's wait (GATE_PROBE_WAIT, 5): a first probe
+# that starts in the next second still waits 5 s (the calls checked below).
+GATE_TIMEOUT=6
 HEALTH_INTERVAL=2s
 DRAIN_TIMEOUT=2
 STOP_GRACE=30
@@ -693,6 +695,25 @@ test_proxy_set() {
   proxy_set "set server api/green state maint" || RC=$?
   expect_match "proxy_set: runtime API unreachable (exec fails) is a failure" \
     "^1 runtime API unreachable for 'set server api/green state maint': .*Connection refused" "${RC} ${PROXY_ERROR}"
+
+  # An address set with the switch: HAProxy 2.6's answers, word for word.
+  local switch="set server api/blue addr 172.30.0.5 port 3000; set server api/blue state ready" name text want
+  for name in changed held other-ip other-port unasked; do
+    case "${name}" in
+      changed) text="IP changed from '172.30.0.9' to '172.30.0.5', port changed from '8080' to '3000' by 'stats socket command'" want="0 " ;;
+      held) text="no need to change the addr, no need to change the port by 'stats socket command'" want="0 " ;;
+      other-ip) text="IP changed from '172.30.0.9' to '172.30.0.50', no need to change the port by 'stats socket command'" want="1 runtime API refused '${switch}': ${text}" ;;
+      other-port) text="no need to change the addr, port changed from '3000' to '30000' by 'stats socket command'" want="1 runtime API refused '${switch}': ${text}" ;;
+      unasked) text="no need to change the addr, no need to change the port by 'stats socket command'" want="1 runtime API refused 'set server api/blue state ready': ${text}" ;;
+    esac
+    fake_reset
+    printf '%s\n\n\n' "${text}" >"${FAKE_DOCKER_DIR}/addr-${name}"
+    api_rule 0 "addr-${name}" "set server api/blue*"
+    RC=0
+    if [[ "${name}" == unasked ]]; then proxy_set "set server api/blue state ready" || RC=$?; else proxy_set "${switch}" || RC=$?; fi
+    expect_eq "proxy_set with an address (${name}): $([[ "${want}" == "0 " ]] && echo "HAProxy's answer is success" || echo "a failure, named in PROXY_ERROR")" \
+      "${want}" "${RC} ${PROXY_ERROR}"
+  done
 }
 
 # ---- the proxy configuration ------------------------------------------------------------------
@@ -1044,6 +1065,10 @@ flow_rules() {
   api_rule 0 view "show servers state api; show stat"
   api_rule 0 stat-live-green "show stat"
   api_rule 0 servers "show servers state api"
+  # A new candidate's address goes with the switch (HAProxy's own words when
+  # it held that address already, then one empty answer per state change).
+  printf "no need to change the addr, no need to change the port by 'stats socket command'\n\n\n\n" >"${FAKE_DOCKER_DIR}/addr-held"
+  api_rule 0 addr-held "set server api/blue addr ${SLOT_IP} port 3000; set server api/blue state ready*"
   api_rule 0 - "set server *"
   rule 0 image-facts "image inspect -f {{.Id}}|* rmengine/api:v2"
   rule 0 - "rm -f *"
@@ -1097,8 +1122,8 @@ test_flow_good_deploy() {
     "$(jq -r '"\(.action) \(.tag) \(.outcome) \(.previous_tag) \(.slot) \(.duration_s | type)"' "${state}/releases.jsonl" 2>&1)"
   calls_have "the candidate applies the migrations: Flyway forced on in its start" $'(^|\n)run -d --name rmengine-blue [^\n]* -e FLYWAY_ENABLED=true [^\n]*rmengine/api:v2(\n|$)'
   expect_eq "no one-off migration container" 0 "$(call_line "run --name rmengine-migrate")"
-  calls_have "one runtime API call moved traffic from green to blue" \
-    "bash -c [^"$'\n'"]* _ 9999 set server api/blue state ready; set server api/green state maint"
+  calls_have "one runtime API call gave the proxy blue's address and moved traffic from green to blue" \
+    "bash -c [^"$'\n'"]* _ 9999 set server api/blue addr ${SLOT_IP} port 3000; set server api/blue state ready; set server api/green state maint"
   calls_have "the old slot was stopped with the grace period" $'(^|\n)stop -t 30 rmengine-green(\n|$)'
   expect_eq "the active-slot file names blue" blue "$(cat "${state}/active-slot" 2>&1)"
   check_fails "the lock is released" test -e "${state}/deploy.lock"
@@ -1113,13 +1138,13 @@ test_flow_good_deploy() {
 test_flow_switch_refused() {
   local state="${WORK}/flow-refused"
   fake_reset
-  answer no-such-server 'No such server.'
-  api_rule 0 no-such-server "set server api/blue state ready; set server api/green state maint"
+  printf "no need to change the addr, no need to change the port by 'stats socket command'\n\nNo such server.\n\n\n" >"${FAKE_DOCKER_DIR}/no-such-server"
+  api_rule 0 no-such-server "set server api/blue addr ${SLOT_IP} port 3000; set server api/blue state ready; set server api/green state maint"
   flow_rules "${state}"
   run_deploy "${state}" v2 "${ENV_NAME}"
   expect_eq "refused switch: deploy.sh exits 1" 1 "${RC}"
-  deploy_log_has "refused switch: the runtime API's answer is the reason" \
-    "ERROR: runtime API refused 'set server api/blue state ready; set server api/green state maint': No such server\."
+  deploy_log_has "refused switch: the runtime API's answer is the reason (the address's answer is not)" \
+    "ERROR: runtime API refused 'set server api/blue addr ${SLOT_IP//./\\.} port 3000; set server api/blue state ready; set server api/green state maint': No such server\.$"
   deploy_log_has "refused switch: deploy FAILED" "deploy FAILED: env=${ENV_NAME} tag=v2 live=v1"
   calls_have "refused switch: traffic is switched back to green" "_ 9999 set server api/green state ready; set server api/blue state maint"
   calls_have "refused switch: the candidate is removed" $'(^|\n)rm -f rmengine-blue(\n|$)'
@@ -1260,9 +1285,9 @@ test_flow_docker_unhealthy() {
     started=${SECONDS}
     run_deploy "${state}" v2 "${ENV_NAME}"
     expect_eq "${what}: deploy.sh exits 1 at the gate timeout" 1 "${RC}"
-    deploy_log_has "${what}: the gate timed out" "not ready after 5s: docker health 'unhealthy'"
-    if ((SECONDS - started >= 5)); then pass "${what}: the gate waited its timeout (5 s)"; else
-      fail "${what}: the gate waited its timeout (5 s)" "took $((SECONDS - started)) s"; fi
+    deploy_log_has "${what}: the gate timed out" "not ready after 6s: docker health 'unhealthy'"
+    if ((SECONDS - started >= 6)); then pass "${what}: the gate waited its timeout (6 s)"; else
+      fail "${what}: the gate waited its timeout (6 s)" "took $((SECONDS - started)) s"; fi
   done
 }
 
@@ -1405,22 +1430,26 @@ test_flow_warm_rollback_previous() {
 }
 
 # The proxy holds another address for the standby than Docker gives its
-# container: the engine sets the address and waits until the proxy shows it,
-# then switches.
+# container: the engine sets the address in the runtime-API call that
+# switches, and takes HAProxy's answer to it for what it is.
 test_flow_warm_new_address() {
-  local state="${WORK}/flow-warm-address"
+  local state="${WORK}/flow-warm-address" switch
   fake_reset
   state_rule rmengine-blue running release=v2 image=sha256:0123456789abcdef "ip=${SLOT_IP}"
   servers_answer servers-old 172.30.0.9
   show_stat stat-old MAINT "no check"
   cat "${FAKE_DOCKER_DIR}/servers-old" "${FAKE_DOCKER_DIR}/stat-old" >"${FAKE_DOCKER_DIR}/view-old"
   api_rule 0 view-old "show servers state api; show stat"
+  switch="set server api/blue addr ${SLOT_IP} port 3000; set server api/blue state ready; set server api/green state maint"
+  printf "IP changed from '172.30.0.9' to '%s', no need to change the port by 'stats socket command'\n\n\n\n" "${SLOT_IP}" >"${FAKE_DOCKER_DIR}/addr-changed"
+  api_rule 0 addr-changed "${switch}"
   flow_rules "${state}"
   run_deploy "${state}" --skip-migrations v2 "${ENV_NAME}"
   expect_eq "warm, another address in the proxy: deploy.sh exits 0" 0 "${RC}"
-  calls_in_order "warm, another address in the proxy: set, shown by the proxy, then the switch" \
-    "_ 9999 set server api/blue addr ${SLOT_IP} port 3000\$" '_ 9999 show servers state api$' \
-    '_ 9999 set server api/blue state ready; set server api/green state maint$'
+  calls_in_order "warm, another address in the proxy: the address set in the call that switches" \
+    ' 3000 5 /health /version$' "_ 9999 ${switch}\$"
+  expect_eq "warm, another address in the proxy: one runtime-API call changes it, none reads it again" \
+    "1 0" "$(calls | grep -c 'set server') $(calls | grep -c '_ 9999 show servers state api$')"
 }
 
 # --restart: the live release again, through the whole path (a new container
@@ -1436,7 +1465,7 @@ test_flow_restart() {
       expect_eq "restart: deploy.sh exits 0" 0 "${RC}"
       deploy_log_has "restart: the log says the live release starts again" "restart: v2 starts again in a new container \\(live: v2\\)"
       calls_in_order "restart: a new container in the idle slot, gated, then the switch" '^run -d --name rmengine-blue ' \
-        ' 3000 5 /health /version$' '_ 9999 set server api/blue state ready; set server api/green state maint$'
+        ' 3000 5 /health /version$' "_ 9999 set server api/blue addr ${SLOT_IP} port 3000; set server api/blue state ready; set server api/green state maint\$"
     else
       run_deploy "${state}-${mode}" v2 "${ENV_NAME}"
       expect_eq "the live release without --restart: nothing is started" "0 0" "${RC} $(call_line 'run -d --name rmengine-blue')"
@@ -1481,7 +1510,7 @@ test_flow_ledger_unwritable() {
   else
     pass "ledger unwritable: no 'deploy FAILED'"
   fi
-  calls_have "ledger unwritable: traffic did move to blue" "_ 9999 set server api/blue state ready; set server api/green state maint"
+  calls_have "ledger unwritable: traffic did move to blue" "_ 9999 set server api/blue addr ${SLOT_IP} port 3000; set server api/blue state ready; set server api/green state maint"
   if grep -q "set server api/green state ready" <(calls); then
     fail "ledger unwritable: no switch back to green" "$(calls | grep 'set server api/green state ready')"
   else
