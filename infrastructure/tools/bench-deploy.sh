@@ -20,7 +20,8 @@ Usage: $(basename "$0")
 Runs the load scenarios of tests/test-deploy.sh (about 4-5 minutes; real
 Docker, the real API image, traffic to 127.0.0.1 only), prints a table and
 each target, met or MISSED. Exit 0 when every target is met, 1 otherwise.
-Environment: DEPLOY_TEST_RATE (default 200 req/s).
+Environment: DEPLOY_TEST_RATE (default 200 req/s); WARMUP_ROUNDS (default:
+the engine's, as on the hosts; 0 measures the switch without the warm-up).
 USAGE
 }
 
@@ -56,7 +57,12 @@ main() {
   printf 'left rotation for good (stopped, or kept as the warm standby), including the post-switch watch;\n'
   printf 'steady-p99: the requests before the switch. switch-s: command start until the new release took\n'
   printf 'the traffic. gate-s: candidate start until it passed the gate (the API start time).\n'
-  printf 'watch-s: the post-switch watch (WATCH_SECONDS); wall-watch: wall-s less it.\n\n'
+  printf 'watch-s: the post-switch watch (WATCH_SECONDS); wall-watch: wall-s less it.\n'
+  if [[ -n "${WARMUP_ROUNDS:-}" ]]; then
+    printf 'warm-up: WARMUP_ROUNDS=%s from the environment, not the engine default the hosts use.\n\n' "${WARMUP_ROUNDS}"
+  else
+    printf "warm-up: the engine's default rounds (WARMUP_ROUNDS), as on the hosts.\n\n"
+  fi
   local missed=0 scenario column limit what value failed
   failed=$(awk -F'\t' '$1 !~ /^watch/ && ($3 != 0 || $4 != 0) {print $1}' "${METRICS}")
   if [[ -n "${failed}" ]]; then

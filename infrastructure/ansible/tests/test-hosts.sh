@@ -353,10 +353,10 @@ ansible_ssh_common_args: -o UserKnownHostsFile=${WORK}/known_hosts
 # Short post-switch watches keep the suite quick (droplets: 60 s, then 10 s).
 update_api_watch_seconds: 5
 update_api_watch_rest_seconds: 2
-# So does a quarter of the warm-up (the engine's default: 200 rounds): it still
-# runs on every deploy; its latency effect is make bench-deploy's to measure.
+# So does half the warm-up (the engine's default: 20 rounds): it still runs on
+# every deploy; its latency effect is make bench-deploy's to measure.
 deploy_engine_env_extra:
-  WARMUP_ROUNDS: 50
+  WARMUP_ROUNDS: 10
   # The registry stand-in in place of ghcr.io.
   IMAGE_REPO: ${REG_REPO}
 deploy_engine_registry: ${REGISTRY_ADDR}
@@ -688,7 +688,7 @@ test_engine_unit() {
       "$(on "${host}" "cd /opt/restomarket/engine && find . -type f -printf '%m %p\\n' | sort")"
     expect_eq "${host}: nothing else of the repository is installed" "engine" "$(on "${host}" 'ls /opt/restomarket')"
     expect_match "${host}: the host's settings name the proxy image, the proxy's address and the group's extra" \
-      "PROXY_IMAGE=${PROXY_IMAGE}.*PROXY_BIND=${PRIVATE_IP[${host}]}.*PROXY_PORT=3001.*WARMUP_ROUNDS=50" \
+      "PROXY_IMAGE=${PROXY_IMAGE}.*PROXY_BIND=${PRIVATE_IP[${host}]}.*PROXY_PORT=3001.*WARMUP_ROUNDS=10" \
       "$(on "${host}" "cat /etc/restomarket/${DEPLOY_ENV}.env" | tr '\n' ' ')"
   done
 }
