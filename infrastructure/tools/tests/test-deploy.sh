@@ -117,7 +117,7 @@ write_env_file() {
   # make bench-deploy measures what a host does.
   # No warm standby unless a scenario asks (--standby): most of them prove the
   # drain and stop of the old slot.
-  printf 'WATCH_SECONDS=3\nPROXY_KEEPALIVE_TIMEOUT=900\nSTANDBY_SECONDS=0\n' >>"${WORK}/envs/${name}.env"
+  printf '%s\n' WATCH_SECONDS=3 PROXY_KEEPALIVE_TIMEOUT=900 STANDBY_SECONDS=0 >>"${WORK}/envs/${name}.env"
 }
 
 setup() {
