@@ -326,9 +326,9 @@ gate_candidate() {
 # the restaurant list) on its own address: the first requests to a new JVM are
 # the slow ones (class loading, JIT), and they should not be a user's. A read
 # that fails is a failed gate: nothing was switched yet. Default 20 rounds:
-# with the image's AOT cache a fresh API answers as fast as a warm one after
-# about 16 (see deploy-engine.md); every round after that only costs time while
-# the deploy lock is held.
+# with the image's AOT cache a fresh API answers as fast as it will after 8 to
+# 12 (see deploy-engine.md); every round after that only costs time while the
+# deploy lock is held.
 warm_up_candidate() {
   local rounds="${WARMUP_ROUNDS:-20}" paths out
   ((rounds > 0)) || { log "warm-up off (WARMUP_ROUNDS=0)"; return 0; }
