@@ -182,12 +182,15 @@ memory_mb() {
 # jvm_memory_args - with SLOT_MEMORY set: that limit, and JVM sizes that fit in
 # it (heap 55 %, metaspace 128 MiB, code cache 64 MiB, direct buffers 32 MiB;
 # the rest is threads, GC and the JVM itself). -Xmx wins over the image's
-# -XX:MaxRAMPercentage.
+# -XX:MaxRAMPercentage. The heap starts at a third of -Xmx: left to the JVM it
+# starts at 1/64 of the limit (12 MiB of 768m), and the API's start then runs
+# about 15 collections, two of them concurrent marking cycles, growing it.
 jvm_memory_args() {
   [[ -n "${SLOT_MEMORY:-}" ]] || return 0
-  local mb
+  local mb heap
   mb=$(memory_mb "${SLOT_MEMORY}") || die "SLOT_MEMORY=${SLOT_MEMORY} is not a size like 768m or 1g" "fix the env file"
-  printf '%s\n' --memory "${SLOT_MEMORY}" -e "JAVA_TOOL_OPTIONS=-Xmx$((mb * 55 / 100))m -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=64m -XX:MaxDirectMemorySize=32m"
+  heap=$((mb * 55 / 100))
+  printf '%s\n' --memory "${SLOT_MEMORY}" -e "JAVA_TOOL_OPTIONS=-Xmx${heap}m -Xms$((heap / 3))m -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=64m -XX:MaxDirectMemorySize=32m"
 }
 
 # proxy_spec - what defines the proxy container besides its name and labels,

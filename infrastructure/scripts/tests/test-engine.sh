@@ -363,7 +363,7 @@ ${HARDENING_GOLDEN}
 --memory
 768m
 -e
-JAVA_TOOL_OPTIONS=-Xmx422m -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=64m -XX:MaxDirectMemorySize=32m
+JAVA_TOOL_OPTIONS=-Xmx422m -Xms140m -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=64m -XX:MaxDirectMemorySize=32m
 --env-file
 @WORK@/envdir/api.env
 -v
