@@ -117,7 +117,7 @@ local-down: ## Remove the ENV=local deployment's containers (volumes, secrets an
 	@$(TOOLS)/local-host.sh down
 
 .PHONY: bench-deploy
-bench-deploy: images ## Measure deploy/rollback under 200 req/s: errors, switch-window latency, wall and switch times vs targets
+bench-deploy: images ## Measure deploy/rollback under 200 req/s: errors, switch-window latency, wall and switch times vs targets (median of BENCH_RUNS=5)
 	@$(TOOLS)/bench-deploy.sh
 
 ##@ Local services (real PostgreSQL 15 and Redis 7 on loopback)

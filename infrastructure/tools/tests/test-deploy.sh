@@ -62,6 +62,9 @@ Environment:
   DEPLOY_TEST_METRICS   also write the per-scenario metrics (TSV) to this file
   DEPLOY_TEST_ONLY=load only the deploy/rollback/failed-deploy scenarios
                         (what bench-deploy.sh measures)
+  DEPLOY_TEST_ONLY=timed
+                        only the first deploy, deploy v1 -> v2 and the warm
+                        and cold rollbacks (bench-deploy.sh's repeated runs)
 USAGE
 }
 
@@ -388,9 +391,9 @@ test_first_deploy() {
       "[ALL] [no-new-privileges] true 512" \
       "$("${DOCKER}" inspect -f '{{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.PidsLimit}}' "${container}")"
   done
-  expect_eq "the slot's memory limit and a JVM sized to it" "805306368 -Xmx422m" \
+  expect_eq "the slot's memory limit and a JVM sized to it" "805306368 -Xmx422m -Xms140m" \
     "$("${DOCKER}" inspect -f '{{.HostConfig.Memory}}' "${RUN_ID}-blue") $("${DOCKER}" inspect \
-      -f '{{range .Config.Env}}{{println .}}{{end}}' "${RUN_ID}-blue" | sed -n 's/^JAVA_TOOL_OPTIONS=\(-Xmx[0-9]*m\).*/\1/p')"
+      -f '{{range .Config.Env}}{{println .}}{{end}}' "${RUN_ID}-blue" | sed -n 's/^JAVA_TOOL_OPTIONS=\(-Xmx[0-9]*m -Xms[0-9]*m\).*/\1/p')"
   expect_eq "ledger: one JSON line with the release" "v1 ok test-deploy" \
     "$(jq -r 'select(.outcome == "ok") | "\(.tag) \(.outcome) \(.actor)"' "${LEDGER}")"
   run_script deploy.sh v1 t
@@ -874,6 +877,10 @@ main() {
     "") ;;
     *) usage >&2; die "unknown argument '$1'" "see --help" 2 ;;
   esac
+  case "${DEPLOY_TEST_ONLY:-}" in
+    "" | load | timed) ;;
+    *) die "DEPLOY_TEST_ONLY=${DEPLOY_TEST_ONLY}: want load, timed or nothing (every check)" "see --help" 2 ;;
+  esac
   trap cleanup EXIT
   local start
   start=$(date +%s)
@@ -881,14 +888,16 @@ main() {
   test_first_deploy
   test_deploy_v2_under_load
   test_rollback_under_load
-  test_failed_deploy v3 'unhealthy|not ready'
-  test_failed_deploy v4 'exited|instead of running'
-  test_release_list
-  test_failed_migration
-  test_warm_up_gate
-  test_watch_reverts
-  test_restart_after_rotation
-  if [[ "${DEPLOY_TEST_ONLY:-}" != load ]]; then
+  if [[ "${DEPLOY_TEST_ONLY:-}" != timed ]]; then
+    test_failed_deploy v3 'unhealthy|not ready'
+    test_failed_deploy v4 'exited|instead of running'
+    test_release_list
+    test_failed_migration
+    test_warm_up_gate
+    test_watch_reverts
+    test_restart_after_rotation
+  fi
+  if [[ -z "${DEPLOY_TEST_ONLY:-}" ]]; then
     test_fault_injection
     test_concurrency
     test_bad_input
