@@ -36,6 +36,9 @@ export PROXY_IMAGE="restomarket/proxy:test"
 export DEPLOY_ACTOR="test-engine"
 # An IP the fake gives the candidate slot.
 SLOT_IP=172.30.0.5
+# HAProxy 2.6's answer to "set server api/SLOT addr IP port P" when it holds
+# that address and port already (taken from the real proxy image).
+ADDR_HELD_REPLY="no need to change the addr, no need to change the port by 'stats socket command'"
 WORK=""
 BG_PIDS=()
 RC=0
@@ -701,10 +704,10 @@ test_proxy_set() {
   for name in changed held other-ip other-port unasked; do
     case "${name}" in
       changed) text="IP changed from '172.30.0.9' to '172.30.0.5', port changed from '8080' to '3000' by 'stats socket command'" want="0 " ;;
-      held) text="no need to change the addr, no need to change the port by 'stats socket command'" want="0 " ;;
+      held) text="${ADDR_HELD_REPLY}" want="0 " ;;
       other-ip) text="IP changed from '172.30.0.9' to '172.30.0.50', no need to change the port by 'stats socket command'" want="1 runtime API refused '${switch}': ${text}" ;;
       other-port) text="no need to change the addr, port changed from '3000' to '30000' by 'stats socket command'" want="1 runtime API refused '${switch}': ${text}" ;;
-      unasked) text="no need to change the addr, no need to change the port by 'stats socket command'" want="1 runtime API refused 'set server api/blue state ready': ${text}" ;;
+      unasked) text="${ADDR_HELD_REPLY}" want="1 runtime API refused 'set server api/blue state ready': ${text}" ;;
     esac
     fake_reset
     printf '%s\n\n\n' "${text}" >"${FAKE_DOCKER_DIR}/addr-${name}"
@@ -1067,7 +1070,7 @@ flow_rules() {
   api_rule 0 servers "show servers state api"
   # A new candidate's address goes with the switch (HAProxy's own words when
   # it held that address already, then one empty answer per state change).
-  printf "no need to change the addr, no need to change the port by 'stats socket command'\n\n\n\n" >"${FAKE_DOCKER_DIR}/addr-held"
+  printf '%s\n\n\n\n' "${ADDR_HELD_REPLY}" >"${FAKE_DOCKER_DIR}/addr-held"
   api_rule 0 addr-held "set server api/blue addr ${SLOT_IP} port 3000; set server api/blue state ready*"
   api_rule 0 - "set server *"
   rule 0 image-facts "image inspect -f {{.Id}}|* rmengine/api:v2"
@@ -1138,7 +1141,7 @@ test_flow_good_deploy() {
 test_flow_switch_refused() {
   local state="${WORK}/flow-refused"
   fake_reset
-  printf "no need to change the addr, no need to change the port by 'stats socket command'\n\nNo such server.\n\n\n" >"${FAKE_DOCKER_DIR}/no-such-server"
+  printf '%s\n\nNo such server.\n\n\n' "${ADDR_HELD_REPLY}" >"${FAKE_DOCKER_DIR}/no-such-server"
   api_rule 0 no-such-server "set server api/blue addr ${SLOT_IP} port 3000; set server api/blue state ready; set server api/green state maint"
   flow_rules "${state}"
   run_deploy "${state}" v2 "${ENV_NAME}"
