@@ -97,7 +97,7 @@ main() {
     ((rc == 0)) || break
   done
   print_table "${METRICS}/run-1.tsv"
-  local missed=0 scenario column limit what values verdict failed
+  local missed=0 scenario column limit what values verdict failed count
   failed=$(for ((run = 1; run <= done_runs; run++)); do
     awk -F'\t' -v run="${run}" '$1 !~ /^watch/ && ($3 != 0 || $4 != 0) {print $1 " (run " run ")"}' "${METRICS}/run-${run}.tsv"
   done)
@@ -105,7 +105,8 @@ main() {
     printf 'MISSED  0 failed requests in every scenario of every run: %s\n' "$(tr '\n' ',' <<<"${failed}" | sed 's/,$//')"
     missed=1
   else
-    printf 'met     0 failed requests in every scenario of the %s runs but the watch revert (whose 5xx are the point)\n' "${done_runs}"
+    printf 'met     0 failed requests in every scenario of %s but the watch revert (whose 5xx are the point)\n' \
+      "$( ((done_runs == 1)) && echo "the run" || echo "the ${done_runs} runs")"
   fi
   while IFS=$'\t' read -r scenario column limit what; do
     values=$(for ((run = 1; run <= done_runs; run++)); do
@@ -122,8 +123,9 @@ main() {
       END {m = (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)
            printf "%s %s %s", (m <= l ? "met" : "MISSED"), m "", v[NR]}')
     read -r verdict median worst <<<"${verdict}"
-    printf '%-7s %s: median %s s of %s runs (%s; slowest %s s)\n' "${verdict}" "${what}" "${median}" \
-      "$(wc -l <<<"${values}")" "$(tr '\n' ' ' <<<"${values}" | sed 's/ $//')" "${worst}"
+    count=$(wc -l <<<"${values}")
+    printf '%-7s %s: median %s s of %s (%s; slowest %s s)\n' "${verdict}" "${what}" "${median}" \
+      "$( ((count == 1)) && echo "1 run" || echo "${count} runs")" "$(tr '\n' ' ' <<<"${values}" | sed 's/ $//')" "${worst}"
     [[ "${verdict}" == met ]] || missed=1
   done < <(printf '%b\n' "${TARGETS}")
   ((rc == 0)) || return "${rc}"

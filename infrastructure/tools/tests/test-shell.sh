@@ -95,6 +95,63 @@ test_run_suites() {
   rm -rf "${root}"
 }
 
+# bench_rows DEPLOY COLD WARM [COLD_NON2XX] - test-deploy.sh's metrics rows
+# (tab-separated) for the three timed scenarios: DEPLOY is the deploy's wall
+# time less its 3 s watch, COLD and WARM the rollbacks' wall times.
+bench_rows() {
+  printf '%s\t2000\t0\t0\t700\t1.8\t60\t%s\t3.5\t50\t5.0\t3\n' "deploy v1->v2" "$(awk -v d="$1" 'BEGIN {printf "%.1f", d + 3}')"
+  printf '%s\t600\t0\t0\t50\t1.5\t9\t%s\t0.1\t8\t0.7\t\n' "rollback v2->v1 (warm)" "$3"
+  printf '%s\t1400\t%s\t0\t55\t3\t25\t%s\t3.1\t27\t4.5\t\n' "rollback v2->v1 (cold)" "${4:-0}" "$2"
+}
+
+# bench-deploy.sh, run from a copy of the tooling whose tests/test-deploy.sh
+# is a stand-in that hands out prepared metrics, run after run: the verdict on
+# the median of the runs, a failed request in any run, a failing run.
+test_bench_deploy() {
+  local root out rc=0
+  root=$(mktemp -d)
+  mkdir -p "${root}/infrastructure/tools/lib" "${root}/infrastructure/tools/tests" "${root}/infrastructure/scripts/lib" "${root}/runs"
+  cp "${RM_REPO_ROOT}/infrastructure/tools/bench-deploy.sh" "${root}/infrastructure/tools/"
+  cp "${RM_REPO_ROOT}/infrastructure/tools/lib/common.sh" "${root}/infrastructure/tools/lib/"
+  cp "${RM_REPO_ROOT}/infrastructure/scripts/lib/core.sh" "${root}/infrastructure/scripts/lib/"
+  # shellcheck disable=SC2016 # the stand-in's own script
+  printf '%s\n' '#!/usr/bin/env bash' 'd="$(dirname "$0")/../../../runs"' 'n=$(($(cat "${d}/count" 2>/dev/null || echo 0) + 1))' \
+    'echo "${n}" >"${d}/count"' 'echo "${DEPLOY_TEST_ONLY}" >>"${d}/modes"' 'cp "${d}/run-${n}.tsv" "${DEPLOY_TEST_METRICS}"' \
+    'exit "$(cat "${d}/rc-${n}" 2>/dev/null || echo 0)"' >"${root}/infrastructure/tools/tests/test-deploy.sh"
+  chmod +x "${root}/infrastructure/tools/tests/test-deploy.sh"
+  bench_rows 5.0 5.2 0.9 >"${root}/runs/run-1.tsv"
+  bench_rows 7.0 4.8 1.2 >"${root}/runs/run-2.tsv"
+  bench_rows 5.5 4.9 0.8 >"${root}/runs/run-3.tsv"
+  out=$(BENCH_RUNS=3 "${root}/infrastructure/tools/bench-deploy.sh" 2>/dev/null) || rc=$?
+  expect_eq "bench-deploy: every target met on the median of 3 runs: exit 0" 0 "${rc}"
+  expect_eq "bench-deploy: every load scenario in run 1, the timed ones in the others" "load timed timed" "$(tr '\n' ' ' <"${root}/runs/modes" | sed 's/ $//')"
+  expect_match "bench-deploy: the deploy's median, each run and the slowest (7.0 s, over the target)" \
+    '^met +deploy, .*<= 6 s: median 5.5 s of 3 runs \(5.0 7.0 5.5; slowest 7.0 s\)' "$(grep 'deploy, image present' <<<"${out}")"
+  expect_match "bench-deploy: the warm rollback's median (0.9 s) meets 1 s though one run took 1.2" \
+    '^met +warm rollback .*: median 0.9 s of 3 runs \(0.9 1.2 0.8; slowest 1.2 s\)' "$(grep 'warm rollback' <<<"${out}")"
+  expect_match "bench-deploy: the first run's table" $'^scenario +requests[^\n]*\ndeploy v1->v2 +2000 +0 +0 +700 ' "${out}"
+  rm -f "${root}/runs/count" "${root}/runs/modes"
+  bench_rows 5.0 5.2 0.9 >"${root}/runs/run-2.tsv"
+  bench_rows 5.5 5.1 0.8 1 >"${root}/runs/run-3.tsv"
+  rc=0
+  out=$(BENCH_RUNS=3 "${root}/infrastructure/tools/bench-deploy.sh" 2>/dev/null) || rc=$?
+  expect_eq "bench-deploy: a median over its target fails the benchmark" 1 "${rc}"
+  expect_match "bench-deploy: the cold rollback's median 5.2 s is MISSED" \
+    '^MISSED +cold rollback .*: median 5.2 s of 3 runs \(5.2 5.2 5.1; slowest 5.2 s\)' "$(grep 'cold rollback' <<<"${out}")"
+  expect_match "bench-deploy: a failed request in a later run is named with its run" \
+    '^MISSED +0 failed requests .*: rollback v2->v1 \(cold\) \(run 3\)$' "$(grep 'failed requests' <<<"${out}")"
+  rm -f "${root}/runs/count" "${root}/runs/modes"
+  echo 1 >"${root}/runs/rc-2"
+  rc=0
+  out=$(BENCH_RUNS=3 "${root}/infrastructure/tools/bench-deploy.sh" 2>/dev/null) || rc=$?
+  expect_eq "bench-deploy: a run whose checks fail ends the benchmark with its status" "1 2" "${rc} $(cat "${root}/runs/count")"
+  expect_match "bench-deploy: the verdict is on the runs made" 'median [0-9.]+ s of 2 runs' "${out}"
+  rc=0
+  out=$(BENCH_RUNS=x "${root}/infrastructure/tools/bench-deploy.sh" 2>&1) || rc=$?
+  expect_match "bench-deploy: BENCH_RUNS=x refused (exit ${rc})" 'BENCH_RUNS wants a number of runs from 1 to 99' "${out}"
+  rm -rf "${root}"
+}
+
 main() {
   [[ "${1:-}" == -h || "${1:-}" == --help ]] && { usage; return 0; }
   ensure_apt_packages shellcheck
@@ -102,6 +159,7 @@ main() {
   while read -r f; do check_script "${f}"; done < <(list_scripts)
   test_make_help
   test_run_suites
+  test_bench_deploy
   summary
 }
 
