@@ -353,8 +353,8 @@ ansible_ssh_common_args: -o UserKnownHostsFile=${WORK}/known_hosts
 # Short post-switch watches keep the suite quick (droplets: 60 s, then 10 s).
 update_api_watch_seconds: 5
 update_api_watch_rest_seconds: 2
-# So does half the warm-up (the engine's default: 20 rounds): it still runs on
-# every deploy; its latency effect is make bench-deploy's to measure.
+# So does a shorter warm-up than the engine's default (deploy.sh): it still
+# runs on every deploy; its latency effect is make bench-deploy's to measure.
 deploy_engine_env_extra:
   WARMUP_ROUNDS: 10
   # The registry stand-in in place of ghcr.io.

@@ -700,23 +700,28 @@ test_proxy_set() {
     "^1 runtime API unreachable for 'set server api/green state maint': .*Connection refused" "${RC} ${PROXY_ERROR}"
 
   # An address set with the switch: HAProxy 2.6's answers, word for word.
-  local switch="set server api/blue addr 172.30.0.5 port 3000; set server api/blue state ready" name text want
-  for name in changed held other-ip other-port unasked; do
-    case "${name}" in
-      changed) text="IP changed from '172.30.0.9' to '172.30.0.5', port changed from '8080' to '3000' by 'stats socket command'" want="0 " ;;
-      held) text="${ADDR_HELD_REPLY}" want="0 " ;;
-      other-ip) text="IP changed from '172.30.0.9' to '172.30.0.50', no need to change the port by 'stats socket command'" want="1 runtime API refused '${switch}': ${text}" ;;
-      other-port) text="no need to change the addr, port changed from '3000' to '30000' by 'stats socket command'" want="1 runtime API refused '${switch}': ${text}" ;;
-      unasked) text="${ADDR_HELD_REPLY}" want="1 runtime API refused 'set server api/blue state ready': ${text}" ;;
-    esac
-    fake_reset
-    printf '%s\n\n\n' "${text}" >"${FAKE_DOCKER_DIR}/addr-${name}"
-    api_rule 0 "addr-${name}" "set server api/blue*"
-    RC=0
-    if [[ "${name}" == unasked ]]; then proxy_set "set server api/blue state ready" || RC=$?; else proxy_set "${switch}" || RC=$?; fi
-    expect_eq "proxy_set with an address (${name}): $([[ "${want}" == "0 " ]] && echo "HAProxy's answer is success" || echo "a failure, named in PROXY_ERROR")" \
-      "${want}" "${RC} ${PROXY_ERROR}"
-  done
+  local switch="set server api/blue addr 172.30.0.5 port 3000; set server api/blue state ready" text
+  proxy_set_answer_case "changed: success" "${switch}" \
+    "IP changed from '172.30.0.9' to '172.30.0.5', port changed from '8080' to '3000' by 'stats socket command'" ""
+  proxy_set_answer_case "held: success" "${switch}" "${ADDR_HELD_REPLY}" ""
+  text="IP changed from '172.30.0.9' to '172.30.0.50', no need to change the port by 'stats socket command'"
+  proxy_set_answer_case "another IP: a failure" "${switch}" "${text}" "runtime API refused '${switch}': ${text}"
+  text="no need to change the addr, port changed from '3000' to '30000' by 'stats socket command'"
+  proxy_set_answer_case "another port: a failure" "${switch}" "${text}" "runtime API refused '${switch}': ${text}"
+  proxy_set_answer_case "an answer to an address not asked: a failure" "set server api/blue state ready" \
+    "${ADDR_HELD_REPLY}" "runtime API refused 'set server api/blue state ready': ${ADDR_HELD_REPLY}"
+}
+
+# proxy_set_answer_case NAME COMMAND TEXT ERROR - proxy_set COMMAND while the
+# proxy answers TEXT (then nothing to each further change): success when ERROR
+# is empty, else a failure with ERROR in PROXY_ERROR.
+proxy_set_answer_case() {
+  local name="$1" command="$2" text="$3" error="$4" rc=0
+  fake_reset
+  printf '%s\n\n\n' "${text}" >"${FAKE_DOCKER_DIR}/addr-answer"
+  api_rule 0 addr-answer "set server api/blue*"
+  proxy_set "${command}" || rc=$?
+  expect_eq "proxy_set with an address (${name})" "$([[ -n "${error}" ]] && echo 1 || echo 0) ${error}" "${rc} ${PROXY_ERROR}"
 }
 
 # ---- the proxy configuration ------------------------------------------------------------------

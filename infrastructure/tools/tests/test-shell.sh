@@ -141,14 +141,16 @@ test_bench_deploy() {
   expect_match "bench-deploy: a failed request in a later run is named with its run" \
     '^MISSED +0 failed requests .*: rollback v2->v1 \(cold\) \(run 3\)$' "$(grep 'failed requests' <<<"${out}")"
   rm -f "${root}/runs/count" "${root}/runs/modes"
-  echo 1 >"${root}/runs/rc-2"
+  echo 3 >"${root}/runs/rc-2"
   rc=0
   out=$(BENCH_RUNS=3 "${root}/infrastructure/tools/bench-deploy.sh" 2>/dev/null) || rc=$?
-  expect_eq "bench-deploy: a run whose checks fail ends the benchmark with its status" "1 2" "${rc} $(cat "${root}/runs/count")"
+  expect_eq "bench-deploy: a run whose checks fail ends the benchmark with its status" "3 2" "${rc} $(cat "${root}/runs/count")"
   expect_match "bench-deploy: the verdict is on the runs made" 'median [0-9.]+ s of 2 runs' "${out}"
+  rm -f "${root}/runs/count"
   rc=0
   out=$(BENCH_RUNS=x "${root}/infrastructure/tools/bench-deploy.sh" 2>&1) || rc=$?
-  expect_match "bench-deploy: BENCH_RUNS=x refused (exit ${rc})" 'BENCH_RUNS wants a number of runs from 1 to 99' "${out}"
+  expect_match "bench-deploy: BENCH_RUNS=x refused, exit 2, nothing run" '^2 0 .*BENCH_RUNS wants a number of runs from 1 to 99' \
+    "${rc} $(cat "${root}/runs/count" 2>/dev/null || echo 0) ${out}"
   rm -rf "${root}"
 }
 
