@@ -95,7 +95,7 @@ image: images ## Build the API image restomarket/api:$(TAG) (TAG defaults to the
 	@$(TOOLS)/build-image.sh $(TAG)
 
 .PHONY: bench-image
-bench-image: images ## Measure cold build, one-line rebuild, size, start->healthy with/without AOT
+bench-image: images ## Measure cold build, one-line rebuild, size, start->healthy with/without AOT (median of BENCH_RUNS=5, alternating)
 	@infrastructure/docker/bench-image.sh
 
 ##@ Deploy engine (blue/green behind HAProxy; this machine is the host for ENV=local)

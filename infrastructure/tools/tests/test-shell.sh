@@ -154,6 +154,84 @@ test_bench_deploy() {
   rm -rf "${root}"
 }
 
+# bench-image.sh, run from a copy of the tooling against a stand-in docker
+# (RM_DOCKER) and build-image.sh: the stand-in reports the image's size, keeps
+# each start's `docker run` for the seconds listed for that run, and the API's
+# /health is a static file served on 127.0.0.1. Checks that starts with and
+# without the cache alternate, that the median decides, and the exit status.
+test_bench_image() {
+  local root stub out rc=0 port pid
+  root=$(mktemp -d)
+  stub="${root}/stub"
+  mkdir -p "${root}/infrastructure/tools/lib" "${root}/infrastructure/docker" "${root}/infrastructure/scripts/lib" \
+    "${root}/apps/api/src/main/java/com/restomarket/api/system" "${stub}/www"
+  cp "${RM_REPO_ROOT}/infrastructure/docker/bench-image.sh" "${root}/infrastructure/docker/"
+  cp "${RM_REPO_ROOT}/infrastructure/tools/lib/common.sh" "${root}/infrastructure/tools/lib/"
+  cp "${RM_REPO_ROOT}/infrastructure/scripts/lib/core.sh" "${root}/infrastructure/scripts/lib/"
+  printf '**\n!apps/api/src/main/**\n' >"${root}/.dockerignore"
+  touch "${root}/apps/api/Dockerfile" "${root}/apps/api/src/main/java/com/restomarket/api/system/VersionController.java"
+  printf '#!/usr/bin/env bash\necho "$*" >>"%s/builds"\n' "${stub}" >"${root}/infrastructure/tools/build-image.sh"
+  printf '#!/usr/bin/env bash\necho POSTGRES_IMAGE=pg REDIS_IMAGE=redis\n' >"${root}/infrastructure/tools/compose.sh"
+  mkdir -p "${stub}/layer/l1"
+  head -c 100000 /dev/zero >"${stub}/layer/l1/layer.tar"
+  port=$(free_tcp_port)
+  # shellcheck disable=SC2016 # the stand-in's own script
+  printf '%s\n' '#!/usr/bin/env bash' "s=${stub}" 'case "$1" in' \
+    '  image) cat "${s}/size" ;;' \
+    '  history) echo "99.1MB RUN bash /tmp/aot-training.sh" ;;' \
+    '  save) tar -cf - -C "${s}/layer" . ;;' \
+    "  port) echo 127.0.0.1:${port} ;;" \
+    '  run) [[ "$*" == *-api* ]] || exit 0' \
+    '    mode=default; [[ "$*" =~ AOTMode=([a-z]+) ]] && mode=${BASH_REMATCH[1]}' \
+    '    echo "${mode}" >>"${s}/starts"' \
+    '    n=$(grep -c "^${mode}$" "${s}/starts"); d=$(sed -n "${n}p" "${s}/delay-${mode}" 2>/dev/null)' \
+    '    sleep "${d:-0}" ;;' \
+    'esac' >"${root}/docker"
+  chmod +x "${root}/docker" "${root}/infrastructure/tools/build-image.sh" "${root}/infrastructure/tools/compose.sh"
+  echo ok >"${stub}/www/health"
+  python3 -m http.server --bind 127.0.0.1 --directory "${stub}/www" "${port}" >/dev/null 2>&1 &
+  pid=$!
+  wait_until 10 "the stand-in /health" curl -fs -o /dev/null "http://127.0.0.1:${port}/health" ||
+    fail "bench-image: the stand-in /health answers" "python3 http.server on port ${port} did not start"
+  echo 120000000 >"${stub}/size"
+  printf '0.3\n0.3\n0.3\n' >"${stub}/delay-off"
+  out=$(BENCH_RUNS=3 RM_DOCKER="${root}/docker" "${root}/infrastructure/docker/bench-image.sh" 2>/dev/null) || rc=$?
+  expect_eq "bench-image: every target met: exit 0" 0 "${rc}"
+  expect_eq "bench-image: a first start, then starts with and without the cache alternately" \
+    "default on off on off on off" "$(tr '\n' ' ' <"${stub}/starts" | sed 's/ $//')"
+  expect_eq "bench-image: a cold build, then the rebuild from the edited copy" "bench-cold bench-edit" "$(tr '\n' ' ' <"${stub}/builds" | sed 's/ $//')"
+  expect_match "bench-image: the size in the table" 'image size \(uncompressed, with the AOT cache\) +120MB +<= 130MB' "${out}"
+  expect_match "bench-image: the cache beats none on the medians, each run shown" \
+    '^met +the AOT cache is faster than none: 0\.[0-2][0-9]s <= 0\.[3-9][0-9]s \(median of 3: (0\.[3-9][0-9] ?){3} without it\)$' \
+    "$(grep 'faster than none' <<<"${out}")"
+  rm -f "${stub}/starts" "${stub}/builds"
+  echo 204000000 >"${stub}/size"
+  printf '0\n2.6\n2.6\n' >"${stub}/delay-on"
+  printf '2.6\n2.6\n2.6\n' >"${stub}/delay-off"
+  rc=0
+  out=$(BENCH_RUNS=3 RM_DOCKER="${root}/docker" "${root}/infrastructure/docker/bench-image.sh" 2>/dev/null) || rc=$?
+  expect_eq "bench-image: a missed target: exit 1" 1 "${rc}"
+  expect_match "bench-image: 204 MB is MISSED" '^MISSED +image size: 204MB > 130MB$' "$(grep 'image size:' <<<"${out}")"
+  expect_match "bench-image: the start's median (2 of 3 runs over 2.5 s) is MISSED, each run shown" \
+    '^MISSED +start -> healthy with the AOT cache: 2\.[6-9][0-9]s > 2\.5s \(median of 3: 0\.[0-2][0-9] 2\.[6-9][0-9] 2\.[6-9][0-9]\)$' \
+    "$(grep 'with the AOT cache:' <<<"${out}")"
+  expect_match "bench-image: the slowest start in the table" '  slowest start with the AOT cache +2\.[6-9][0-9]s' "${out}"
+  printf '0\n0\n2.6\n' >"${stub}/delay-on"
+  rm -f "${stub}/starts" "${stub}/builds"
+  rc=0
+  out=$(BENCH_RUNS=3 RM_DOCKER="${root}/docker" "${root}/infrastructure/docker/bench-image.sh" 2>/dev/null) || rc=$?
+  expect_match "bench-image: one slow start of 3 does not decide" '^met +start -> healthy with the AOT cache: 0\.[0-2][0-9]s <= 2\.5s' \
+    "$(grep 'with the AOT cache:' <<<"${out}")"
+  rm -f "${stub}/starts" "${stub}/builds"
+  rc=0
+  out=$(BENCH_RUNS=0 RM_DOCKER="${root}/docker" "${root}/infrastructure/docker/bench-image.sh" 2>&1) || rc=$?
+  expect_match "bench-image: BENCH_RUNS=0 refused, exit 2, nothing built" '^2 no .*BENCH_RUNS wants a number of starts from 1 to 99' \
+    "${rc} $([[ -e "${stub}/builds" ]] && echo built || echo no) ${out}"
+  kill "${pid}" 2>/dev/null || true
+  wait "${pid}" 2>/dev/null || true
+  rm -rf "${root}"
+}
+
 main() {
   [[ "${1:-}" == -h || "${1:-}" == --help ]] && { usage; return 0; }
   ensure_apt_packages shellcheck
@@ -162,6 +240,7 @@ main() {
   test_make_help
   test_run_suites
   test_bench_deploy
+  test_bench_image
   summary
 }
 
