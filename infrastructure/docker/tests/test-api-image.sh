@@ -94,6 +94,10 @@ test_no_secrets_in_image() {
   done
   expect_eq "no known password in layers or history (${#secrets[@]} scanned)" 0 "${found}"
   expect_eq "no .env file in the image" "" "$(find "${WORK}/layers" -name '.env*' -print -quit)"
+  # The AOT training runs as root in the build: anything it left in /tmp would
+  # be root's files in the image (its log, the JVM's perf data, Tomcat's work
+  # directories).
+  expect_eq "nothing left in /tmp by the build" "" "$(find "${WORK}/layers/tmp" -mindepth 1 -print 2>&1 | head -n 5)"
   rm -rf "${WORK}/layers" "${tar}"
 }
 
