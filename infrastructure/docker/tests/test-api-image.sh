@@ -68,6 +68,10 @@ test_labels_and_user() {
   expect_match "label created is a UTC time" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' "$("${DOCKER}" image inspect -f '{{index .Config.Labels "org.opencontainers.image.created"}}' "${IMAGE}")"
   expect_match "label source is set" '^https?://' "$("${DOCKER}" image inspect -f '{{index .Config.Labels "org.opencontainers.image.source"}}' "${IMAGE}")"
   expect_eq "image user is 1001" "1001:1001" "$("${DOCKER}" image inspect -f '{{.Config.User}}' "${IMAGE}")"
+  # shellcheck disable=SC2016 # expanded by the container's bash
+  expect_eq "the API's user cannot change its code (/app and /app/lib are root's)" "denied denied" \
+    "$("${DOCKER}" run --rm --entrypoint bash "${IMAGE}" -c \
+      'for d in /app /app/lib; do { : >"${d}/planted"; } 2>/dev/null && printf "written " || printf "denied "; done' | sed 's/ $//')"
   expect_match "entrypoint reads the JVM options file and the AOT cache" '@/app/jvm.options.*AOTCache=/app/app.aot' \
     "$("${DOCKER}" image inspect -f '{{json .Config.Entrypoint}}' "${IMAGE}")"
   expect_match "tini is PID 1" 'tini' "$("${DOCKER}" image inspect -f '{{json .Config.Entrypoint}}' "${IMAGE}")"
