@@ -84,13 +84,12 @@ start_to_healthy() {
   awk -v ns=$(($(date +%s%N) - start)) 'BEGIN {printf "%.2f\n", ns / 1e9}'
 }
 
-# stats FILE - "MEDIAN SLOWEST RUNS": the median of FILE's values (the mean of
-# the two middle ones for an even count), the slowest, and every value in the
-# order measured.
+# stats FILE - "MEDIAN SLOWEST RUNS" of FILE's seconds: the median (two
+# decimals), the slowest, and every value in the order measured.
 stats() {
-  printf '%s %s %s\n' \
-    "$(sort -n "$1" | awk '{v[NR] = $1} END {printf "%.2f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}')" \
-    "$(sort -n "$1" | tail -n 1)" "$(tr '\n' ' ' <"$1" | sed 's/ $//')"
+  local median slowest
+  read -r median slowest < <(median_max <"$1")
+  printf '%.2f %s %s\n' "${median}" "${slowest}" "$(tr '\n' ' ' <"$1" | sed 's/ $//')"
 }
 
 # pushed_mb IMAGE - the image as a registry stores it: each layer gzip-compressed.

@@ -97,7 +97,7 @@ main() {
     ((rc == 0)) || break
   done
   print_table "${METRICS}/run-1.tsv"
-  local missed=0 scenario column limit what values verdict failed count
+  local missed=0 scenario column limit what values verdict median worst failed count
   failed=$(for ((run = 1; run <= done_runs; run++)); do
     awk -F'\t' -v run="${run}" '$1 !~ /^watch/ && ($3 != 0 || $4 != 0) {print $1 " (run " run ")"}' "${METRICS}/run-${run}.tsv"
   done)
@@ -117,12 +117,8 @@ main() {
       missed=1
       continue
     fi
-    # "met|MISSED MEDIAN WORST": the median of the runs (the mean of the two
-    # middle ones for an even count), judged against LIMIT; the slowest run.
-    verdict=$(sort -n <<<"${values}" | awk -v l="${limit}" '{v[NR] = $1}
-      END {m = (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)
-           printf "%s %s %s", (m <= l ? "met" : "MISSED"), m "", v[NR]}')
-    read -r verdict median worst <<<"${verdict}"
+    read -r median worst < <(median_max <<<"${values}")
+    verdict=$(awk -v m="${median}" -v l="${limit}" 'BEGIN {print (m <= l ? "met" : "MISSED")}')
     count=$(wc -l <<<"${values}")
     printf '%-7s %s: median %s s of %s (%s; slowest %s s)\n' "${verdict}" "${what}" "${median}" \
       "$( ((count == 1)) && echo "1 run" || echo "${count} runs")" "$(tr '\n' ' ' <<<"${values}" | sed 's/ $//')" "${worst}"

@@ -52,6 +52,13 @@ ensure_apt_packages() {
     "${missing[@]}" >/dev/null
 }
 
+# median_max - of the numbers on stdin, one a line: "MEDIAN MAX" (the median of
+# an even count is the mean of the two middle ones); nothing for no numbers.
+# The benchmarks judge their targets on it.
+median_max() {
+  sort -n | awk '{v[NR] = $1} END {if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) "", v[NR]}'
+}
+
 # random_secret - a 32-character alphanumeric secret.
 random_secret() {
   local s
